@@ -1,0 +1,99 @@
+//! The Patchbay helper: the native half of Patchbay.
+//!
+//! The browser cannot spawn `rclone` or `gh`, bind 127.0.0.1:53682 or write credential files;
+//! this process does, behind a loopback-only API that needs the pairing token.
+//!
+//! [`app`] builds the whole HTTP surface as a value; `main` only binds and serves it, and the
+//! tests call it with `tower::ServiceExt::oneshot`, no socket needed.
+
+pub mod config;
+pub mod connectors;
+pub mod error;
+pub mod fsutil;
+pub mod pairing;
+pub mod security;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use patchbay_proto::Secret;
+use patchbay_proto::api::Health;
+
+pub use config::Config;
+pub use error::ApiError;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    pairing_token: Secret,
+}
+
+impl AppState {
+    pub fn new(config: Config, pairing_token: Secret) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                pairing_token,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn pairing_token(&self) -> &Secret {
+        &self.inner.pairing_token
+    }
+}
+
+/// The helper's whole HTTP surface.
+///
+/// Layers, outermost first: Host/Origin guard (every request, static files included), CORS
+/// for allowed origins, then the pairing-token check on every `/api` route but `/api/health`.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/api/connectors", get(connectors::overview))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::require_pairing_token,
+        ));
+
+    let mut router = Router::new()
+        .route("/api/health", get(health))
+        .merge(protected)
+        .with_state(state.clone());
+
+    if let Some(dir) = &state.config().dashboard_dir {
+        router = router.fallback_service(security::dashboard_files(dir));
+    }
+
+    router
+        .layer(security::cors_layer(state.config()))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            security::guard_host_and_origin,
+        ))
+}
+
+async fn health() -> axum::Json<Health> {
+    axum::Json(Health {
+        ok: true,
+        service: "patchbay-helper".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "There is no API route {}. See the Connectors API for the routes Patchbay serves.",
+        uri.path()
+    ))
+}

@@ -1,0 +1,105 @@
+//! `patchbay`: the command-line entry point. Parses arguments, binds, serves; nothing else.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use patchbay_helper::config::ServeArgs;
+use patchbay_helper::pairing::{self, TokenSource};
+use patchbay_helper::{AppState, app};
+use patchbay_proto::pairing::Pairing;
+
+/// Patchbay connects a workspace to the accounts its agents use (Google Drive, OneDrive,
+/// GitHub, Vercel, Manus, remote MCP servers) and keeps their credentials.
+#[derive(Parser)]
+#[command(name = "patchbay", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the helper API on loopback and print the dashboard link that pairs with it.
+    ///
+    /// The pairing token comes from PATCHBAY_TOKEN when set, else it is generated once and
+    /// kept (0600) in the data folder. It is never accepted on the command line, where other
+    /// users of the machine could read it.
+    Serve(ServeArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("patchbay: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let listen = args.validate_listen().map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let config = args.into_config(bound).map_err(|e| e.to_string())?;
+    let env_token = std::env::var("PATCHBAY_TOKEN").ok();
+    let (token, source) = pairing::load_or_create(&config.data_dir, env_token).map_err(|e| {
+        format!(
+            "cannot set up the data folder {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+
+    let link = Pairing {
+        helper: format!("http://{bound}"),
+        token: token.clone(),
+    }
+    .dashboard_link(&config.dashboard_url);
+    tracing::info!(
+        address = %bound,
+        data_dir = %config.data_dir.display(),
+        token = ?source,
+        "helper listening"
+    );
+    // The link goes to stdout only, never through the logger: it carries the token.
+    println!("Patchbay helper listening on http://{bound}");
+    println!("Open the dashboard with this link (it pairs your browser; keep it private):");
+    println!("  {link}");
+    if source == TokenSource::Generated {
+        println!(
+            "(A new pairing token was saved in {}.)",
+            config.data_dir.display()
+        );
+    }
+
+    let state = AppState::new(config, token);
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("helper stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,238 @@
+//! The helper's HTTP surface, exercised without a socket (`tower::ServiceExt::oneshot`).
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use patchbay_helper::{AppState, Config, app};
+use patchbay_proto::Secret;
+use patchbay_proto::api::{ConnectorId, ConnectorsOverview};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-pairing-token-0123456789";
+const HOST: &str = "127.0.0.1:7878";
+const DASHBOARD: &str = "https://dash.example.com";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_tests(HOST.parse().unwrap(), dir.path().to_owned(), &[DASHBOARD]);
+        Fixture {
+            state: AppState::new(config, Secret::new(TOKEN)),
+            _dir: dir,
+        }
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        &self.state.config().data_dir
+    }
+
+    async fn send(
+        &self,
+        req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let res = app(self.state.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, headers, json)
+    }
+}
+
+fn get(path: &str) -> axum::http::request::Builder {
+    Request::builder().uri(path).header(header::HOST, HOST)
+}
+
+fn authed(path: &str) -> Request<Body> {
+    get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let f = Fixture::new();
+    let (status, _, body) = f
+        .send(get("/api/health").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["ok"], true);
+}
+
+#[tokio::test]
+async fn connectors_require_the_pairing_token() {
+    let f = Fixture::new();
+    let (status, headers, body) = f
+        .send(get("/api/connectors").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "unauthorized");
+    assert!(body["message"].as_str().unwrap().contains("pairing token"));
+    assert!(headers.contains_key(header::WWW_AUTHENTICATE));
+
+    let wrong = get("/api/connectors")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}x"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = f.send(wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        !body.to_string().contains(TOKEN),
+        "an error body echoed the token"
+    );
+
+    let (status, _, body) = f.send(authed("/api/connectors")).await;
+    assert_eq!(status, StatusCode::OK);
+    let overview: ConnectorsOverview = serde_json::from_value(body).unwrap();
+    let ids: Vec<_> = overview.connectors.iter().map(|c| c.id).collect();
+    assert_eq!(ids, ConnectorId::ALL);
+    assert!(overview.connectors.iter().all(|c| !c.connected));
+}
+
+#[tokio::test]
+async fn unknown_api_routes_are_protected_json_404s() {
+    let f = Fixture::new();
+    let (status, _, _) = f.send(get("/api/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = f.send(authed("/api/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+}
+
+#[tokio::test]
+async fn overview_reflects_the_credential_files() {
+    let f = Fixture::new();
+    std::fs::write(
+        f.data_dir().join("rclone.conf"),
+        "[personal]\ntype = drive\n\n[work]\ntype = drive\n\n[od]\ntype = onedrive\n",
+    )
+    .unwrap();
+    std::fs::write(
+        f.data_dir().join("mcp-tokens.json"),
+        r#"{"manus": {"token": "manus_abc"}, "github": null, "https://mcp.example.com/mcp": {"access_token": "x"}}"#,
+    )
+    .unwrap();
+    let (status, _, body) = f.send(authed("/api/connectors")).await;
+    assert_eq!(status, StatusCode::OK);
+    let overview: ConnectorsOverview = serde_json::from_value(body.clone()).unwrap();
+    let by_id = |id: ConnectorId| overview.connectors.iter().find(|c| c.id == id).unwrap();
+    assert!(by_id(ConnectorId::Gdrive).connected);
+    assert_eq!(
+        by_id(ConnectorId::Gdrive).detail.as_deref(),
+        Some("2 remotes")
+    );
+    assert!(by_id(ConnectorId::Onedrive).connected);
+    assert!(by_id(ConnectorId::Manus).connected);
+    assert!(
+        !by_id(ConnectorId::Github).connected,
+        "null is not a credential"
+    );
+    assert!(!by_id(ConnectorId::Vercel).connected);
+    assert!(by_id(ConnectorId::Mcp).connected);
+    assert!(
+        !body.to_string().contains("manus_abc"),
+        "overview leaked a secret"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_token_file_is_reported_not_ignored() {
+    let f = Fixture::new();
+    std::fs::write(f.data_dir().join("mcp-tokens.json"), "{not json").unwrap();
+    let (status, _, body) = f.send(authed("/api/connectors")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object")
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.data_dir().join("mcp-tokens.json")).unwrap(),
+        "{not json"
+    );
+}
+
+#[tokio::test]
+async fn rebinding_host_is_refused_everywhere() {
+    let f = Fixture::new();
+    for path in ["/api/health", "/api/connectors", "/"] {
+        let req = Request::builder()
+            .uri(path)
+            .header(header::HOST, "evil.example:7878")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = f.send(req).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(body["error"], "forbidden");
+    }
+    let no_host = Request::builder()
+        .uri("/api/health")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(f.send(no_host).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn foreign_origin_is_refused_even_with_the_token() {
+    let f = Fixture::new();
+    let req = get("/api/connectors")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = f.send(req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["message"].as_str().unwrap().contains("--allow-origin"));
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+#[tokio::test]
+async fn allowed_origin_gets_cors_headers() {
+    let f = Fixture::new();
+    let req = get("/api/connectors")
+        .header(header::ORIGIN, DASHBOARD)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = f.send(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], DASHBOARD);
+}
+
+fn preflight(origin: &str) -> Request<Body> {
+    get("/api/connectors")
+        .method(Method::OPTIONS)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+        .header("access-control-request-private-network", "true")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn preflight_answers_allowed_origins_with_private_network_access() {
+    let f = Fixture::new();
+    let (status, headers, _) = f.send(preflight(DASHBOARD)).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], DASHBOARD);
+    assert_eq!(headers["access-control-allow-private-network"], "true");
+    let allowed = headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+
+    let (status, headers, _) = f.send(preflight("https://evil.example")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(!headers.contains_key("access-control-allow-private-network"));
+}

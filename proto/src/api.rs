@@ -1,0 +1,165 @@
+//! Request and response bodies of the Connectors API, shared by every host.
+
+use serde::{Deserialize, Serialize};
+
+/// Every connector Patchbay knows, in the order the dashboard shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorId {
+    Gdrive,
+    Onedrive,
+    Github,
+    Vercel,
+    Manus,
+    Mcp,
+}
+
+/// Which part of Patchbay serves a connector's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServedBy {
+    /// The native helper (`patchbay serve`), reached at the paired address.
+    Helper,
+    /// The edge Worker, reached on the dashboard's own origin.
+    Edge,
+}
+
+impl ConnectorId {
+    pub const ALL: [ConnectorId; 6] = [
+        ConnectorId::Gdrive,
+        ConnectorId::Onedrive,
+        ConnectorId::Github,
+        ConnectorId::Vercel,
+        ConnectorId::Manus,
+        ConnectorId::Mcp,
+    ];
+
+    /// The path segment used in `/api/connectors/{id}/…`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorId::Gdrive => "gdrive",
+            ConnectorId::Onedrive => "onedrive",
+            ConnectorId::Github => "github",
+            ConnectorId::Vercel => "vercel",
+            ConnectorId::Manus => "manus",
+            ConnectorId::Mcp => "mcp",
+        }
+    }
+
+    /// What a person calls it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ConnectorId::Gdrive => "Google Drive",
+            ConnectorId::Onedrive => "OneDrive",
+            ConnectorId::Github => "GitHub",
+            ConnectorId::Vercel => "Vercel",
+            ConnectorId::Manus => "Manus",
+            ConnectorId::Mcp => "MCP servers",
+        }
+    }
+
+    pub fn served_by(self) -> ServedBy {
+        match self {
+            ConnectorId::Vercel => ServedBy::Edge,
+            _ => ServedBy::Helper,
+        }
+    }
+
+    /// The URL a client asks for this connector's detailed state. Drive and OneDrive have no
+    /// `status` route in the contract: their state is the list of remotes.
+    pub fn status_path(self) -> String {
+        let id = self.as_str();
+        match self {
+            ConnectorId::Gdrive | ConnectorId::Onedrive => format!("/api/connectors/{id}/remotes"),
+            ConnectorId::Mcp => "/api/connectors/mcp/servers".to_owned(),
+            _ => format!("/api/connectors/{id}/status"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// One entry of `GET /api/connectors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorSummary {
+    pub id: ConnectorId,
+    pub name: String,
+    pub connected: bool,
+    /// Where the full state of this connector is read (relative to `served_by`'s origin).
+    pub status: String,
+    pub served_by: ServedBy,
+    /// A short human description of what is connected ("2 remotes", "manus key …a1b2").
+    /// Never contains a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl ConnectorSummary {
+    pub fn new(id: ConnectorId, connected: bool, detail: Option<String>) -> Self {
+        Self {
+            id,
+            name: id.display_name().to_owned(),
+            connected,
+            status: id.status_path(),
+            served_by: id.served_by(),
+            detail,
+        }
+    }
+}
+
+/// `GET /api/connectors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorsOverview {
+    pub connectors: Vec<ConnectorSummary>,
+}
+
+/// `GET /api/health`: the only unauthenticated API route, so the dashboard can tell
+/// "helper not running" from "wrong pairing token".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub ok: bool,
+    pub service: String,
+    pub version: String,
+}
+
+/// The `{"ok": true}` body the contract returns from actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ok {
+    pub ok: bool,
+}
+
+impl Ok {
+    pub const YES: Ok = Ok { ok: true };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_their_path_segment() {
+        for id in ConnectorId::ALL {
+            assert_eq!(ConnectorId::parse(id.as_str()), Some(id));
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(json, format!("\"{}\"", id.as_str()));
+        }
+        assert_eq!(ConnectorId::parse("dropbox"), None);
+    }
+
+    #[test]
+    fn summary_points_at_the_contract_routes() {
+        let s = ConnectorSummary::new(ConnectorId::Github, false, None);
+        assert_eq!(s.status, "/api/connectors/github/status");
+        assert_eq!(
+            ConnectorId::Gdrive.status_path(),
+            "/api/connectors/gdrive/remotes"
+        );
+        assert_eq!(ConnectorId::Vercel.served_by(), ServedBy::Edge);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["id"], "github");
+        assert_eq!(v["connected"], false);
+        assert!(v.get("detail").is_none());
+    }
+}

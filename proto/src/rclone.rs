@@ -1,0 +1,101 @@
+//! rclone's configuration file, read without running rclone.
+//!
+//! rclone owns `rclone.conf` (it writes every remote); Patchbay only reads it, to list
+//! remotes without spawning a process per request.
+
+use serde::{Deserialize, Serialize};
+
+/// One `[section]` of rclone.conf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    pub name: String,
+    /// rclone's backend name: `drive`, `onedrive`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// The remotes in an rclone.conf text, in file order. Follows rclone's own reader: `#` and
+/// `;` start comment lines, keys and values are trimmed, a section without `type` is skipped.
+pub fn parse_remotes(conf: &str) -> Vec<Remote> {
+    let mut remotes = Vec::new();
+    let mut current: Option<(String, Option<String>)> = None;
+    let flush = |current: &mut Option<(String, Option<String>)>, out: &mut Vec<Remote>| {
+        if let Some((name, Some(kind))) = current.take() {
+            out.push(Remote { name, kind });
+        }
+    };
+    for line in conf.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            flush(&mut current, &mut remotes);
+            current = Some((name.trim().to_owned(), None));
+        } else if let Some((key, value)) = line.split_once('=')
+            && key.trim() == "type"
+            && let Some((_, kind)) = current.as_mut()
+        {
+            *kind = Some(value.trim().to_owned());
+        }
+    }
+    flush(&mut current, &mut remotes);
+    remotes
+}
+
+/// Why a remote name is refused.
+pub const REMOTE_NAME_RULE: &str =
+    "a remote name is 1 to 32 characters: lowercase letters, digits, '-' and '_'";
+
+/// `^[a-z0-9_-]{1,32}$`, the contract's `validate_remote_name`.
+pub fn is_valid_remote_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_with_types() {
+        let conf = "\
+# comment
+[personal]
+type = drive
+token = {\"access_token\":\"x\"}
+
+[work]
+type=onedrive
+drive_type = personal
+[broken]
+scope = drive
+";
+        assert_eq!(
+            parse_remotes(conf),
+            vec![
+                Remote {
+                    name: "personal".into(),
+                    kind: "drive".into()
+                },
+                Remote {
+                    name: "work".into(),
+                    kind: "onedrive".into()
+                },
+            ]
+        );
+        assert!(parse_remotes("").is_empty());
+    }
+
+    #[test]
+    fn remote_names_follow_the_contract() {
+        for ok in ["personal", "a", "work_2", "my-drive", &"x".repeat(32)] {
+            assert!(is_valid_remote_name(ok), "{ok}");
+        }
+        for bad in ["", "Personal", "a b", "a/b", "ä", &"x".repeat(33), "../x"] {
+            assert!(!is_valid_remote_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Child processes that cannot outlive the test that started them.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A running program in its own process group. Dropping it sends SIGTERM to the group,
+/// waits briefly, then SIGKILLs whatever is left, so grandchildren (workerd under wrangler,
+/// rclone under the helper) go too.
+pub struct Running {
+    name: String,
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// Starts `cmd` in a new process group, capturing stdout and stderr into one buffer
+    /// (see [`Running::output`]) so a failing test can show what the program said.
+    pub fn start(name: &str, mut cmd: Command) -> Running {
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
+        let output = Arc::new(Mutex::new(String::new()));
+        if let Some(out) = child.stdout.take() {
+            collect(out, output.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            collect(err, output.clone());
+        }
+        Running {
+            name: name.to_owned(),
+            child,
+            output,
+        }
+    }
+
+    /// Starts `cmd` in a new process group with the terminal's stdout and stderr, for
+    /// long-running tools a person watches (`cargo xtask dev`).
+    pub fn start_inherit(name: &str, mut cmd: Command) -> Running {
+        cmd.process_group(0).stdin(Stdio::null());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
+        Running {
+            name: name.to_owned(),
+            child,
+            output: Arc::default(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the program printed so far (stdout and stderr interleaved by line).
+    pub fn output(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the output contains `needle`; panics with the output after `timeout`.
+    pub fn wait_for_output(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.output();
+            if out.contains(needle) {
+                return out;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before printing {needle:?}:\n{out}",
+                    self.name
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} did not print {needle:?} within {timeout:?}:\n{out}",
+                    self.name
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the program has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Sends `signal` to the whole group and waits up to `grace` for the leader to exit.
+    pub fn signal_group(&mut self, signal: i32, grace: Duration) -> bool {
+        signal_group(self.child.id(), signal);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if self.has_exited() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.signal_group(libc::SIGTERM, Duration::from_secs(3)) {
+            signal_group(self.child.id(), libc::SIGKILL);
+            let _ = self.child.wait();
+        } else {
+            // The leader is gone; make sure no straggler in its group survives it.
+            signal_group(self.child.id(), libc::SIGKILL);
+        }
+    }
+}
+
+fn signal_group(pgid: u32, signal: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe {
+        libc::kill(-(pgid as i32), signal);
+    }
+}
+
+/// The live (not zombie) processes in group `pgid`, from /proc. Zombies are ignored: they
+/// run nothing, and in a container whose init does not reap, they linger after a clean kill.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // Fields after the parenthesised command name: state, ppid, pgrp, …
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+            state != Some("Z") && pgrp == Some(pgid)
+        })
+        .collect()
+}
+
+/// Whether any live process is still in group `pgid`.
+pub fn group_alive(pgid: u32) -> bool {
+    !group_members(pgid).is_empty()
+}
+
+fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Ok(mut buf) = into.lock() {
+                buf.push_str(&line);
+                buf.push('\n');
+            }
+        }
+    });
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port on 127.0.0.1")
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+/// The workspace root (this crate lives in `<root>/testkit`).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit is inside the workspace")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropping_kills_the_whole_group() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 300 & echo started; wait"]);
+        let mut running = Running::start("sh", cmd);
+        running.wait_for_output("started", Duration::from_secs(5));
+        let pgid = running.pid();
+        assert!(group_alive(pgid));
+        drop(running);
+        assert!(!group_alive(pgid), "a process of the group survived");
+    }
+
+    #[test]
+    fn free_port_is_bindable() {
+        let port = free_port();
+        assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+    }
+}

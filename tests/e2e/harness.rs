@@ -1,0 +1,235 @@
+//! Starting the real parts: helper binary, `wrangler dev`, Chromium (through chromedriver).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use patchbay_testkit::process::{Running, free_port, wait_for_port, workspace_root};
+
+pub const STARTUP: Duration = Duration::from_secs(60);
+pub const UI_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn require_built(path: &Path) {
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask build` (or `cargo xtask test`, which builds first)",
+        path.display()
+    );
+}
+
+/// The `patchbay` binary, built once per test run from the current sources.
+pub fn patchbay_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "patchbay-helper",
+                "--bin",
+                "patchbay",
+            ])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the helper failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        target.join("debug/patchbay")
+    })
+}
+
+/// A running `patchbay serve` on a free loopback port with its own data folder.
+pub struct Helper {
+    pub addr: SocketAddr,
+    pub token: String,
+    _data_dir: tempfile::TempDir,
+    _process: Running,
+}
+
+impl Helper {
+    /// Starts a helper whose data folder was first filled by `prepare`.
+    pub fn start(allowed_origins: &[&str], prepare: impl FnOnce(&Path)) -> Helper {
+        let data_dir = tempfile::tempdir().unwrap();
+        prepare(data_dir.path());
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let token = patchbay_proto::pairing::new_pairing_token()
+            .expose()
+            .to_owned();
+        let mut cmd = Command::new(patchbay_bin());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .env("PATCHBAY_TOKEN", &token)
+            .env_remove("PATCHBAY_ALLOWED_ORIGINS");
+        if !allowed_origins.is_empty() {
+            cmd.arg("--allow-origin").arg(allowed_origins.join(","));
+        }
+        let mut process = Running::start("patchbay serve", cmd);
+        process.wait_for_output("#helper=", STARTUP);
+        Helper {
+            addr,
+            token,
+            _data_dir: data_dir,
+            _process: process,
+        }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The pairing fragment `patchbay serve` prints, for `dashboard`.
+    pub fn pairing_link(&self, dashboard: &str) -> String {
+        patchbay_proto::pairing::Pairing {
+            helper: self.origin(),
+            token: patchbay_proto::Secret::new(self.token.clone()),
+        }
+        .dashboard_link(dashboard)
+    }
+}
+
+/// The edge Worker under `wrangler dev` (workerd, local D1), serving the built dashboard.
+pub struct Edge {
+    pub port: u16,
+    _state: tempfile::TempDir,
+    _process: Running,
+}
+
+impl Edge {
+    pub fn start(vars: &[(&str, &str)]) -> Edge {
+        let root = workspace_root();
+        require_built(&root.join("edge/build/worker/shim.mjs"));
+        require_built(&root.join("dist/index.html"));
+        let port = free_port();
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
+        cmd.current_dir(root.join("edge"))
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--inspector-port")
+            .arg(free_port().to_string())
+            .arg("--persist-to")
+            .arg(state.path())
+            .arg("--show-interactive-dev-session=false")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_LOG_PATH", state.path().join("logs"))
+            .env("NO_COLOR", "1");
+        for (k, v) in vars {
+            cmd.arg("--var").arg(format!("{k}:{v}"));
+        }
+        let mut process = Running::start("wrangler dev", cmd);
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + STARTUP;
+        while !wait_for_port(addr, Duration::from_millis(500)) {
+            assert!(
+                !process.has_exited(),
+                "wrangler dev exited:\n{}",
+                process.output()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev did not listen:\n{}",
+                process.output()
+            );
+        }
+        process.wait_for_output("Ready on", STARTUP);
+        Edge {
+            port,
+            _state: state,
+            _process: process,
+        }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Headless Debian Chromium driven over WebDriver.
+pub struct Browser {
+    pub client: Client,
+    _driver: Running,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"));
+        let driver = Running::start("chromedriver", cmd);
+        assert!(
+            wait_for_port(([127, 0, 0, 1], port).into(), STARTUP),
+            "chromedriver did not start"
+        );
+        let profile = tempfile::tempdir().unwrap();
+        let args = serde_json::json!([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1280,900",
+            format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("connect to chromedriver");
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// Waits until `css` matches at least `count` elements; returns how many matched.
+    pub async fn wait_for_count(&self, css: &str, count: usize) -> usize {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let n = self
+                .client
+                .find_all(Locator::Css(css))
+                .await
+                .map(|v| v.len())
+                .unwrap_or(0);
+            if n >= count {
+                return n;
+            }
+            if Instant::now() > deadline {
+                let html = self.client.source().await.unwrap_or_default();
+                panic!("timed out waiting for {count} × {css:?} (found {n}); page:\n{html}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: every Patchbay part real, only outside services faked.
+//!
+//! Needs the built dashboard (`dist/`) and Worker (`edge/build/`): `cargo xtask test` builds
+//! both first; `cargo xtask build` does it alone.
+
+mod harness;
+mod pages;
+
+mod foundation;

@@ -1,0 +1,49 @@
+//! `cargo xtask <job>`: every routine job of the project, the same on every machine.
+//!
+//! - `setup`: install what is missing (wasm target, trunk, wasm-bindgen-cli, worker-build,
+//!   node tools, chromium, chromedriver, rclone, gh). Pinned versions; skipped when present.
+//! - `build`: the dashboard (Trunk, release) and the Worker (worker-build, release).
+//! - `dev`: setup + build, then the helper, `wrangler dev` and `trunk serve` together.
+//! - `test`: setup + build, then every test (unit, API, wasm checks, end-to-end).
+
+mod tools;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let job = args.first().map(String::as_str).unwrap_or("help");
+    let result = match job {
+        "setup" => tools::setup(),
+        "build" => tools::setup().and_then(|()| tools::build()),
+        "dev" => tools::setup()
+            .and_then(|()| tools::build())
+            .and_then(|()| tools::dev()),
+        "test" => tools::setup()
+            .and_then(|()| tools::build())
+            .and_then(|()| tools::test(&args[1..])),
+        "help" | "--help" | "-h" => {
+            print!("{}", HELP);
+            Ok(())
+        }
+        other => Err(format!("unknown job {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "\
+usage: cargo xtask <job>
+
+  setup   install missing tools (pinned versions; fast when already installed)
+  build   build the dashboard (dist/) and the Worker (edge/build/)
+  dev     run Patchbay locally: helper on 127.0.0.1:7878, edge (wrangler dev, local D1)
+          on 127.0.0.1:8787, dashboard (trunk serve) on 127.0.0.1:8080
+  test    run every test: unit, API, wasm build checks and end-to-end (real rclone,
+          gh, workerd and headless Chromium); extra arguments go to `cargo test`
+";
