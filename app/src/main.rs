@@ -13,14 +13,22 @@ fn main() {
 
 #[component]
 fn App() -> impl IntoView {
-    let pairing = pairing::take_pairing();
+    let pairing = RwSignal::new(pairing::take_pairing());
+    // A pairing link opened in a tab that already shows the dashboard only changes the
+    // fragment: no reload happens, so pair on `hashchange` too.
+    let listener = window_event_listener(leptos::ev::hashchange, move |_| {
+        if let Some(p) = pairing::take_pairing() {
+            pairing.set(Some(p));
+        }
+    });
+    on_cleanup(move || listener.remove());
     view! {
         <header class="top">
             <h1>"Patchbay"</h1>
             <p class="tagline">"The accounts your agents use, connected in one place."</p>
         </header>
         <main>
-            {match pairing {
+            {move || match pairing.get() {
                 Some(p) => view! { <cards::Dashboard client=api::HelperClient::new(p) /> }.into_any(),
                 None => view! { <pairing::HowToPair /> }.into_any(),
             }}
