@@ -8,7 +8,10 @@
 //!
 //! Everything listens on 127.0.0.1 only.
 
+pub mod fake;
 pub mod process;
+
+pub use fake::FakeServer;
 
 /// Re-exported for signal handling in xtask and tests.
 pub use libc;

@@ -1,0 +1,65 @@
+//! Running a fake outside service on loopback.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::task::JoinHandle;
+
+/// A fake service listening on 127.0.0.1 on its own thread and runtime, so both async tests
+/// and plain `#[test]`s (and child processes like rclone or gh) can reach it. Stops on drop.
+pub struct FakeServer {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Serves `router` on a free loopback port.
+    pub fn start(router: Router) -> FakeServer {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("fake server runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind fake server");
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let server: JoinHandle<_> = tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async {
+                            let _ = shutdown_rx.await;
+                        })
+                        .await
+                });
+                let _ = server.await;
+            });
+        });
+        let addr = addr_rx.recv().expect("fake server started");
+        FakeServer {
+            addr,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
