@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use tokio::task::JoinHandle;
 
 /// A fake service listening on 127.0.0.1 on its own thread and runtime, so both async tests
 /// and plain `#[test]`s (and child processes like rclone or gh) can reach it. Stops on drop.
@@ -29,14 +28,12 @@ impl FakeServer {
                     .await
                     .expect("bind fake server");
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let server: JoinHandle<_> = tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(async {
-                            let _ = shutdown_rx.await;
-                        })
-                        .await
-                });
-                let _ = server.await;
+                // Not a graceful shutdown: a client's idle keep-alive connection must not
+                // keep a finished test waiting. Dropping the runtime cancels everything.
+                tokio::select! {
+                    _ = axum::serve(listener, router) => {}
+                    _ = shutdown_rx => {}
+                }
             });
         });
         let addr = addr_rx.recv().expect("fake server started");
