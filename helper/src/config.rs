@@ -42,6 +42,27 @@ pub struct ServeArgs {
     /// Chrome's Local Network Access prompt: a page on the helper's origin needs no permission.
     #[arg(long, env = "PATCHBAY_DASHBOARD_DIR")]
     pub dashboard_dir: Option<PathBuf>,
+
+    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(
+        long,
+        env = "PATCHBAY_GITHUB_API_URL",
+        default_value = "https://api.github.com"
+    )]
+    pub github_api_url: String,
+
+    /// Manus API base URL.
+    #[arg(
+        long,
+        env = "PATCHBAY_MANUS_API_URL",
+        default_value = "https://api.manus.ai"
+    )]
+    pub manus_api_url: String,
+
+    /// Where the gh device flow caches the GitHub token for downstream tools.
+    /// Default: ~/.xo-cowork/github_token.json.
+    #[arg(long, env = "PATCHBAY_GITHUB_TOKEN_FILE")]
+    pub github_token_file: Option<PathBuf>,
 }
 
 /// Validated settings.
@@ -53,6 +74,9 @@ pub struct Config {
     pub allowed_origins: Vec<Origin>,
     pub dashboard_url: String,
     pub dashboard_dir: Option<PathBuf>,
+    pub github_api_url: String,
+    pub manus_api_url: String,
+    pub github_token_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +98,8 @@ pub enum ConfigError {
         "--dashboard-dir {0}: no index.html there; build the dashboard first (cargo xtask build)"
     )]
     NoDashboard(PathBuf),
+    #[error("{flag} {value:?} is not an http(s) URL")]
+    BadUrl { flag: &'static str, value: String },
 }
 
 impl ServeArgs {
@@ -116,33 +142,65 @@ impl ServeArgs {
         }
         allowed_origins.dedup();
 
+        let github_token_file = match self.github_token_file {
+            Some(f) => f,
+            None => home_dir()
+                .ok_or(ConfigError::NoDataDir)?
+                .join(".xo-cowork/github_token.json"),
+        };
         Ok(Config {
             listen: bound,
             data_dir,
             allowed_origins,
             dashboard_url,
             dashboard_dir: self.dashboard_dir,
+            github_api_url: base_url("--github-api-url", &self.github_api_url)?,
+            manus_api_url: base_url("--manus-api-url", &self.manus_api_url)?,
+            github_token_file,
         })
     }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 fn default_data_dir() -> Option<PathBuf> {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return Some(Path::new(&xdg).join("patchbay"));
     }
-    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
-    Some(Path::new(&home).join(".local/share/patchbay"))
+    Some(home_dir()?.join(".local/share/patchbay"))
+}
+
+/// An API base URL without its trailing slash.
+fn base_url(flag: &'static str, value: &str) -> Result<String, ConfigError> {
+    let v = value.trim().trim_end_matches('/');
+    if v.starts_with("http://") || v.starts_with("https://") {
+        Ok(v.to_owned())
+    } else {
+        Err(ConfigError::BadUrl {
+            flag,
+            value: value.to_owned(),
+        })
+    }
 }
 
 impl Config {
     /// A configuration for tests: loopback, the given data folder, extra allowed origins.
+    /// Outside services point at a closed port until a test sets them.
     pub fn for_tests(listen: SocketAddr, data_dir: PathBuf, extra_origins: &[&str]) -> Config {
+        let data_dir_for_gh = data_dir.join("xo-cowork/github_token.json");
         let args = ServeArgs {
             listen,
             data_dir: Some(data_dir),
             allow_origins: extra_origins.iter().map(|s| s.to_string()).collect(),
             dashboard_url: DEFAULT_DASHBOARD_URL.into(),
             dashboard_dir: None,
+            github_api_url: "http://127.0.0.1:9".into(),
+            manus_api_url: "http://127.0.0.1:9".into(),
+            github_token_file: Some(data_dir_for_gh),
         };
         args.into_config(listen).expect("valid test configuration")
     }
@@ -159,6 +217,9 @@ mod tests {
             allow_origins: vec!["https://app.example.com/".into()],
             dashboard_url: DEFAULT_DASHBOARD_URL.into(),
             dashboard_dir: None,
+            github_api_url: "https://api.github.com/".into(),
+            manus_api_url: "https://api.manus.ai".into(),
+            github_token_file: None,
         }
     }
 

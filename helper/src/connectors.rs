@@ -8,10 +8,10 @@ use axum::extract::State;
 use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview};
 use patchbay_proto::rclone;
 
+use crate::store::{JsonStore, entry_token};
 use crate::{ApiError, AppState};
 
 pub const RCLONE_CONF: &str = "rclone.conf";
-pub const TOKENS_FILE: &str = "mcp-tokens.json";
 /// Keys of mcp-tokens.json that belong to named connectors; every other key is an MCP server.
 pub const NAMED_TOKEN_KEYS: [&str; 4] = ["github", "vercel", "vercel_client", "manus"];
 
@@ -27,19 +27,7 @@ pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOv
 pub fn read_overview(data_dir: &Path) -> Result<ConnectorsOverview, ApiError> {
     let conf = read_optional(&data_dir.join(RCLONE_CONF))?;
     let remotes = rclone::parse_remotes(&conf);
-    let tokens_path = data_dir.join(TOKENS_FILE);
-    let tokens_text = read_optional(&tokens_path)?;
-    let tokens: serde_json::Map<String, serde_json::Value> = if tokens_text.trim().is_empty() {
-        Default::default()
-    } else {
-        serde_json::from_str(&tokens_text).map_err(|e| {
-            ApiError::internal(format!(
-                "{} is not a JSON object ({e}); fix it or move it aside, Patchbay will not \
-                 overwrite it.",
-                tokens_path.display()
-            ))
-        })?
-    };
+    let tokens = JsonStore::tokens(data_dir).read()?;
 
     let summary = |id: ConnectorId| {
         let (connected, detail) = match id {
@@ -60,7 +48,7 @@ pub fn read_overview(data_dir: &Path) -> Result<ConnectorsOverview, ApiError> {
                 (n > 0, (n > 0).then(|| plural(n, "server")))
             }
             ConnectorId::Github | ConnectorId::Vercel | ConnectorId::Manus => {
-                let present = tokens.get(id.as_str()).is_some_and(|v| !is_empty_value(v));
+                let present = tokens.get(id.as_str()).and_then(entry_token).is_some();
                 (present, None)
             }
         };
@@ -79,15 +67,6 @@ fn read_optional(path: &Path) -> Result<String, ApiError> {
             "cannot read {}: {e}",
             path.display()
         ))),
-    }
-}
-
-fn is_empty_value(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Null => true,
-        serde_json::Value::String(s) => s.is_empty(),
-        serde_json::Value::Object(o) => o.is_empty(),
-        _ => false,
     }
 }
 

@@ -2,6 +2,8 @@
 //! body (`patchbay_proto::ErrorBody`) here, and nowhere else.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use patchbay_proto::{ErrorBody, ErrorCode};
@@ -60,5 +62,43 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// `axum::Json`, but a body that does not fit becomes an [`ApiError`] with the usual JSON
+/// body. The message never quotes the body: it may hold a token pasted in the wrong field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::bad_request(explain_rejection(&rejection))),
+        }
+    }
+}
+
+fn explain_rejection(rejection: &JsonRejection) -> String {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            "Send the body as JSON with the header Content-Type: application/json.".into()
+        }
+        JsonRejection::JsonSyntaxError(_) => "The request body is not valid JSON.".into(),
+        JsonRejection::JsonDataError(e) => {
+            // serde's "missing field `x`" and "unknown field `x`" name fields, never values.
+            let detail = e.body_text();
+            match detail
+                .split(": ")
+                .find(|part| part.starts_with("missing field") || part.starts_with("unknown field"))
+            {
+                Some(field) => format!("The request body does not fit this route: {field}."),
+                None => "The request body does not fit this route: a field has the wrong type \
+                         (see the Connectors API for its shape)."
+                    .into(),
+            }
+        }
+        _ => "The request body could not be read.".into(),
     }
 }

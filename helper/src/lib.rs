@@ -10,13 +10,17 @@ pub mod config;
 pub mod connectors;
 pub mod error;
 pub mod fsutil;
+pub mod github;
+pub mod manus;
 pub mod pairing;
 pub mod security;
+pub mod store;
+pub mod upstream;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use patchbay_proto::Secret;
 use patchbay_proto::api::Health;
 
@@ -32,12 +36,16 @@ pub struct AppState {
 struct Inner {
     config: Config,
     pairing_token: Secret,
+    http: reqwest::Client,
+    tokens: store::JsonStore,
 }
 
 impl AppState {
     pub fn new(config: Config, pairing_token: Secret) -> Self {
         Self {
             inner: Arc::new(Inner {
+                tokens: store::JsonStore::tokens(&config.data_dir),
+                http: upstream::client(),
                 config,
                 pairing_token,
             }),
@@ -51,6 +59,15 @@ impl AppState {
     pub fn pairing_token(&self) -> &Secret {
         &self.inner.pairing_token
     }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// `mcp-tokens.json` in the data folder.
+    pub fn tokens(&self) -> &store::JsonStore {
+        &self.inner.tokens
+    }
 }
 
 /// The helper's whole HTTP surface.
@@ -60,6 +77,17 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/api/connectors", get(connectors::overview))
+        .route("/api/connectors/github/token", post(github::save_token))
+        .route("/api/connectors/github/status", get(github::status))
+        .route(
+            "/api/connectors/github/disconnect",
+            post(github::disconnect),
+        )
+        .route("/api/connectors/github/reconnect", post(github::reconnect))
+        .route("/api/connectors/manus/token", post(manus::save_token))
+        .route("/api/connectors/manus/status", get(manus::status))
+        .route("/api/connectors/manus/disconnect", post(manus::disconnect))
+        .route("/api/connectors/manus/reconnect", post(manus::reconnect))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod pairing;
 pub mod rclone;
 pub mod secret;
+pub mod tokens;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use secret::Secret;

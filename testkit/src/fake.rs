@@ -60,3 +60,49 @@ impl Drop for FakeServer {
         }
     }
 }
+
+/// How a fake service behaves right now; tests flip it to see outages handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Normal,
+    /// 403 with `x-ratelimit-remaining: 0` (GitHub's style) or 429 (`Retry-After`).
+    RateLimited,
+    /// 500 on every request.
+    Broken,
+}
+
+/// The answer of a service in `mode`, or `None` when it behaves normally.
+pub fn trouble_response(mode: Mode, rate_limit_status: u16) -> Option<axum::response::Response> {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    match mode {
+        Mode::Normal => None,
+        Mode::RateLimited => {
+            let reset = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() + 60)
+                .unwrap_or(0);
+            let status = StatusCode::from_u16(rate_limit_status).unwrap_or(StatusCode::FORBIDDEN);
+            Some(
+                (
+                    status,
+                    [
+                        ("x-ratelimit-remaining", "0".to_owned()),
+                        ("x-ratelimit-reset", reset.to_string()),
+                        ("retry-after", "60".to_owned()),
+                    ],
+                    axum::Json(serde_json::json!({"message": "API rate limit exceeded"})),
+                )
+                    .into_response(),
+            )
+        }
+        Mode::Broken => Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(serde_json::json!({"message": "Server Error"})),
+            )
+                .into_response(),
+        ),
+    }
+}

@@ -9,6 +9,8 @@
 //! Everything listens on 127.0.0.1 only.
 
 pub mod fake;
+pub mod github;
+pub mod manus;
 pub mod process;
 
 pub use fake::FakeServer;

@@ -45,6 +45,16 @@ pub fn patchbay_bin() -> &'static Path {
     })
 }
 
+/// Every secret a test hands to a helper. When a helper stops, its whole output (logs and
+/// stdout) is checked for each of them: no secret may ever reach a log line.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers `secret` for the log check and returns it.
+pub fn secret(secret: &str) -> String {
+    SECRETS.lock().unwrap().push(secret.to_owned());
+    secret.to_owned()
+}
+
 /// A running `patchbay serve` on a free loopback port with its own data folder.
 pub struct Helper {
     pub addr: SocketAddr,
@@ -56,6 +66,15 @@ pub struct Helper {
 impl Helper {
     /// Starts a helper whose data folder was first filled by `prepare`.
     pub fn start(allowed_origins: &[&str], prepare: impl FnOnce(&Path)) -> Helper {
+        Self::start_with(allowed_origins, &[], prepare)
+    }
+
+    /// Like [`Helper::start`], with extra environment (outside service URLs, …).
+    pub fn start_with(
+        allowed_origins: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path),
+    ) -> Helper {
         let data_dir = tempfile::tempdir().unwrap();
         prepare(data_dir.path());
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
@@ -69,7 +88,13 @@ impl Helper {
             .arg("--data-dir")
             .arg(data_dir.path())
             .env("PATCHBAY_TOKEN", &token)
-            .env_remove("PATCHBAY_ALLOWED_ORIGINS");
+            .env("PATCHBAY_LOG", "debug")
+            .env(
+                "PATCHBAY_GITHUB_TOKEN_FILE",
+                data_dir.path().join("xo-cowork/github_token.json"),
+            )
+            .env_remove("PATCHBAY_ALLOWED_ORIGINS")
+            .envs(env.iter().copied());
         if !allowed_origins.is_empty() {
             cmd.arg("--allow-origin").arg(allowed_origins.join(","));
         }
@@ -87,6 +112,17 @@ impl Helper {
         format!("http://{}", self.addr)
     }
 
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
+    /// An HTTP client request to this helper's API with the pairing token.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", self.origin()))
+            .bearer_auth(&self.token)
+    }
+
     /// The pairing fragment `patchbay serve` prints, for `dashboard`.
     pub fn pairing_link(&self, dashboard: &str) -> String {
         patchbay_proto::pairing::Pairing {
@@ -94,6 +130,30 @@ impl Helper {
             token: patchbay_proto::Secret::new(self.token.clone()),
         }
         .dashboard_link(dashboard)
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let output = self._process.output();
+        for line in output.lines() {
+            // The pairing link is the one place the pairing token is printed, by design.
+            if !line.contains("#helper=") {
+                assert!(
+                    !line.contains(&self.token),
+                    "pairing token in a log line: {line}"
+                );
+            }
+        }
+        for s in SECRETS.lock().unwrap().iter() {
+            assert!(
+                !output.contains(s.as_str()),
+                "a secret reached the helper's output:\n{output}"
+            );
+        }
     }
 }
 

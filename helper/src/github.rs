@@ -1,0 +1,206 @@
+//! GitHub with a personal access token: `POST /api/connectors/github/token`, `GET …/status`,
+//! `POST …/disconnect`, `POST …/reconnect`. (The gh device flow is `github_cli`.)
+
+use axum::Json;
+use axum::extract::State;
+use patchbay_proto::Secret;
+use patchbay_proto::api::Ok;
+use patchbay_proto::tokens::{
+    GithubSaved, GithubUser, SaveTokenRequest, TokenStatus, check_github_token_shape,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::error::ApiJson;
+use crate::store::{self, JsonStore, entry_token, now_unix};
+use crate::upstream::{self, Attempt};
+use crate::{ApiError, AppState};
+
+const KEY: &str = "github";
+const SERVICE: &str = "GitHub";
+
+/// Asks GitHub who `token` belongs to (GET /user).
+pub async fn fetch_user(
+    http: &reqwest::Client,
+    api_url: &str,
+    token: &Secret,
+    attempt: Attempt,
+) -> Result<GithubUser, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct User {
+        login: String,
+        id: u64,
+    }
+    let response = http
+        .get(format!("{api_url}/user"))
+        .bearer_auth(token.expose())
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28")
+        .send()
+        .await
+        .map_err(|e| upstream::unreachable(SERVICE, api_url, &e, attempt))?;
+    if let Some(err) = upstream::service_trouble(SERVICE, &response, attempt) {
+        return Err(err);
+    }
+    match response.status() {
+        StatusCode::OK => {
+            let scopes = response
+                .headers()
+                .get("x-oauth-scopes")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| {
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let user: User = response.json().await.map_err(|_| {
+                ApiError::new(
+                    patchbay_proto::ErrorCode::Upstream,
+                    format!("{SERVICE} answered GET /user with something that is not a user. Is {api_url} the GitHub API?"),
+                )
+            })?;
+            Ok(GithubUser {
+                login: user.login,
+                id: user.id,
+                scopes,
+            })
+        }
+        StatusCode::UNAUTHORIZED => Err(ApiError::bad_request(format!(
+            "GitHub does not accept this token (bad credentials): it may be mistyped, expired or \
+             revoked. {}",
+            attempt.consequence()
+        ))),
+        StatusCode::FORBIDDEN => Err(ApiError::bad_request(format!(
+            "GitHub refused this token (403). If your organisation uses SAML single sign-on, \
+             authorise the token for it at https://github.com/settings/tokens. {}",
+            attempt.consequence()
+        ))),
+        other => Err(ApiError::new(
+            patchbay_proto::ErrorCode::Upstream,
+            format!(
+                "GitHub answered GET /user with {other}. {}",
+                attempt.consequence()
+            ),
+        )),
+    }
+}
+
+/// The `github` entry of mcp-tokens.json.
+pub fn entry(token: &Secret, user: &GithubUser, source: &str) -> Value {
+    json!({
+        "token": token.expose(),
+        "login": user.login,
+        "id": user.id,
+        "scopes": user.scopes,
+        "source": source,
+        "saved_at": now_unix(),
+    })
+}
+
+fn user_of(entry: &Value) -> Option<GithubUser> {
+    Some(GithubUser {
+        login: entry.get("login")?.as_str()?.to_owned(),
+        id: entry.get("id")?.as_u64()?,
+        scopes: entry
+            .get("scopes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+pub async fn save_token(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SaveTokenRequest>,
+) -> Result<Json<GithubSaved>, ApiError> {
+    let token = Secret::new(body.token.expose().trim());
+    check_github_token_shape(token.expose()).map_err(ApiError::bad_request)?;
+    let user = fetch_user(
+        state.http(),
+        &state.config().github_api_url,
+        &token,
+        Attempt::Save,
+    )
+    .await?;
+    let value = entry(&token, &user, "pat");
+    let tokens = state.tokens().clone();
+    store::blocking(move || tokens.update(|e| e.insert(KEY.into(), value))).await?;
+    tracing::info!(login = %user.login, "github token saved");
+    Ok(Json(GithubSaved { ok: true, user }))
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+) -> Result<Json<TokenStatus<GithubUser>>, ApiError> {
+    let tokens = state.tokens().clone();
+    let entries = store::blocking(move || tokens.read()).await?;
+    let Some(entry) = entries.get(KEY).filter(|e| entry_token(e).is_some()) else {
+        return Ok(Json(TokenStatus::disconnected()));
+    };
+    Ok(Json(TokenStatus {
+        connected: true,
+        user: user_of(entry),
+        token_hint: entry_token(entry).and_then(|t| t.hint()),
+        source: entry
+            .get("source")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }))
+}
+
+pub async fn disconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiError> {
+    let tokens = state.tokens().clone();
+    let gh_file = JsonStore::at(state.config().github_token_file.clone());
+    store::blocking(move || {
+        tokens.update(|e| e.remove(KEY))?;
+        gh_file.remove()
+    })
+    .await?;
+    tracing::info!("github disconnected");
+    Ok(Json(Ok::YES))
+}
+
+pub async fn reconnect(State(state): State<AppState>) -> Result<Json<GithubSaved>, ApiError> {
+    let tokens = state.tokens().clone();
+    let entries = store::blocking(move || tokens.read()).await?;
+    let Some(entry) = entries.get(KEY) else {
+        return Err(ApiError::not_found(
+            "No GitHub token is stored, so there is nothing to reconnect. Connect GitHub first.",
+        ));
+    };
+    let token = entry_token(entry).ok_or_else(|| {
+        ApiError::not_found("The stored GitHub entry has no token. Connect GitHub again.")
+    })?;
+    let source = entry
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or("pat")
+        .to_owned();
+    let user = fetch_user(
+        state.http(),
+        &state.config().github_api_url,
+        &token,
+        Attempt::Revalidate,
+    )
+    .await?;
+    let value = self::entry(&token, &user, &source);
+    let tokens = state.tokens().clone();
+    store::blocking(move || {
+        tokens.update(|e| {
+            // Only refresh the entry if it still holds the token we validated: a save that
+            // raced with us wins.
+            if e.get(KEY).and_then(entry_token).is_some_and(|t| t == token) {
+                e.insert(KEY.into(), value);
+            }
+        })
+    })
+    .await?;
+    Ok(Json(GithubSaved { ok: true, user }))
+}

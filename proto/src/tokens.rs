@@ -1,0 +1,148 @@
+//! Token connectors (GitHub, Manus, Vercel): request and status bodies, and the checks that
+//! can be made on a token without asking its issuer.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::Secret;
+
+impl<'de> Deserialize<'de> for Secret {
+    /// Secrets arrive in request bodies; they are never serialised back out (no `Serialize`).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
+/// `POST /api/connectors/{github|manus|vercel}/token`.
+#[derive(Debug, Deserialize)]
+pub struct SaveTokenRequest {
+    pub token: Secret,
+}
+
+/// A GitHub account as Patchbay reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GithubUser {
+    pub login: String,
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+/// `POST /api/connectors/github/token` and `…/reconnect` on success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GithubSaved {
+    pub ok: bool,
+    pub user: GithubUser,
+}
+
+/// `GET /api/connectors/{github|manus}/status`: the contract's `{connected, user?}`, plus
+/// the last four characters of the token and how it was obtained. Never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenStatus<U> {
+    pub connected: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<U>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl<U> TokenStatus<U> {
+    pub fn disconnected() -> Self {
+        Self {
+            connected: false,
+            user: None,
+            token_hint: None,
+            source: None,
+        }
+    }
+}
+
+/// The prefixes GitHub gives its tokens (classic PAT, fine-grained PAT, OAuth, user-to-server,
+/// server-to-server, refresh).
+pub const GITHUB_TOKEN_PREFIXES: [&str; 6] =
+    ["ghp_", "github_pat_", "gho_", "ghu_", "ghs_", "ghr_"];
+
+/// Checks that `token` looks like a GitHub token before spending a request on it. The error
+/// is a sentence for the user and never quotes the token.
+pub fn check_github_token_shape(token: &str) -> Result<(), String> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err("Paste a GitHub token; the field is empty.".into());
+    }
+    let Some(prefix) = GITHUB_TOKEN_PREFIXES
+        .iter()
+        .find(|p| token.starts_with(**p))
+    else {
+        return Err(
+            "This is not a GitHub token: GitHub tokens start with ghp_, github_pat_, gho_, \
+             ghu_, ghs_ or ghr_. Create one at https://github.com/settings/tokens."
+                .into(),
+        );
+    };
+    let body = &token[prefix.len()..];
+    if body.len() < 20 || body.len() > 255 {
+        return Err(format!(
+            "This {prefix} token has the wrong length; copy it again, whole."
+        ));
+    }
+    if !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(
+            "This token contains characters GitHub tokens never have (spaces, quotes…); \
+             copy it again, whole."
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A Manus API key: any printable, space-free value of plausible length.
+pub fn check_manus_key_shape(key: &str) -> Result<(), String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err("Paste a Manus API key; the field is empty.".into());
+    }
+    if key.len() < 8 || key.len() > 512 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "This does not look like a Manus API key (too short, too long, or with spaces); \
+             copy it again from Manus → Settings → API."
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_shapes() {
+        let ok = format!("ghp_{}", "a".repeat(36));
+        assert_eq!(check_github_token_shape(&ok), Ok(()));
+        assert_eq!(
+            check_github_token_shape(&format!("github_pat_{}", "B_1".repeat(27))),
+            Ok(())
+        );
+        for bad in ["", "abc", "ghp_short", "xyz_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+            assert!(check_github_token_shape(bad).is_err(), "{bad}");
+        }
+        let spaced = format!("ghp_{} x", "a".repeat(30));
+        let err = check_github_token_shape(&spaced).unwrap_err();
+        assert!(!err.contains("aaaa"), "error quoted the token");
+    }
+
+    #[test]
+    fn manus_shapes() {
+        assert!(check_manus_key_shape("manus_0123456789").is_ok());
+        assert!(check_manus_key_shape("short").is_err());
+        assert!(check_manus_key_shape("has space in it").is_err());
+    }
+
+    #[test]
+    fn secrets_deserialise_from_request_bodies() {
+        let r: SaveTokenRequest = serde_json::from_str(r#"{"token":"ghp_x"}"#).unwrap();
+        assert!(r.token.matches("ghp_x"));
+        assert_eq!(format!("{r:?}"), "SaveTokenRequest { token: Secret([redacted]) }");
+    }
+}

@@ -1,0 +1,109 @@
+//! GitHub PAT and Manus key through the real helper binary, against fake services; every
+//! secret used here is checked against the helper's logs when it stops (see harness).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Helper, secret};
+use patchbay_testkit::fake::Mode;
+use patchbay_testkit::github::FakeGithub;
+use patchbay_testkit::manus::FakeManus;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_connectors_through_the_real_helper_never_log_a_secret() {
+    let github = FakeGithub::start();
+    let good = secret("ghp_E2Eaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    let rejected = secret("ghp_E2Ebbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2");
+    github.add_token(&good, "octocat", 1, "repo");
+    let manus = FakeManus::start();
+    let key = secret("manus_e2e_key_cccccccccccc");
+    let wrong_key = secret("manus_e2e_wrong_dddddddd");
+    manus.add_key(&key);
+    let github_url = github.api_url();
+    let manus_url = manus.api_url();
+    let helper = Helper::start_with(
+        &[],
+        &[
+            ("PATCHBAY_GITHUB_API_URL", &github_url),
+            ("PATCHBAY_MANUS_API_URL", &manus_url),
+        ],
+        |_| {},
+    );
+
+    let call = |method: Method, path: &str, body: Option<Value>| {
+        let mut req = helper.api(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    let (status, body) = call(
+        Method::POST,
+        "/api/connectors/github/token",
+        Some(json!({"token": rejected})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        Method::POST,
+        "/api/connectors/github/token",
+        Some(json!({"token": good})),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["user"]["login"]),
+        (200, &json!("octocat")),
+        "{body}"
+    );
+    let (_, body) = call(Method::GET, "/api/connectors/github/status", None).await;
+    assert_eq!(body["connected"], true);
+    github.set_mode(Mode::Broken);
+    let (status, _) = call(Method::POST, "/api/connectors/github/reconnect", None).await;
+    assert_eq!(status, 502);
+
+    let (status, _) = call(
+        Method::POST,
+        "/api/connectors/manus/token",
+        Some(json!({"token": wrong_key})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = call(
+        Method::POST,
+        "/api/connectors/manus/token",
+        Some(json!({"token": key})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // What downstream tools read.
+    let file = std::fs::read_to_string(helper.data_dir().join("mcp-tokens.json")).unwrap();
+    let stored: Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(stored["github"]["token"], good.as_str());
+    assert_eq!(stored["manus"]["token"], key.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(helper.data_dir().join("mcp-tokens.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (status, _) = call(Method::POST, "/api/connectors/github/disconnect", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(Method::POST, "/api/connectors/manus/disconnect", None).await;
+    assert_eq!(status, 200);
+    let (_, overview) = call(Method::GET, "/api/connectors", None).await;
+    assert!(
+        overview["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["connected"] == false),
+        "{overview}"
+    );
+}
