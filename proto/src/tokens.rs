@@ -143,6 +143,9 @@ mod tests {
     fn secrets_deserialise_from_request_bodies() {
         let r: SaveTokenRequest = serde_json::from_str(r#"{"token":"ghp_x"}"#).unwrap();
         assert!(r.token.matches("ghp_x"));
-        assert_eq!(format!("{r:?}"), "SaveTokenRequest { token: Secret([redacted]) }");
+        assert_eq!(
+            format!("{r:?}"),
+            "SaveTokenRequest { token: Secret([redacted]) }"
+        );
     }
 }
