@@ -11,9 +11,11 @@ pub mod connectors;
 pub mod error;
 pub mod fsutil;
 pub mod github;
+pub mod lease;
 pub mod manus;
 pub mod pairing;
 pub mod security;
+pub mod session;
 pub mod store;
 pub mod upstream;
 

@@ -1,0 +1,131 @@
+//! The 127.0.0.1:53682 lease.
+//!
+//! Google's and Microsoft's rclone clients, and MCP logins, all need a listener on
+//! 127.0.0.1:53682, so only one such flow can run at a time, in this helper or in any other
+//! `patchbay` process (`patchbay mcp login` runs beside `patchbay serve`). The lease is an
+//! exclusive `flock` on a file in the data folder, which the kernel releases when its holder
+//! exits, however it exits; the file also says who holds it, for the 409 message.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::ApiError;
+
+pub const LOOPBACK_PORT: u16 = 53682;
+const LEASE_FILE: &str = ".loopback-53682.lease";
+
+/// Holding this means this flow may use 127.0.0.1:53682. Dropping it releases the port.
+#[derive(Debug)]
+pub struct LoopbackLease {
+    file: File,
+}
+
+/// Someone else holds the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseBusy {
+    /// What the holder wrote about itself ("Google Drive sign-in for remote “work”").
+    pub holder: Option<String>,
+}
+
+impl LeaseBusy {
+    pub fn message(&self) -> String {
+        match &self.holder {
+            Some(h) => format!(
+                "Another sign-in is using port {LOOPBACK_PORT}: {h}. Finish or cancel it, then \
+                 try again."
+            ),
+            None => format!(
+                "Another sign-in is using port {LOOPBACK_PORT}. Finish or cancel it, then try \
+                 again."
+            ),
+        }
+    }
+}
+
+impl From<LeaseBusy> for ApiError {
+    fn from(b: LeaseBusy) -> Self {
+        ApiError::conflict(b.message())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error("{}", .0.message())]
+    Busy(LeaseBusy),
+    #[error("cannot use the lease file in {dir}: {source}")]
+    Io { dir: String, source: io::Error },
+}
+
+impl From<LeaseError> for ApiError {
+    fn from(e: LeaseError) -> Self {
+        match e {
+            LeaseError::Busy(b) => b.into(),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl LoopbackLease {
+    /// Takes the lease without waiting; `holder` describes the flow for whoever is refused.
+    pub fn try_acquire(data_dir: &Path, holder: &str) -> Result<LoopbackLease, LeaseError> {
+        let io_err = |source| LeaseError::Io {
+            dir: data_dir.display().to_string(),
+            source,
+        };
+        crate::fsutil::ensure_private_dir(data_dir).map_err(io_err)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .open(data_dir.join(LEASE_FILE))
+            .map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+                return Err(LeaseError::Busy(LeaseBusy { holder }));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
+        }
+        file.set_len(0).map_err(io_err)?;
+        file.rewind().map_err(io_err)?;
+        file.write_all(holder.as_bytes()).map_err(io_err)?;
+        Ok(LoopbackLease { file })
+    }
+}
+
+impl Drop for LoopbackLease {
+    fn drop(&mut self) {
+        // Clear the description before the kernel drops the lock with the file.
+        let _ = self.file.set_len(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_holder_at_a_time_and_refusals_name_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lease =
+            LoopbackLease::try_acquire(dir.path(), "Google Drive sign-in for “work”").unwrap();
+        let Err(LeaseError::Busy(busy)) = LoopbackLease::try_acquire(dir.path(), "MCP login")
+        else {
+            panic!("second holder admitted");
+        };
+        assert_eq!(
+            busy.holder.as_deref(),
+            Some("Google Drive sign-in for “work”")
+        );
+        assert!(busy.message().contains("53682"));
+        drop(lease);
+        assert!(LoopbackLease::try_acquire(dir.path(), "MCP login").is_ok());
+    }
+}
