@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod github;
 pub mod lease;
 pub mod manus;
+pub mod mcp;
 pub mod pairing;
 pub mod security;
 pub mod session;
@@ -40,6 +41,7 @@ struct Inner {
     pairing_token: Secret,
     http: reqwest::Client,
     tokens: store::JsonStore,
+    mcp: mcp::McpState,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 tokens: store::JsonStore::tokens(&config.data_dir),
                 http: upstream::client(),
+                mcp: mcp::McpState::default(),
                 config,
                 pairing_token,
             }),
@@ -70,6 +73,16 @@ impl AppState {
     pub fn tokens(&self) -> &store::JsonStore {
         &self.inner.tokens
     }
+
+    pub fn mcp(&self) -> &mcp::McpState {
+        &self.inner.mcp
+    }
+
+    /// Stops every running flow and waits until their child processes and listeners are
+    /// gone. `main` calls it after the server stops accepting requests.
+    pub async fn shutdown(&self) {
+        self.inner.mcp.shutdown().await;
+    }
 }
 
 /// The helper's whole HTTP surface.
@@ -90,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/connectors/manus/status", get(manus::status))
         .route("/api/connectors/manus/disconnect", post(manus::disconnect))
         .route("/api/connectors/manus/reconnect", post(manus::reconnect))
+        .merge(mcp::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -87,10 +87,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
 
     let state = AppState::new(config, token);
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    state.shutdown().await;
     tracing::info!("helper stopped");
     Ok(())
 }
