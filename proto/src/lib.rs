@@ -11,6 +11,7 @@ pub mod api;
 pub mod error;
 pub mod oauth;
 pub mod pairing;
+pub mod pkce;
 pub mod rclone;
 pub mod secret;
 pub mod tokens;

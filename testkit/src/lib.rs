@@ -12,6 +12,7 @@ pub mod fake;
 pub mod github;
 pub mod manus;
 pub mod process;
+pub mod vercel;
 
 pub use fake::FakeServer;
 

@@ -1,0 +1,75 @@
+//! The edge's seam to outside HTTP services: `worker::Fetch` in the Worker, the fake Vercel
+//! (called in-process) in native tests.
+
+use std::fmt;
+
+/// One outgoing request. `Debug` shows method and URL only: headers and bodies carry tokens.
+pub struct UpstreamRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for UpstreamRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.url)
+    }
+}
+
+impl UpstreamRequest {
+    pub fn get(url: String) -> Self {
+        Self {
+            method: "GET",
+            url,
+            headers: vec![("accept", "application/json".into())],
+            body: None,
+        }
+    }
+
+    pub fn post_form(url: String, form: String) -> Self {
+        Self {
+            method: "POST",
+            url,
+            headers: vec![
+                ("accept", "application/json".into()),
+                ("content-type", "application/x-www-form-urlencoded".into()),
+            ],
+            body: Some(form.into_bytes()),
+        }
+    }
+
+    pub fn post_json(url: String, json: Vec<u8>) -> Self {
+        Self {
+            method: "POST",
+            url,
+            headers: vec![
+                ("accept", "application/json".into()),
+                ("content-type", "application/json".into()),
+            ],
+            body: Some(json),
+        }
+    }
+
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.headers
+            .push(("authorization", format!("Bearer {token}")));
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// The request never got an answer (DNS, connection, TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamError(pub String);
+
+/// Outgoing HTTP. The Worker is single-threaded, so futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Upstream {
+    async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError>;
+}
