@@ -46,15 +46,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// A JSON-object file of credentials, with locked, atomic updates.
+/// A private file replaced only atomically, under an exclusive lock shared by every process.
 #[derive(Debug, Clone)]
-pub struct JsonStore {
+pub struct LockedFile {
     path: PathBuf,
     lock_path: PathBuf,
 }
 
-impl JsonStore {
-    /// A store at `path`; its lock file sits beside it.
+impl LockedFile {
+    /// A file at `path`; its lock file sits beside it.
     pub fn at(path: PathBuf) -> Self {
         let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
         let name = path
@@ -69,21 +69,16 @@ impl JsonStore {
         Self { path, lock_path }
     }
 
-    /// `mcp-tokens.json` in the helper's data folder.
-    pub fn tokens(data_dir: &Path) -> Self {
-        Self::at(data_dir.join(TOKENS_FILE))
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The current entries. No lock is needed: writers replace the file atomically, so a
-    /// reader sees either the old or the new version.
-    pub fn read(&self) -> Result<Entries, StoreError> {
+    /// The current bytes, `None` when the file does not exist. No lock is needed: writers
+    /// replace the file atomically, so a reader sees either the old or the new version.
+    pub fn read(&self) -> Result<Option<Vec<u8>>, StoreError> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => parse(&self.path, &bytes),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Entries::new()),
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Io {
                 action: "read",
                 path: self.path.clone(),
@@ -92,9 +87,12 @@ impl JsonStore {
         }
     }
 
-    /// Applies `change` to the entries under the exclusive lock and writes the result
-    /// atomically (only if something changed). Returns what `change` returned.
-    pub fn update<R>(&self, change: impl FnOnce(&mut Entries) -> R) -> Result<R, StoreError> {
+    /// Under the exclusive lock, reads the file, lets `change` decide its new content
+    /// (`Ok(None)`: leave it as it is) and writes that atomically.
+    pub fn replace<R>(
+        &self,
+        change: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R), StoreError>,
+    ) -> Result<R, StoreError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fsutil::ensure_private_dir(dir).map_err(|source| StoreError::Io {
             action: "create the folder of",
@@ -103,14 +101,10 @@ impl JsonStore {
         })?;
         let _lock = self.lock()?;
         self.remove_stale_temp_files(dir);
-        let mut entries = self.read()?;
-        let before = entries.clone();
-        let result = change(&mut entries);
-        if entries != before {
-            let mut text = serde_json::to_vec_pretty(&Value::Object(entries))
-                .expect("a JSON map always serialises");
-            text.push(b'\n');
-            fsutil::write_private_atomic(&self.path, &text).map_err(|source| StoreError::Io {
+        let current = self.read()?;
+        let (new, result) = change(current.as_deref())?;
+        if let Some(bytes) = new {
+            fsutil::write_private_atomic(&self.path, &bytes).map_err(|source| StoreError::Io {
                 action: "write",
                 path: self.path.clone(),
                 source,
@@ -175,6 +169,63 @@ impl JsonStore {
         // Held until the returned File is dropped (flock(2) semantics).
         file.lock().map_err(io_err)?;
         Ok(file)
+    }
+}
+
+/// A JSON-object file of credentials, with locked, atomic updates.
+#[derive(Debug, Clone)]
+pub struct JsonStore {
+    file: LockedFile,
+}
+
+impl JsonStore {
+    /// A store at `path`; its lock file sits beside it.
+    pub fn at(path: PathBuf) -> Self {
+        Self {
+            file: LockedFile::at(path),
+        }
+    }
+
+    /// `mcp-tokens.json` in the helper's data folder.
+    pub fn tokens(data_dir: &Path) -> Self {
+        Self::at(data_dir.join(TOKENS_FILE))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// The current entries (empty when the file does not exist).
+    pub fn read(&self) -> Result<Entries, StoreError> {
+        match self.file.read()? {
+            Some(bytes) => parse(self.path(), &bytes),
+            None => Ok(Entries::new()),
+        }
+    }
+
+    /// Applies `change` to the entries under the exclusive lock and writes the result
+    /// atomically (only if something changed). Returns what `change` returned.
+    pub fn update<R>(&self, change: impl FnOnce(&mut Entries) -> R) -> Result<R, StoreError> {
+        self.file.replace(|current| {
+            let before = match current {
+                Some(bytes) => parse(self.path(), bytes)?,
+                None => Entries::new(),
+            };
+            let mut entries = before.clone();
+            let result = change(&mut entries);
+            if entries == before {
+                return Ok((None, result));
+            }
+            let mut text = serde_json::to_vec_pretty(&Value::Object(entries))
+                .expect("a JSON map always serialises");
+            text.push(b'\n');
+            Ok((Some(text), result))
+        })
+    }
+
+    /// Deletes the file (under the lock). Missing is fine.
+    pub fn remove(&self) -> Result<(), StoreError> {
+        self.file.remove()
     }
 }
 

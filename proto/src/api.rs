@@ -163,3 +163,68 @@ mod tests {
         assert!(v.get("detail").is_none());
     }
 }
+
+/// Where a long-running sign-in stands. `cancelled` and `expired` are reported where that is
+/// the truth; the contract's four (`pending`, `awaiting_oauth`, `completed`, `error`) cover
+/// every other moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowStatus {
+    Pending,
+    AwaitingOauth,
+    Completed,
+    Error,
+    Cancelled,
+    Expired,
+}
+
+impl FlowStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            FlowStatus::Completed | FlowStatus::Error | FlowStatus::Cancelled | FlowStatus::Expired
+        )
+    }
+}
+
+/// `POST /api/connectors/{gdrive|onedrive}/remotes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartRemoteRequest {
+    pub name: String,
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The 202 answer that starts any session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStarted {
+    pub session_id: String,
+    pub status: FlowStatus,
+}
+
+/// `GET /api/connectors/{gdrive|onedrive}/remotes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteList {
+    pub remotes: Vec<crate::rclone::Remote>,
+}
+
+/// `GET /api/connectors/{gdrive|onedrive}/sessions/{id}`: every member always present
+/// (`null` when empty), as in the contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteSession {
+    pub status: FlowStatus,
+    pub auth_url: Option<String>,
+    pub needs_manual_code: bool,
+    pub remote_name: String,
+    pub error: Option<String>,
+    /// Something the user should know about a completed sign-in (e.g. OneDrive's drive could
+    /// not be looked up). Patchbay's addition.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST …/sessions/{id}/submit`: the pasted redirect URL, query or bare code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitCodeRequest {
+    pub code: String,
+}

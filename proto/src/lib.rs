@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod pairing;
 pub mod pkce;
 pub mod rclone;
+pub mod redirect;
 pub mod secret;
 pub mod tokens;
 

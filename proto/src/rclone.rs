@@ -55,6 +55,41 @@ pub fn is_valid_remote_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// `conf` with the section `[name]` replaced by (or, when absent, followed by) a section
+/// holding `options` in order. Every other section, comment and blank line is kept as is.
+pub fn upsert_section(conf: &str, name: &str, options: &[(&str, &str)]) -> String {
+    let (mut out, _) = remove_section(conf, name);
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("[{name}]\n"));
+    for (key, value) in options {
+        out.push_str(&format!("{key} = {value}\n"));
+    }
+    out
+}
+
+/// `conf` without the section `[name]`, and whether it was there.
+pub fn remove_section(conf: &str, name: &str) -> (String, bool) {
+    let mut out = String::with_capacity(conf.len());
+    let mut skipping = false;
+    let mut found = false;
+    for line in conf.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(section) = trimmed.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            skipping = section.trim() == name;
+            found |= skipping;
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    (out, found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +122,27 @@ scope = drive
             ]
         );
         assert!(parse_remotes("").is_empty());
+    }
+
+    #[test]
+    fn sections_are_replaced_appended_and_removed_in_place() {
+        let conf = "# mine\n[a]\ntype = drive\ntoken = old\n\n[b]\ntype = onedrive\n";
+        let replaced = upsert_section(conf, "a", &[("type", "drive"), ("token", "new")]);
+        assert!(
+            replaced.starts_with("# mine\n[b]\ntype = onedrive\n"),
+            "{replaced}"
+        );
+        assert!(
+            replaced.ends_with("\n\n[a]\ntype = drive\ntoken = new\n"),
+            "{replaced}"
+        );
+        assert_eq!(parse_remotes(&replaced).len(), 2);
+        let added = upsert_section("", "c", &[("type", "drive")]);
+        assert_eq!(added, "[c]\ntype = drive\n");
+        let (removed, found) = remove_section(conf, "a");
+        assert!(found);
+        assert_eq!(removed, "# mine\n[b]\ntype = onedrive\n");
+        assert_eq!(remove_section(conf, "zzz"), (conf.to_owned(), false));
     }
 
     #[test]
