@@ -178,6 +178,24 @@ impl Edge {
         require_built(&root.join("dist/index.html"));
         let port = free_port();
         let state = tempfile::tempdir().unwrap();
+        // The D1 schema, as a deployment gets it: `wrangler d1 migrations apply`.
+        let migrate = Command::new(root.join("node_modules/.bin/wrangler"))
+            .current_dir(root.join("edge"))
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+            .arg(state.path())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_LOG_PATH", state.path().join("logs"))
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run wrangler d1 migrations apply");
+        assert!(
+            migrate.status.success(),
+            "wrangler d1 migrations apply failed:\n{}{}",
+            String::from_utf8_lossy(&migrate.stdout),
+            String::from_utf8_lossy(&migrate.stderr)
+        );
         let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
         cmd.current_dir(root.join("edge"))
             .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])

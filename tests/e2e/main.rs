@@ -8,3 +8,4 @@ mod pages;
 
 mod foundation;
 mod tokens;
+mod vercel;
