@@ -245,6 +245,24 @@ pub fn dev() -> Result {
     build_helper.args(["build", "-p", "patchbay-helper"]);
     run(build_helper)?;
 
+    // The edge's secrets for local runs live in edge/.dev.vars (git-ignored), which
+    // `wrangler dev` reads; the D1 schema comes from the same migrations as a deployment.
+    let dev_vars = root().join("edge/.dev.vars");
+    if !dev_vars.exists() {
+        let secrets = format!(
+            "PATCHBAY_EDGE_TOKEN={}\nPATCHBAY_ENCRYPTION_KEY={}\n",
+            patchbay_proto::secret::random_urlsafe(32),
+            patchbay_proto::secret::random_urlsafe(32)
+        );
+        std::fs::write(&dev_vars, secrets).map_err(|e| format!("write edge/.dev.vars: {e}"))?;
+        eprintln!("xtask: wrote edge/.dev.vars with a fresh edge API token and encryption key");
+    }
+    let mut migrate = cmd(&node_bin().join("wrangler").to_string_lossy());
+    migrate
+        .current_dir(root().join("edge"))
+        .args(["d1", "migrations", "apply", "DB", "--local"]);
+    run(migrate)?;
+
     let mut edge = cmd(&node_bin().join("wrangler").to_string_lossy());
     edge.current_dir(root().join("edge")).args([
         "dev",
