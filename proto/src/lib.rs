@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod mcp;
 pub mod oauth;
 pub mod pairing;
 pub mod pkce;
