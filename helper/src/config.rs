@@ -59,6 +59,27 @@ pub struct ServeArgs {
     )]
     pub manus_api_url: String,
 
+    /// The rclone program.
+    #[arg(long, env = "PATCHBAY_RCLONE", default_value = "rclone")]
+    pub rclone: PathBuf,
+
+    /// Microsoft Graph base URL (to find a new OneDrive remote's drive).
+    #[arg(
+        long,
+        env = "PATCHBAY_GRAPH_API_URL",
+        default_value = "https://graph.microsoft.com/v1.0"
+    )]
+    pub graph_api_url: String,
+
+    /// How long a sign-in session lives, in seconds.
+    #[arg(
+        long,
+        env = "PATCHBAY_SESSION_TTL_SECS",
+        default_value_t = 600,
+        hide = true
+    )]
+    pub session_ttl_secs: u64,
+
     /// Where the gh device flow caches the GitHub token for downstream tools.
     /// Default: ~/.xo-cowork/github_token.json.
     #[arg(long, env = "PATCHBAY_GITHUB_TOKEN_FILE")]
@@ -77,6 +98,16 @@ pub struct Config {
     pub github_api_url: String,
     pub manus_api_url: String,
     pub github_token_file: PathBuf,
+    pub rclone_bin: PathBuf,
+    pub graph_api_url: String,
+    pub session_ttl: std::time::Duration,
+}
+
+impl Config {
+    /// The one rclone.conf both rclone connectors share.
+    pub fn rclone_conf(&self) -> PathBuf {
+        self.data_dir.join("rclone.conf")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +188,9 @@ impl ServeArgs {
             github_api_url: base_url("--github-api-url", &self.github_api_url)?,
             manus_api_url: base_url("--manus-api-url", &self.manus_api_url)?,
             github_token_file,
+            rclone_bin: self.rclone,
+            graph_api_url: base_url("--graph-api-url", &self.graph_api_url)?,
+            session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
         })
     }
 }
@@ -201,6 +235,9 @@ impl Config {
             github_api_url: "http://127.0.0.1:9".into(),
             manus_api_url: "http://127.0.0.1:9".into(),
             github_token_file: Some(data_dir_for_gh),
+            rclone: "rclone".into(),
+            graph_api_url: "http://127.0.0.1:9".into(),
+            session_ttl_secs: 600,
         };
         args.into_config(listen).expect("valid test configuration")
     }
@@ -220,6 +257,9 @@ mod tests {
             github_api_url: "https://api.github.com/".into(),
             manus_api_url: "https://api.manus.ai".into(),
             github_token_file: None,
+            rclone: "rclone".into(),
+            graph_api_url: "https://graph.microsoft.com/v1.0".into(),
+            session_ttl_secs: 600,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod lease;
 pub mod manus;
 pub mod mcp;
 pub mod pairing;
+pub mod rclone;
 pub mod security;
 pub mod session;
 pub mod store;
@@ -43,19 +44,28 @@ struct Inner {
     http: reqwest::Client,
     tokens: store::JsonStore,
     mcp: mcp::McpState,
+    rclone: rclone::RcloneState,
+    loopback_http: reqwest::Client,
 }
 
 impl AppState {
+    /// Builds the state; inside a Tokio runtime it also starts the session reapers.
     pub fn new(config: Config, pairing_token: Secret) -> Self {
-        Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 tokens: store::JsonStore::tokens(&config.data_dir),
                 http: upstream::client(),
                 mcp: mcp::McpState::default(),
+                rclone: rclone::RcloneState::new(config.session_ttl),
+                loopback_http: upstream::loopback_client(),
                 config,
                 pairing_token,
             }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            state.inner.rclone.spawn_reapers();
         }
+        state
     }
 
     pub fn config(&self) -> &Config {
@@ -79,10 +89,19 @@ impl AppState {
         &self.inner.mcp
     }
 
+    pub fn rclone(&self) -> &rclone::RcloneState {
+        &self.inner.rclone
+    }
+
+    /// For 127.0.0.1 listeners of our own children: never through a proxy, no redirects.
+    pub fn loopback_http(&self) -> &reqwest::Client {
+        &self.inner.loopback_http
+    }
+
     /// Stops every running flow and waits until their child processes and listeners are
     /// gone. `main` calls it after the server stops accepting requests.
     pub async fn shutdown(&self) {
-        self.inner.mcp.shutdown().await;
+        tokio::join!(self.inner.mcp.shutdown(), self.inner.rclone.shutdown());
     }
 }
 
@@ -104,6 +123,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/connectors/manus/status", get(manus::status))
         .route("/api/connectors/manus/disconnect", post(manus::disconnect))
         .route("/api/connectors/manus/reconnect", post(manus::reconnect))
+        .merge(rclone::routes())
         .merge(mcp::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(

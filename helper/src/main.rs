@@ -87,8 +87,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
 
     let state = AppState::new(config, token);
+    let stopping = state.clone();
     axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // End the flows first: their sessions turn "cancelled", which also answers any
+            // long-poll still open, so the server can drain at once.
+            stopping.shutdown().await;
+        })
         .await
         .map_err(|e| format!("server error: {e}"))?;
     state.shutdown().await;

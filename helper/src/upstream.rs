@@ -16,6 +16,17 @@ pub fn client() -> reqwest::Client {
         .expect("the TLS backend initialises")
 }
 
+/// A client for 127.0.0.1 listeners of our own children (rclone's, gh's): a proxy from the
+/// environment must never see those requests, and redirects are read, not followed.
+pub fn loopback_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("the TLS backend initialises")
+}
+
 /// What the user was doing, so errors can say what happened to the stored credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {

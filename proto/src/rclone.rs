@@ -72,6 +72,25 @@ pub fn upsert_section(conf: &str, name: &str, options: &[(&str, &str)]) -> Strin
     out
 }
 
+/// The `key = value` options of section `[name]`, in file order (empty when absent).
+pub fn section_options(conf: &str, name: &str) -> Vec<(String, String)> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in conf.lines() {
+        let line = line.trim();
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = section.trim() == name;
+        } else if inside
+            && !line.starts_with('#')
+            && !line.starts_with(';')
+            && let Some((k, v)) = line.split_once('=')
+        {
+            out.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    out
+}
+
 /// `conf` without the section `[name]`, and whether it was there.
 pub fn remove_section(conf: &str, name: &str) -> (String, bool) {
     let mut out = String::with_capacity(conf.len());
@@ -143,6 +162,13 @@ scope = drive
         assert!(found);
         assert_eq!(removed, "# mine\n[b]\ntype = onedrive\n");
         assert_eq!(remove_section(conf, "zzz"), (conf.to_owned(), false));
+        assert_eq!(
+            section_options(conf, "a"),
+            [
+                ("type".to_owned(), "drive".to_owned()),
+                ("token".to_owned(), "old".to_owned())
+            ]
+        );
     }
 
     #[test]

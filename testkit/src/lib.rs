@@ -11,6 +11,7 @@
 pub mod fake;
 pub mod github;
 pub mod manus;
+pub mod oauth;
 pub mod mcp;
 pub mod process;
 pub mod vercel;

@@ -123,6 +123,16 @@ impl Helper {
         self._data_dir.path()
     }
 
+    pub fn pid(&self) -> u32 {
+        self._process.pid()
+    }
+
+    /// SIGTERM, as a service manager stops it; true if it exited within 10 seconds.
+    pub fn stop(&mut self) -> bool {
+        self._process
+            .signal_group(patchbay_testkit::libc::SIGTERM, Duration::from_secs(10))
+    }
+
     /// An HTTP client request to this helper's API with the pairing token.
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new()

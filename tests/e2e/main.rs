@@ -7,5 +7,6 @@ mod harness;
 mod pages;
 
 mod foundation;
+mod rclone;
 mod tokens;
 mod vercel;

@@ -1,0 +1,304 @@
+//! The HTTP side of the rclone connectors: validate, start, report, forward, cancel.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use patchbay_proto::api::{
+    FlowStatus, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
+    SubmitCodeRequest,
+};
+use patchbay_proto::rclone::{self, REMOTE_NAME_RULE, is_valid_remote_name};
+use patchbay_proto::redirect::parse_pasted_redirect;
+
+use super::flow::{self, FlowContext};
+use super::settings::ProviderSettings;
+use super::{Kind, RemoteFlow};
+use crate::child::GroupChild;
+use crate::error::ApiJson;
+use crate::lease::{LOOPBACK_PORT, LoopbackLease};
+use crate::store::{LockedFile, StoreError, blocking};
+use crate::{ApiError, AppState};
+
+/// How long `submit` waits for rclone to finish before answering.
+const SUBMIT_SETTLE: Duration = Duration::from_secs(15);
+
+fn rclone_conf(state: &AppState) -> LockedFile {
+    LockedFile::at(state.config().rclone_conf())
+}
+
+async fn read_conf(state: &AppState) -> Result<String, ApiError> {
+    let file = rclone_conf(state);
+    let bytes = blocking(move || file.read()).await?;
+    Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
+}
+
+pub async fn list_remotes(
+    State(state): State<AppState>,
+    kind: Kind,
+) -> Result<Json<RemoteList>, ApiError> {
+    let conf = read_conf(&state).await?;
+    let remotes = rclone::parse_remotes(&conf)
+        .into_iter()
+        .filter(|r| r.kind == kind.backend())
+        .collect();
+    Ok(Json(RemoteList { remotes }))
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    kind: Kind,
+    ApiJson(body): ApiJson<StartRemoteRequest>,
+) -> Result<(StatusCode, Json<SessionStarted>), ApiError> {
+    let name = body.name.trim().to_owned();
+    if !is_valid_remote_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "“{}” cannot be a remote name: {REMOTE_NAME_RULE}.",
+            printable(&name)
+        )));
+    }
+    let conf = read_conf(&state).await?;
+    let existing = rclone::parse_remotes(&conf)
+        .into_iter()
+        .find(|r| r.name == name);
+    let kept_options = match existing {
+        Some(r) if r.kind != kind.backend() => {
+            return Err(ApiError::bad_request(format!(
+                "A remote named “{name}” already exists and is not a {} remote; pick another name.",
+                kind.display()
+            )));
+        }
+        Some(_) if !body.force => {
+            return Err(ApiError::bad_request(format!(
+                "A remote named “{name}” already exists. To sign in to it again, send \"force\": true."
+            )));
+        }
+        Some(_) => rclone::section_options(&conf, &name),
+        None => Vec::new(),
+    };
+
+    let config = state.config();
+    let holder = format!("{} sign-in for remote “{name}”", kind.display());
+    let data_dir = config.data_dir.clone();
+    let lease = tokio::task::spawn_blocking(move || LoopbackLease::try_acquire(&data_dir, &holder))
+        .await
+        .map_err(|_| ApiError::internal("taking the port lease failed"))??;
+
+    let settings = ProviderSettings::load(kind, &config.data_dir, |k| std::env::var(k).ok());
+    let (client_id, client_secret) = settings.effective_client(kind, |k| std::env::var(k).ok());
+    let note = (kind == Kind::Gdrive && client_id.is_none()).then(|| {
+        "No Google OAuth client is configured. Google retired rclone's shared client in 2026, \
+         so this sign-in will likely be refused: create an OAuth client (Desktop app) in Google \
+         Cloud and set PATCHBAY_GDRIVE_CLIENT_ID and PATCHBAY_GDRIVE_CLIENT_SECRET."
+            .to_owned()
+    });
+    let ctx = FlowContext {
+        kind,
+        name: name.clone(),
+        rclone_conf: config.rclone_conf(),
+        http: state.http().clone(),
+        loopback: state.loopback_http().clone(),
+        graph_api_url: config.graph_api_url.clone(),
+        settings,
+        client_id,
+        client_secret,
+        kept_options,
+    };
+    let child = GroupChild::spawn(flow::command(&config.rclone_bin, &ctx)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ApiError::unavailable(format!(
+                "rclone is not installed (no {} on PATH). Install it (sudo apt-get install \
+                 rclone) or set PATCHBAY_RCLONE to its path.",
+                config.rclone_bin.display()
+            ))
+        } else {
+            ApiError::unavailable(format!("rclone could not be started: {e}"))
+        }
+    })?;
+
+    let initial = RemoteFlow {
+        public: RemoteSession {
+            status: FlowStatus::Pending,
+            auth_url: None,
+            needs_manual_code: false,
+            remote_name: name.clone(),
+            error: None,
+            note,
+        },
+        oauth_state: None,
+    };
+    let id = state
+        .rclone()
+        .sessions(kind)
+        .start(initial, move |ctl| flow::run(ctl, child, lease, ctx));
+    tracing::info!(session = %id, remote = %name, backend = kind.backend(), "rclone sign-in started");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SessionStarted {
+            session_id: id,
+            status: FlowStatus::Pending,
+        }),
+    ))
+}
+
+fn unknown_session(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "There is no sign-in session “{}”: it may have expired (sessions last 10 minutes) or \
+         the helper restarted. Start the sign-in again.",
+        printable(id)
+    ))
+}
+
+/// Ids and names come from the request: show them only if they are plain.
+fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(64)
+        .collect()
+}
+
+/// `?wait=SECONDS`: long-poll until the status changes.
+pub fn wait_param(query: &HashMap<String, String>) -> Result<Option<Duration>, ApiError> {
+    match query.get("wait") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Some(Duration::from_secs_f64(s.min(60.0))))
+            .ok_or_else(|| ApiError::bad_request("wait must be a number of seconds (0 to 60).")),
+    }
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    kind: Kind,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<RemoteSession>, ApiError> {
+    let wait = wait_param(&query)?;
+    let flow = state
+        .rclone()
+        .sessions(kind)
+        .wait(&id, wait)
+        .await
+        .ok_or_else(|| unknown_session(&id))?;
+    Ok(Json(flow.public))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    kind: Kind,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SubmitCodeRequest>,
+) -> Result<Json<Ok>, ApiError> {
+    let sessions = state.rclone().sessions(kind);
+    let flow = sessions.get(&id).ok_or_else(|| unknown_session(&id))?;
+    if flow.public.status != FlowStatus::AwaitingOauth {
+        return Err(ApiError::conflict(format!(
+            "This sign-in is not waiting for a code (it is {}).",
+            status_word(flow.public.status)
+        )));
+    }
+    let pasted =
+        parse_pasted_redirect(&body.code).map_err(|e| ApiError::bad_request(e.message()))?;
+    let expected = flow.oauth_state.clone().unwrap_or_default();
+    let state_param = match pasted.state {
+        Some(s) if !patchbay_proto::Secret::new(s.as_str()).matches(&expected) => {
+            return Err(ApiError::bad_request(
+                "This address belongs to another sign-in (its state does not match). Paste the \
+                 address from the sign-in you started here, or start again.",
+            ));
+        }
+        Some(s) => s,
+        None => expected,
+    };
+    // Hand the code to rclone exactly as the provider's redirect would have.
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &state_param)
+        .append_pair("code", &pasted.code)
+        .finish();
+    let forwarded = state
+        .loopback_http()
+        .get(format!("http://127.0.0.1:{LOOPBACK_PORT}/?{query}"))
+        .send()
+        .await;
+    if forwarded.is_err() {
+        return Err(ApiError::conflict(
+            "rclone is no longer waiting for a code (the sign-in may have just finished or \
+             been cancelled). Check the session status.",
+        ));
+    }
+    // Answer with the outcome rather than leaving the client to guess.
+    let settled = sessions.wait(&id, Some(SUBMIT_SETTLE)).await;
+    match settled.map(|f| f.public) {
+        Some(s) if s.status == FlowStatus::Error => Err(ApiError::bad_request(
+            s.error.unwrap_or_else(|| "The sign-in failed.".into()),
+        )),
+        _ => Ok(Json(Ok::YES)),
+    }
+}
+
+fn status_word(s: FlowStatus) -> &'static str {
+    match s {
+        FlowStatus::Pending => "still starting",
+        FlowStatus::AwaitingOauth => "waiting for a code",
+        FlowStatus::Completed => "already completed",
+        FlowStatus::Error => "failed",
+        FlowStatus::Cancelled => "cancelled",
+        FlowStatus::Expired => "expired",
+    }
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    kind: Kind,
+    Path(id): Path<String>,
+) -> Result<Json<Ok>, ApiError> {
+    let sessions = state.rclone().sessions(kind);
+    sessions.cancel(&id).ok_or_else(|| unknown_session(&id))?;
+    // Wait until rclone is gone, so a new sign-in can start right after this answer.
+    let _ = sessions.wait(&id, Some(Duration::from_secs(5))).await;
+    Ok(Json(Ok::YES))
+}
+
+pub async fn delete_remote(
+    State(state): State<AppState>,
+    kind: Kind,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !is_valid_remote_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "“{}” cannot be a remote name: {REMOTE_NAME_RULE}.",
+            printable(&name)
+        )));
+    }
+    let file = rclone_conf(&state);
+    let backend = kind.backend();
+    let display = kind.display();
+    let wanted = name.clone();
+    let removed = blocking(move || {
+        file.replace(|current| {
+            let text = String::from_utf8_lossy(current.unwrap_or_default()).into_owned();
+            let is_ours = rclone::parse_remotes(&text)
+                .iter()
+                .any(|r| r.name == wanted && r.kind == backend);
+            if !is_ours {
+                return Ok::<_, StoreError>((None, false));
+            }
+            let (rest, _) = rclone::remove_section(&text, &wanted);
+            Ok((Some(rest.into_bytes()), true))
+        })
+    })
+    .await?;
+    if removed {
+        tracing::info!(remote = %name, backend, "remote deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "There is no {display} remote named “{name}”."
+        )))
+    }
+}

@@ -1,0 +1,574 @@
+//! Google Drive and OneDrive through the real helper and the real rclone, against a fake
+//! OAuth provider. Every test holds the port-53682 guard: rclone's listener is machine-wide.
+
+use std::time::{Duration, Instant};
+
+use patchbay_testkit::oauth::FakeOAuth;
+use patchbay_testkit::process::{children_named, group_alive};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Helper, port_53682};
+
+const CLIENT_ID: &str = "patchbay-test-client";
+const CLIENT_SECRET: &str = "patchbay-test-client-secret";
+
+struct Rig {
+    provider: FakeOAuth,
+    helper: Helper,
+    /// What a browser uses: follows nothing, no proxy.
+    browser: reqwest::Client,
+}
+
+impl Rig {
+    fn start(extra_env: &[(&str, &str)]) -> Rig {
+        let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
+        let auth = provider.auth_url();
+        let token = provider.token_url();
+        let graph = provider.graph_url();
+        let mut env: Vec<(&str, &str)> = vec![
+            ("RCLONE_DRIVE_AUTH_URL", &auth),
+            ("RCLONE_DRIVE_TOKEN_URL", &token),
+            ("RCLONE_ONEDRIVE_AUTH_URL", &auth),
+            ("RCLONE_ONEDRIVE_TOKEN_URL", &token),
+            ("PATCHBAY_GDRIVE_CLIENT_ID", CLIENT_ID),
+            ("PATCHBAY_GDRIVE_CLIENT_SECRET", CLIENT_SECRET),
+            ("PATCHBAY_ONEDRIVE_CLIENT_ID", CLIENT_ID),
+            ("PATCHBAY_ONEDRIVE_CLIENT_SECRET", CLIENT_SECRET),
+            ("PATCHBAY_GRAPH_API_URL", &graph),
+        ];
+        env.extend_from_slice(extra_env);
+        let helper = Helper::start_with(&[], &env, |_| {});
+        crate::harness::secret(CLIENT_SECRET);
+        Rig {
+            provider,
+            helper,
+            browser: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.helper.api(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start_flow(&self, kind: &str, name: &str, force: bool) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/api/connectors/{kind}/remotes"),
+                Some(json!({"name": name, "force": force})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(body["status"], "pending");
+        body["session_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Long-polls until the session leaves `from`.
+    async fn wait_change(&self, kind: &str, id: &str, from: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self
+                .call(
+                    Method::GET,
+                    &format!("/api/connectors/{kind}/sessions/{id}?wait=10"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            if body["status"] != from {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "session stuck in {from}");
+        }
+    }
+
+    async fn awaiting(&self, kind: &str, id: &str) -> Value {
+        let s = self.wait_change(kind, id, "pending").await;
+        assert_eq!(s["status"], "awaiting_oauth", "{s}");
+        s
+    }
+
+    /// The user approves at the provider: returns where the provider redirects the browser.
+    async fn approve(&self, auth_url: &str) -> String {
+        let res = self.browser.get(auth_url).send().await.unwrap();
+        assert_eq!(res.status(), 303, "the provider should redirect");
+        res.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    fn conf(&self) -> String {
+        std::fs::read_to_string(self.helper.data_dir().join("rclone.conf")).unwrap_or_default()
+    }
+
+    fn rclone_children(&self) -> Vec<u32> {
+        children_named(self.helper.pid(), "rclone")
+    }
+}
+
+fn section_value(conf: &str, name: &str, key: &str) -> Option<String> {
+    patchbay_proto::rclone::section_options(conf, name)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+fn assert_gone(pgids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pgids.iter().any(|p| group_alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "an rclone process group survived: {pgids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drive_completes_when_the_browser_reaches_rclone_itself() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    let id = rig.start_flow("gdrive", "personal", false).await;
+    assert!(id.starts_with("gdrive-"));
+    let s = rig.awaiting("gdrive", &id).await;
+    assert_eq!(s["needs_manual_code"], true);
+    assert_eq!(s["remote_name"], "personal");
+    assert_eq!(s["error"], Value::Null);
+    let auth_url = s["auth_url"].as_str().unwrap();
+    assert!(auth_url.starts_with(&rig.provider.auth_url()), "{auth_url}");
+    assert!(auth_url.contains(&format!("client_id={CLIENT_ID}")));
+    let pgids = rig.rclone_children();
+    assert_eq!(pgids.len(), 1, "one rclone per flow");
+
+    // The browser follows the redirect to rclone's listener on this machine.
+    let redirect = rig.approve(auth_url).await;
+    assert!(
+        redirect.starts_with("http://127.0.0.1:53682/"),
+        "{redirect}"
+    );
+    let page = rig.browser.get(&redirect).send().await.unwrap();
+    assert!(page.status().is_success());
+
+    let done = rig.wait_change("gdrive", &id, "awaiting_oauth").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // Reading a finished session never consumes it.
+    let (_, again) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/gdrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(again["status"], "completed");
+
+    let conf = rig.conf();
+    assert_eq!(
+        section_value(&conf, "personal", "type").as_deref(),
+        Some("drive")
+    );
+    assert_eq!(
+        section_value(&conf, "personal", "client_id").as_deref(),
+        Some(CLIENT_ID)
+    );
+    let token: Value =
+        serde_json::from_str(&section_value(&conf, "personal", "token").unwrap()).unwrap();
+    assert!(
+        rig.provider
+            .accepts(token["access_token"].as_str().unwrap()),
+        "access token unusable"
+    );
+    assert!(
+        rig.provider
+            .refresh(token["refresh_token"].as_str().unwrap())
+            .is_some(),
+        "refresh token unusable"
+    );
+
+    let (_, remotes) = rig
+        .call(Method::GET, "/api/connectors/gdrive/remotes", None)
+        .await;
+    assert_eq!(
+        remotes,
+        json!({"remotes": [{"name": "personal", "type": "drive"}]})
+    );
+    let (_, none) = rig
+        .call(Method::GET, "/api/connectors/onedrive/remotes", None)
+        .await;
+    assert_eq!(none, json!({"remotes": []}));
+    assert_gone(&pgids);
+
+    // Cancelling a completed sign-in changes nothing.
+    let (status, _) = rig
+        .call(
+            Method::POST,
+            &format!("/api/connectors/gdrive/sessions/{id}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(rig.conf(), conf);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onedrive_completes_from_a_pasted_redirect_with_an_encoded_code() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    let id = rig.start_flow("onedrive", "work", false).await;
+    let s = rig.awaiting("onedrive", &id).await;
+    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
+    assert!(
+        redirect.contains("code=4%2F0Ab%2B"),
+        "the code should need decoding: {redirect}"
+    );
+
+    // Garbage and a foreign state are refused without disturbing the flow.
+    let submit = format!("/api/connectors/onedrive/sessions/{id}/submit");
+    let (status, body) = rig
+        .call(
+            Method::POST,
+            &submit,
+            Some(json!({"code": "not a code at all"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("code="),
+        "{body}"
+    );
+    let foreign = redirect.replace("state=", "state=x");
+    let (status, body) = rig
+        .call(Method::POST, &submit, Some(json!({"code": foreign})))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another sign-in"),
+        "{body}"
+    );
+
+    // The whole URL as the browser showed it (localhost instead of 127.0.0.1 is fine).
+    let pasted = redirect.replace("127.0.0.1", "localhost");
+    let (status, body) = rig
+        .call(Method::POST, &submit, Some(json!({"code": pasted})))
+        .await;
+    assert_eq!((status, body), (200, json!({"ok": true})));
+    let (_, done) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/onedrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["note"], Value::Null);
+
+    let conf = rig.conf();
+    assert_eq!(
+        section_value(&conf, "work", "type").as_deref(),
+        Some("onedrive")
+    );
+    assert_eq!(
+        section_value(&conf, "work", "drive_id").as_deref(),
+        Some("b!fake-drive-1")
+    );
+    assert_eq!(
+        section_value(&conf, "work", "drive_type").as_deref(),
+        Some("personal")
+    );
+    let token: Value =
+        serde_json::from_str(&section_value(&conf, "work", "token").unwrap()).unwrap();
+    assert!(
+        rig.provider
+            .accepts(token["access_token"].as_str().unwrap())
+    );
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(rig.helper.data_dir().join("rclone.conf"))
+            .unwrap()
+            .permissions()
+            .mode()
+    };
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onedrive_without_graph_completes_and_says_so() {
+    let _port = port_53682();
+    let rig = Rig::start(&[("PATCHBAY_GRAPH_API_URL", "http://127.0.0.1:9")]);
+    let id = rig.start_flow("onedrive", "nograph", false).await;
+    let s = rig.awaiting("onedrive", &id).await;
+    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
+    let (status, _) = rig
+        .call(
+            Method::POST,
+            &format!("/api/connectors/onedrive/sessions/{id}/submit"),
+            Some(json!({"code": redirect})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, done) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/onedrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(done["status"], "completed");
+    assert!(
+        done["note"].as_str().unwrap().contains("Microsoft Graph"),
+        "{done}"
+    );
+    assert!(section_value(&rig.conf(), "nograph", "token").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    // A remote from before, re-signed in with force, then cancelled.
+    let original =
+        "[keep]\ntype = drive\nroot_folder_id = abc\ntoken = {\"access_token\":\"old\"}\n";
+    std::fs::write(rig.helper.data_dir().join("rclone.conf"), original).unwrap();
+    let (status, body) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/gdrive/remotes",
+            Some(json!({"name": "keep"})),
+        )
+        .await;
+    assert_eq!(status, 400, "an existing remote needs force");
+    assert!(body["message"].as_str().unwrap().contains("force"));
+
+    let id = rig.start_flow("gdrive", "keep", true).await;
+    rig.awaiting("gdrive", &id).await;
+    let pgids = rig.rclone_children();
+    assert_eq!(pgids.len(), 1);
+    let (status, body) = rig
+        .call(
+            Method::POST,
+            &format!("/api/connectors/gdrive/sessions/{id}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({"ok": true})));
+    assert_gone(&pgids);
+    let (_, s) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/gdrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s["status"], "cancelled");
+    assert_eq!(rig.conf(), original);
+
+    // The port is free again at once; a forced re-sign-in keeps the remote's other options.
+    let id = rig.start_flow("gdrive", "keep", true).await;
+    let s = rig.awaiting("gdrive", &id).await;
+    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
+    let (status, _) = rig
+        .call(
+            Method::POST,
+            &format!("/api/connectors/gdrive/sessions/{id}/submit"),
+            Some(json!({"code": redirect})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let conf = rig.conf();
+    assert_eq!(
+        section_value(&conf, "keep", "root_folder_id").as_deref(),
+        Some("abc")
+    );
+    assert_ne!(
+        section_value(&conf, "keep", "token").as_deref(),
+        Some("{\"access_token\":\"old\"}")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_expires_after_its_ttl_and_takes_rclone_with_it() {
+    let _port = port_53682();
+    let rig = Rig::start(&[("PATCHBAY_SESSION_TTL_SECS", "2")]);
+    let id = rig.start_flow("gdrive", "slow", false).await;
+    rig.awaiting("gdrive", &id).await;
+    let pgids = rig.rclone_children();
+    assert_eq!(pgids.len(), 1);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let (status, body) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/gdrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("expired"));
+    assert_gone(&pgids);
+    assert!(section_value(&rig.conf(), "slow", "type").is_none());
+    // And the port lease went with it.
+    let id = rig.start_flow("gdrive", "slow", false).await;
+    rig.awaiting("gdrive", &id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_code_is_an_error_the_user_can_read_and_rclone_is_gone() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    let id = rig.start_flow("gdrive", "refused", false).await;
+    rig.awaiting("gdrive", &id).await;
+    let pgids = rig.rclone_children();
+    let (status, body) = rig
+        .call(
+            Method::POST,
+            &format!("/api/connectors/gdrive/sessions/{id}/submit"),
+            Some(json!({"code": "4/0Ab+never-issued/x=="})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("did not accept"),
+        "{body}"
+    );
+    let (_, s) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/gdrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s["status"], "error");
+    assert_gone(&pgids);
+    assert!(rig.conf().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_concurrent_starts_give_one_session_and_ninety_nine_conflicts() {
+    let _port = port_53682();
+    let rig = std::sync::Arc::new(Rig::start(&[]));
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let rig = rig.clone();
+        tasks.push(tokio::spawn(async move {
+            let kind = if i % 2 == 0 { "gdrive" } else { "onedrive" };
+            rig.call(
+                Method::POST,
+                &format!("/api/connectors/{kind}/remotes"),
+                Some(json!({"name": format!("r{i}")})),
+            )
+            .await
+        }));
+    }
+    let mut accepted = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            202 => accepted += 1,
+            409 => {
+                conflicts += 1;
+                let m = body["message"].as_str().unwrap();
+                assert!(
+                    m.contains("53682") && m.contains("sign-in for remote"),
+                    "{m}"
+                );
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((accepted, conflicts), (1, 99));
+    assert_eq!(rig.rclone_children().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_are_validated_and_remotes_deleted() {
+    let rig = Rig::start(&[]);
+    for bad in ["", "Has Caps", "../etc", "a/b", &"x".repeat(33)] {
+        let (status, body) = rig
+            .call(
+                Method::POST,
+                "/api/connectors/gdrive/remotes",
+                Some(json!({"name": bad})),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/gdrive/remotes",
+            Some(json!({"nom": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    std::fs::write(
+        rig.helper.data_dir().join("rclone.conf"),
+        "[a]\ntype = drive\n\n[b]\ntype = onedrive\n",
+    )
+    .unwrap();
+    let (status, _) = rig
+        .call(Method::DELETE, "/api/connectors/gdrive/remotes/b", None)
+        .await;
+    assert_eq!(status, 404, "b is not a Drive remote");
+    let res = rig
+        .helper
+        .api(Method::DELETE, "/api/connectors/gdrive/remotes/a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(rig.conf(), "[b]\ntype = onedrive\n");
+    let (status, _) = rig
+        .call(Method::DELETE, "/api/connectors/gdrive/remotes/a", None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = rig
+        .call(
+            Method::GET,
+            "/api/connectors/gdrive/sessions/gdrive-unknown",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rclone_missing_is_a_503_that_says_how_to_install_it() {
+    let rig = Rig::start(&[("PATCHBAY_RCLONE", "/nonexistent/rclone")]);
+    let (status, body) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/gdrive/remotes",
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("apt-get install rclone")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helper_shutdown_kills_a_running_rclone() {
+    let _port = port_53682();
+    let mut rig = Rig::start(&[]);
+    let id = rig.start_flow("onedrive", "stopped", false).await;
+    rig.awaiting("onedrive", &id).await;
+    let pgids = rig.rclone_children();
+    assert_eq!(pgids.len(), 1);
+    assert!(rig.helper.stop(), "the helper did not stop on SIGTERM");
+    assert_gone(&pgids);
+}
