@@ -11,8 +11,8 @@
 pub mod fake;
 pub mod github;
 pub mod manus;
-pub mod oauth;
 pub mod mcp;
+pub mod oauth;
 pub mod process;
 pub mod vercel;
 
