@@ -59,6 +59,14 @@ pub struct ServeArgs {
     )]
     pub manus_api_url: String,
 
+    /// GitHub host for the gh device flow (GitHub Enterprise Server: its hostname).
+    #[arg(long, env = "PATCHBAY_GITHUB_HOST", default_value = "github.com")]
+    pub github_host: String,
+
+    /// The gh (GitHub CLI) program.
+    #[arg(long, env = "PATCHBAY_GH", default_value = "gh")]
+    pub gh: PathBuf,
+
     /// The rclone program.
     #[arg(long, env = "PATCHBAY_RCLONE", default_value = "rclone")]
     pub rclone: PathBuf,
@@ -99,6 +107,8 @@ pub struct Config {
     pub manus_api_url: String,
     pub github_token_file: PathBuf,
     pub rclone_bin: PathBuf,
+    pub github_host: String,
+    pub gh_bin: PathBuf,
     pub graph_api_url: String,
     pub session_ttl: std::time::Duration,
 }
@@ -189,6 +199,8 @@ impl ServeArgs {
             manus_api_url: base_url("--manus-api-url", &self.manus_api_url)?,
             github_token_file,
             rclone_bin: self.rclone,
+            github_host: self.github_host.trim().to_owned(),
+            gh_bin: self.gh,
             graph_api_url: base_url("--graph-api-url", &self.graph_api_url)?,
             session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
         })
@@ -236,6 +248,8 @@ impl Config {
             manus_api_url: "http://127.0.0.1:9".into(),
             github_token_file: Some(data_dir_for_gh),
             rclone: "rclone".into(),
+            github_host: "github.com".into(),
+            gh: "gh".into(),
             graph_api_url: "http://127.0.0.1:9".into(),
             session_ttl_secs: 600,
         };
@@ -258,6 +272,8 @@ mod tests {
             manus_api_url: "https://api.manus.ai".into(),
             github_token_file: None,
             rclone: "rclone".into(),
+            github_host: "github.com".into(),
+            gh: "gh".into(),
             graph_api_url: "https://graph.microsoft.com/v1.0".into(),
             session_ttl_secs: 600,
         }

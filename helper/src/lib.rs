@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod error;
 pub mod fsutil;
 pub mod github;
+pub mod github_cli;
 pub mod lease;
 pub mod manus;
 pub mod mcp;
@@ -45,6 +46,7 @@ struct Inner {
     tokens: store::JsonStore,
     mcp: mcp::McpState,
     rclone: rclone::RcloneState,
+    gh: github_cli::GhState,
     loopback_http: reqwest::Client,
 }
 
@@ -57,6 +59,7 @@ impl AppState {
                 http: upstream::client(),
                 mcp: mcp::McpState::default(),
                 rclone: rclone::RcloneState::new(config.session_ttl),
+                gh: github_cli::GhState::default(),
                 loopback_http: upstream::loopback_client(),
                 config,
                 pairing_token,
@@ -64,6 +67,7 @@ impl AppState {
         };
         if tokio::runtime::Handle::try_current().is_ok() {
             state.inner.rclone.spawn_reapers();
+            state.inner.gh.spawn_reaper();
         }
         state
     }
@@ -93,6 +97,10 @@ impl AppState {
         &self.inner.rclone
     }
 
+    pub fn gh(&self) -> &github_cli::GhState {
+        &self.inner.gh
+    }
+
     /// For 127.0.0.1 listeners of our own children: never through a proxy, no redirects.
     pub fn loopback_http(&self) -> &reqwest::Client {
         &self.inner.loopback_http
@@ -101,7 +109,11 @@ impl AppState {
     /// Stops every running flow and waits until their child processes and listeners are
     /// gone. `main` calls it after the server stops accepting requests.
     pub async fn shutdown(&self) {
-        tokio::join!(self.inner.mcp.shutdown(), self.inner.rclone.shutdown());
+        tokio::join!(
+            self.inner.mcp.shutdown(),
+            self.inner.rclone.shutdown(),
+            self.inner.gh.shutdown()
+        );
     }
 }
 
@@ -119,6 +131,12 @@ pub fn app(state: AppState) -> Router {
             post(github::disconnect),
         )
         .route("/api/connectors/github/reconnect", post(github::reconnect))
+        .route("/api/connectors/github/cli/start", post(github_cli::start))
+        .route("/api/connectors/github/cli/poll", post(github_cli::poll))
+        .route(
+            "/api/connectors/github/cli/cancel",
+            post(github_cli::cancel),
+        )
         .route("/api/connectors/manus/token", post(manus::save_token))
         .route("/api/connectors/manus/status", get(manus::status))
         .route("/api/connectors/manus/disconnect", post(manus::disconnect))

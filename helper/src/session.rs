@@ -19,6 +19,24 @@ use tokio_util::sync::CancellationToken;
 /// The longest a client may hold a long-poll open.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// The `?wait=SECONDS` query parameter of a session poll: long-poll until the status
+/// changes, at most [`MAX_WAIT`].
+pub fn wait_param(
+    query: &std::collections::HashMap<String, String>,
+) -> Result<Option<Duration>, crate::ApiError> {
+    match query.get("wait") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Some(Duration::from_secs_f64(s).min(MAX_WAIT)))
+            .ok_or_else(|| {
+                crate::ApiError::bad_request("wait must be a number of seconds (0 to 60).")
+            }),
+    }
+}
+
 /// Statuses a session can end in; the reaper and cancel need to know.
 pub trait SessionStatus: Clone + PartialEq + Send + Sync + 'static {
     /// Completed, failed or cancelled: nothing will change any more.

@@ -149,3 +149,43 @@ mod tests {
         );
     }
 }
+
+/// `POST /api/connectors/github/cli/start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceStart {
+    pub session_id: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    /// Seconds until the code expires.
+    pub expires_in: u64,
+}
+
+/// Where a device flow stands. The contract's three (`pending`, `approved`, `expired`), plus
+/// `error` and `cancelled` where that is the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    Pending,
+    Approved,
+    Expired,
+    Error,
+    Cancelled,
+}
+
+/// `POST /api/connectors/github/cli/poll`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePoll {
+    pub status: DeviceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<GithubUser>,
+}
+
+/// Body of `poll` and `cancel`. `wait` (seconds) makes `poll` a long-poll.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DeviceSessionRequest {
+    pub session_id: String,
+    #[serde(default)]
+    pub wait: Option<f64>,
+}

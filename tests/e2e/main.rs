@@ -7,6 +7,7 @@ mod harness;
 mod pages;
 
 mod foundation;
+mod github_cli;
 mod rclone;
 mod tokens;
 mod vercel;

@@ -159,26 +159,13 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-/// `?wait=SECONDS`: long-poll until the status changes.
-pub fn wait_param(query: &HashMap<String, String>) -> Result<Option<Duration>, ApiError> {
-    match query.get("wait") {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Some(Duration::from_secs_f64(s.min(60.0))))
-            .ok_or_else(|| ApiError::bad_request("wait must be a number of seconds (0 to 60).")),
-    }
-}
-
 pub async fn session(
     State(state): State<AppState>,
     kind: Kind,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<RemoteSession>, ApiError> {
-    let wait = wait_param(&query)?;
+    let wait = crate::session::wait_param(&query)?;
     let flow = state
         .rclone()
         .sessions(kind)

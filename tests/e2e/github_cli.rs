@@ -1,0 +1,245 @@
+//! GitHub sign-in through the real `gh` device flow, with `HTTP_PROXY` routing gh's
+//! `github.localhost` traffic to the fake GitHub.
+
+use std::time::{Duration, Instant};
+
+use patchbay_testkit::github::FakeGithub;
+use patchbay_testkit::process::children_named;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Helper, secret};
+
+struct Rig {
+    github: FakeGithub,
+    helper: Helper,
+}
+
+impl Rig {
+    fn start(extra: &[(&str, &str)]) -> Rig {
+        let github = FakeGithub::start();
+        let proxy = github.proxy_url();
+        let api = github.api_url();
+        let mut env = vec![
+            ("HTTP_PROXY", proxy.as_str()),
+            ("http_proxy", proxy.as_str()),
+            ("PATCHBAY_GITHUB_HOST", "github.localhost"),
+            ("PATCHBAY_GITHUB_API_URL", api.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        let helper = Helper::start_with(&[], &env, |_| {});
+        Rig { github, helper }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.helper.api(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start_flow(&self) -> Value {
+        let (status, body) = self
+            .call(Method::POST, "/api/connectors/github/cli/start", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Long-polls until the status is no longer `pending`.
+    async fn settle(&self, session_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self
+                .call(
+                    Method::POST,
+                    "/api/connectors/github/cli/poll",
+                    Some(json!({"session_id": session_id, "wait": 20})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            if body["status"] != "pending" {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "device flow stuck in pending");
+        }
+    }
+
+    fn gh_processes(&self) -> Vec<u32> {
+        children_named(self.helper.pid(), "gh")
+    }
+
+    fn assert_no_gh(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.gh_processes().is_empty() {
+            assert!(Instant::now() < deadline, "a gh process survived the flow");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn approval_stores_the_token_in_both_files() {
+    let rig = Rig::start(&[]);
+    let started = rig.start_flow().await;
+    let id = started["session_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("gh-cli-"), "{started}");
+    assert_eq!(
+        started["verification_uri"],
+        "http://github.localhost/login/device"
+    );
+    let expires_in = started["expires_in"].as_u64().unwrap();
+    assert!((800..=900).contains(&expires_in), "{started}");
+    let code = started["user_code"].as_str().unwrap().to_owned();
+    assert_eq!(rig.github.user_codes(), [code.clone()]);
+    assert_eq!(rig.gh_processes().len(), 1);
+
+    // Polling does not consume anything; a second start returns the same flow.
+    let (_, polled) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/github/cli/poll",
+            Some(json!({"session_id": id})),
+        )
+        .await;
+    assert_eq!(polled, json!({"status": "pending"}));
+    assert_eq!(rig.start_flow().await["session_id"], id.as_str());
+
+    let token = secret(&rig.github.approve(&code, "octocat", 583231));
+    let done = rig.settle(&id).await;
+    assert_eq!(done["status"], "approved", "{done}");
+    assert_eq!(done["user"]["login"], "octocat");
+    let (_, again) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/github/cli/poll",
+            Some(json!({"session_id": id})),
+        )
+        .await;
+    assert_eq!(again, done, "a finished session stays readable");
+
+    let tokens: Value = serde_json::from_str(
+        &std::fs::read_to_string(rig.helper.data_dir().join("mcp-tokens.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tokens["github"]["token"], token.as_str());
+    assert_eq!(tokens["github"]["source"], "gh");
+    let cache_path = rig.helper.data_dir().join("xo-cowork/github_token.json");
+    let cache: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache_path).unwrap()).unwrap();
+    assert_eq!(cache["token"], token.as_str());
+    assert_eq!(cache["login"], "octocat");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&cache_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let (_, status) = rig
+        .call(Method::GET, "/api/connectors/github/status", None)
+        .await;
+    assert_eq!(status["connected"], true);
+    assert_eq!(status["source"], "gh");
+    rig.assert_no_gh();
+    // gh's private config folder (it held the token) is gone too.
+    let leftovers = std::fs::read_dir(rig.helper.data_dir().join("gh-sessions"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_code_is_reported_as_expired() {
+    let rig = Rig::start(&[]);
+    rig.github.set_device_lifetime(Duration::from_secs(2));
+    let started = rig.start_flow().await;
+    let done = rig.settle(started["session_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "expired", "{done}");
+    assert!(done["message"].as_str().unwrap().contains("expired"));
+    rig.assert_no_gh();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denial_is_an_error_that_says_so() {
+    let rig = Rig::start(&[]);
+    let started = rig.start_flow().await;
+    rig.github.deny(started["user_code"].as_str().unwrap());
+    let done = rig.settle(started["session_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "error", "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("declined"),
+        "{done}"
+    );
+    rig.assert_no_gh();
+    assert!(!rig.helper.data_dir().join("mcp-tokens.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_down_that_gh_cannot_handle_is_explained() {
+    let rig = Rig::start(&[]);
+    rig.github.slow_down_first_poll(true);
+    let started = rig.start_flow().await;
+    let done = rig.settle(started["session_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "error", "{done}");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("poll more slowly"),
+        "{done}"
+    );
+    rig.assert_no_gh();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_mid_flow_kills_gh_and_a_new_start_begins_afresh() {
+    let rig = Rig::start(&[]);
+    let first = rig.start_flow().await;
+    let id = first["session_id"].as_str().unwrap();
+    assert_eq!(rig.gh_processes().len(), 1);
+    let (status, body) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/github/cli/cancel",
+            Some(json!({"session_id": id})),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({"ok": true})));
+    rig.assert_no_gh();
+    let (_, polled) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/github/cli/poll",
+            Some(json!({"session_id": id})),
+        )
+        .await;
+    assert_eq!(polled["status"], "cancelled");
+    let second = rig.start_flow().await;
+    assert_ne!(second["session_id"], first["session_id"]);
+    let (status, _) = rig
+        .call(
+            Method::POST,
+            "/api/connectors/github/cli/poll",
+            Some(json!({"session_id": "gh-cli-nope"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gh_missing_is_a_503_that_says_how_to_install_it() {
+    let rig = Rig::start(&[("PATCHBAY_GH", "/nonexistent/gh")]);
+    let (status, body) = rig
+        .call(Method::POST, "/api/connectors/github/cli/start", None)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("apt-get install gh")
+    );
+}
