@@ -59,6 +59,11 @@ pub struct ServeArgs {
     )]
     pub manus_api_url: String,
 
+    /// The Patchbay edge (Cloudflare Worker) that runs the Vercel connector. Its bearer secret
+    /// comes from the PATCHBAY_EDGE_TOKEN environment variable only.
+    #[arg(long, env = "PATCHBAY_EDGE_URL")]
+    pub edge_url: Option<String>,
+
     /// GitHub host for the gh device flow (GitHub Enterprise Server: its hostname).
     #[arg(long, env = "PATCHBAY_GITHUB_HOST", default_value = "github.com")]
     pub github_host: String,
@@ -107,6 +112,8 @@ pub struct Config {
     pub manus_api_url: String,
     pub github_token_file: PathBuf,
     pub rclone_bin: PathBuf,
+    pub edge_url: Option<String>,
+    pub edge_token: Option<patchbay_proto::Secret>,
     pub github_host: String,
     pub gh_bin: PathBuf,
     pub graph_api_url: String,
@@ -199,6 +206,16 @@ impl ServeArgs {
             manus_api_url: base_url("--manus-api-url", &self.manus_api_url)?,
             github_token_file,
             rclone_bin: self.rclone,
+            edge_url: self
+                .edge_url
+                .as_deref()
+                .map(|u| base_url("--edge-url", u))
+                .transpose()?,
+            // Environment only: a flag would show the secret in the process list.
+            edge_token: std::env::var("PATCHBAY_EDGE_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| patchbay_proto::Secret::new(t.trim())),
             github_host: self.github_host.trim().to_owned(),
             gh_bin: self.gh,
             graph_api_url: base_url("--graph-api-url", &self.graph_api_url)?,
@@ -211,6 +228,15 @@ fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+}
+
+/// The data folder: the one given (`--data-dir` / `PATCHBAY_DATA_DIR`), else the XDG
+/// default. Shared by `serve` and `mcp`, so both use the same files.
+pub fn resolve_data_dir(given: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+    match given {
+        Some(d) => Ok(d),
+        None => default_data_dir().ok_or(ConfigError::NoDataDir),
+    }
 }
 
 fn default_data_dir() -> Option<PathBuf> {
@@ -248,6 +274,7 @@ impl Config {
             manus_api_url: "http://127.0.0.1:9".into(),
             github_token_file: Some(data_dir_for_gh),
             rclone: "rclone".into(),
+            edge_url: None,
             github_host: "github.com".into(),
             gh: "gh".into(),
             graph_api_url: "http://127.0.0.1:9".into(),
@@ -272,6 +299,7 @@ mod tests {
             manus_api_url: "https://api.manus.ai".into(),
             github_token_file: None,
             rclone: "rclone".into(),
+            edge_url: None,
             github_host: "github.com".into(),
             gh: "gh".into(),
             graph_api_url: "https://graph.microsoft.com/v1.0".into(),

@@ -22,6 +22,7 @@ pub mod security;
 pub mod session;
 pub mod store;
 pub mod upstream;
+pub mod vercel;
 
 use std::sync::Arc;
 
@@ -136,6 +137,21 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/connectors/github/cli/cancel",
             post(github_cli::cancel),
+        )
+        .route("/api/connectors/vercel/token", post(vercel::token))
+        .route("/api/connectors/vercel/status", get(vercel::status))
+        .route(
+            "/api/connectors/vercel/disconnect",
+            post(vercel::disconnect),
+        )
+        .route("/api/connectors/vercel/reconnect", post(vercel::reconnect))
+        .route(
+            "/api/connectors/vercel/oauth/start",
+            get(vercel::oauth_start),
+        )
+        .route(
+            "/api/connectors/vercel/oauth/exchange",
+            post(vercel::oauth_exchange),
         )
         .route("/api/connectors/manus/token", post(manus::save_token))
         .route("/api/connectors/manus/status", get(manus::status))

@@ -11,3 +11,4 @@ mod github_cli;
 mod rclone;
 mod tokens;
 mod vercel;
+mod vercel_helper;

@@ -274,7 +274,18 @@ pub fn dev() -> Result {
     ]);
     let _edge = Running::start_inherit("wrangler dev", edge);
 
+    // The helper forwards the dashboard's Vercel calls to the edge with the edge's token.
+    let edge_token = std::fs::read_to_string(&dev_vars)
+        .ok()
+        .and_then(|vars| {
+            vars.lines()
+                .find_map(|l| l.strip_prefix("PATCHBAY_EDGE_TOKEN=").map(str::to_owned))
+        })
+        .ok_or("edge/.dev.vars has no PATCHBAY_EDGE_TOKEN line")?;
     let mut helper = cmd(&root().join("target/debug/patchbay").to_string_lossy());
+    helper
+        .env("PATCHBAY_EDGE_URL", format!("http://127.0.0.1:{edge_port}"))
+        .env("PATCHBAY_EDGE_TOKEN", edge_token.trim());
     helper.args([
         "serve",
         "--listen",

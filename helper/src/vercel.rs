@@ -1,0 +1,149 @@
+//! Vercel, served by the edge Worker and reached through the helper.
+//!
+//! The edge owns the confidential half of Vercel's OAuth (client secret, code exchange,
+//! encrypted storage) and its public `/callback`. The dashboard talks only to its paired
+//! helper, which forwards `/api/connectors/vercel/*` to the edge with the edge's bearer
+//! secret (`PATCHBAY_EDGE_TOKEN`, which never reaches a browser), and copies the credentials
+//! into `mcp-tokens.json` (`vercel`, `vercel_client`), where downstream tools read them.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::store::{self};
+use crate::{ApiError, AppState};
+
+const KEYS: [&str; 2] = ["vercel", "vercel_client"];
+
+fn edge(state: &AppState) -> Result<(&str, &patchbay_proto::Secret), ApiError> {
+    let config = state.config();
+    match (&config.edge_url, &config.edge_token) {
+        (Some(url), Some(token)) => Ok((url.as_str(), token)),
+        _ => Err(ApiError::unavailable(
+            "Vercel runs on the Patchbay edge, and this helper does not know it: start the \
+             helper with PATCHBAY_EDGE_URL=<your edge's URL> and PATCHBAY_EDGE_TOKEN=<its \
+             edge token>.",
+        )),
+    }
+}
+
+/// Sends the request to the edge; returns its status and JSON body unchanged.
+async fn call_edge(
+    state: &AppState,
+    method: Method,
+    action: &str,
+    body: Option<Bytes>,
+) -> Result<(StatusCode, Value), ApiError> {
+    let (url, token) = edge(state)?;
+    let mut request = state
+        .http()
+        .request(method, format!("{url}/api/connectors/vercel/{action}"))
+        .bearer_auth(token.expose());
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.map_err(|_| {
+        ApiError::new(
+            patchbay_proto::ErrorCode::Upstream,
+            format!("Cannot reach the Patchbay edge at {url}. Is it deployed (or `wrangler dev` running)?"),
+        )
+    })?;
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(ApiError::new(
+            patchbay_proto::ErrorCode::Upstream,
+            "The Patchbay edge refused this helper's PATCHBAY_EDGE_TOKEN; set it to the edge's \
+             token (wrangler secret put PATCHBAY_EDGE_TOKEN).",
+        ));
+    }
+    let body: Value = response.json().await.map_err(|_| {
+        ApiError::new(
+            patchbay_proto::ErrorCode::Upstream,
+            format!("The Patchbay edge at {url} answered with something that is not JSON."),
+        )
+    })?;
+    Ok((status, body))
+}
+
+/// Copies the edge's Vercel credentials into mcp-tokens.json (absent ones are removed).
+pub async fn sync_credentials(state: &AppState) -> Result<(), ApiError> {
+    let (status, body) = call_edge(state, Method::GET, "credentials", None).await?;
+    if !status.is_success() {
+        return Err(ApiError::new(
+            patchbay_proto::ErrorCode::Upstream,
+            "The Patchbay edge did not hand over the Vercel credentials.",
+        ));
+    }
+    let tokens = state.tokens().clone();
+    store::blocking(move || {
+        tokens.update(|entries| {
+            for key in KEYS {
+                match body.get(key) {
+                    Some(v) if v.is_object() => {
+                        entries.insert(key.into(), v.clone());
+                    }
+                    _ => {
+                        entries.remove(key);
+                    }
+                }
+            }
+        })
+    })
+    .await
+}
+
+/// Forwards, then (after a change the edge accepted) brings mcp-tokens.json up to date.
+async fn forward(
+    state: AppState,
+    method: Method,
+    action: &str,
+    body: Option<Bytes>,
+    sync: bool,
+) -> Response {
+    match call_edge(&state, method, action, body).await {
+        Ok((status, body)) => {
+            if sync
+                && status.is_success()
+                && let Err(e) = sync_credentials(&state).await
+            {
+                tracing::warn!(
+                    "vercel credentials not copied to mcp-tokens.json: {}",
+                    e.message
+                );
+            }
+            (status, axum::Json(body)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
+    forward(state, Method::POST, "token", Some(body), true).await
+}
+
+/// Status also syncs: an OAuth sign-in finishes on the edge's `/callback`, without the
+/// helper, and the dashboard asks for the status right after.
+pub async fn status(State(state): State<AppState>) -> Response {
+    forward(state, Method::GET, "status", None, true).await
+}
+
+pub async fn disconnect(State(state): State<AppState>, body: Bytes) -> Response {
+    forward(state, Method::POST, "disconnect", Some(body), true).await
+}
+
+pub async fn reconnect(State(state): State<AppState>, body: Bytes) -> Response {
+    forward(state, Method::POST, "reconnect", Some(body), true).await
+}
+
+pub async fn oauth_start(State(state): State<AppState>) -> Response {
+    forward(state, Method::GET, "oauth/start", None, false).await
+}
+
+pub async fn oauth_exchange(State(state): State<AppState>, body: Bytes) -> Response {
+    forward(state, Method::POST, "oauth/exchange", Some(body), true).await
+}
