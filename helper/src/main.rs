@@ -17,6 +17,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the helper API on loopback and print the dashboard link that pairs with it.
@@ -25,6 +27,9 @@ enum Command {
     /// kept (0600) in the data folder. It is never accepted on the command line, where other
     /// users of the machine could read it.
     Serve(ServeArgs),
+    /// Sign in to remote MCP servers (OAuth 2.1) and use them: login, tools, call, proxy,
+    /// list, logout.
+    Mcp(patchbay_helper::mcp::cli::McpArgs),
 }
 
 #[tokio::main]
@@ -39,6 +44,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Mcp(args) => patchbay_helper::mcp::cli::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -266,31 +266,33 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `Ok(())` when the request carries a live access token; else the 401 to send.
-fn authorise(st: &mut St, headers: &HeaderMap) -> Result<(), Response> {
+/// `None` when the request carries a live access token; else the 401 to send.
+fn authorise(st: &mut St, headers: &HeaderMap) -> Option<Response> {
     let ok = bearer(headers)
         .and_then(|t| st.access.get(&t).copied())
         .is_some_and(|exp| exp > now());
     if ok {
         st.counters.mcp_requests += 1;
-        return Ok(());
+        return None;
     }
     st.counters.mcp_unauthorized += 1;
     let challenge = format!(
         "Bearer error=\"invalid_token\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
         st.base
     );
-    Err((
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, challenge)],
-        axum::Json(json!({"error": "invalid_token"})),
+    Some(
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, challenge)],
+            axum::Json(json!({"error": "invalid_token"})),
+        )
+            .into_response(),
     )
-        .into_response())
 }
 
 async fn mcp_get(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut st = lock(&s);
-    if let Err(r) = authorise(&mut st, &headers) {
+    if let Some(r) = authorise(&mut st, &headers) {
         return r;
     }
     // No server-initiated stream.
@@ -299,7 +301,7 @@ async fn mcp_get(State(s): State<Shared>, headers: HeaderMap) -> Response {
 
 async fn mcp_delete(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut st = lock(&s);
-    if let Err(r) = authorise(&mut st, &headers) {
+    if let Some(r) = authorise(&mut st, &headers) {
         return r;
     }
     if let Some(id) = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) {
@@ -311,7 +313,7 @@ async fn mcp_delete(State(s): State<Shared>, headers: HeaderMap) -> Response {
 async fn mcp_post(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let (sse, session) = {
         let mut st = lock(&s);
-        if let Err(r) = authorise(&mut st, &headers) {
+        if let Some(r) = authorise(&mut st, &headers) {
             return r;
         }
         let session = headers

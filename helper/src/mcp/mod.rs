@@ -1,20 +1,187 @@
 //! The MCP connector: an OAuth 2.1 client for remote MCP servers (`patchbay mcp …` and the
 //! `/api/connectors/mcp/…` routes).
+//!
+//! - [`login`]: discovery, registration once per issuer, PKCE + state + resource, the
+//!   redirect (one-shot listener on 127.0.0.1:53682 under the shared lease, or a paste), the
+//!   code exchange.
+//! - [`tokens`]: fresh access tokens, refreshed once for all callers (in-process and
+//!   across processes).
+//! - [`client`]: rmcp's Streamable HTTP client with our tokens; [`proxy`]: stdio ⇄ remote.
+//! - [`api`]: login sessions and the server list for the dashboard; [`cli`]: the terminal.
+//! - [`store`]: the entries in `mcp-tokens.json` and `mcp-clients.json`.
+//!
+//! The sans-IO parts (parsing, URL building, checks, expiry) are in `patchbay_proto::mcp`.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod listener;
+pub mod login;
+pub mod proxy;
+pub mod store;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
+use axum::routing::{delete, get, post};
+use patchbay_proto::mcp::{
+    McpServer, McpSession, REFRESH_MARGIN_SECS, TokenState, needs_refresh, server_id,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use crate::AppState;
+use crate::session::{SessionStatus, SessionTable};
+use crate::store::{blocking, now_unix};
+use crate::{ApiError, AppState};
 
-/// Everything the MCP connector keeps while the helper runs (its login sessions, …).
-#[derive(Default)]
-pub struct McpState {}
+/// How long a login session stays readable.
+pub const SESSION_TTL: Duration = Duration::from_secs(600);
+
+impl SessionStatus for McpSession {
+    fn is_finished(&self) -> bool {
+        self.status.is_finished()
+    }
+}
+
+/// Everything the MCP connector keeps while the helper runs.
+pub struct McpState {
+    sessions: SessionTable<McpSession>,
+    /// Where `submit` hands a pasted redirect to the session's flow.
+    pastes: Arc<Mutex<HashMap<String, mpsc::Sender<String>>>>,
+    inflight: tokens::Inflight,
+    reaper: OnceLock<JoinHandle<()>>,
+}
+
+impl Default for McpState {
+    fn default() -> Self {
+        Self {
+            sessions: SessionTable::new("mcp", SESSION_TTL),
+            pastes: Arc::default(),
+            inflight: tokens::Inflight::default(),
+            reaper: OnceLock::new(),
+        }
+    }
+}
 
 impl McpState {
     /// Cancels running logins and waits for them to release their listener.
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        self.sessions.shutdown().await;
+        if let Some(reaper) = self.reaper.get() {
+            reaper.abort();
+        }
+    }
+
+    pub fn sessions(&self) -> &SessionTable<McpSession> {
+        &self.sessions
+    }
+
+    fn ensure_reaper(&self) {
+        self.reaper.get_or_init(|| self.sessions.spawn_reaper());
+    }
+
+    /// The token manager for this helper's data folder.
+    pub fn tokens(&self, state: &AppState) -> tokens::TokenManager {
+        tokens::TokenManager::new(ctx_of(state), self.inflight.clone())
+    }
+}
+
+fn ctx_of(state: &AppState) -> login::Ctx {
+    login::Ctx {
+        http: state.http().clone(),
+        files: store::McpFiles::new(&state.config().data_dir),
+    }
 }
 
 /// The MCP routes, merged into the protected API router by [`crate::app`].
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/connectors/mcp/servers",
+            get(api::list).post(api::start),
+        )
+        .route("/api/connectors/mcp/servers/{id}", delete(api::remove))
+        .route("/api/connectors/mcp/sessions/{id}", get(api::session))
+        .route(
+            "/api/connectors/mcp/sessions/{id}/submit",
+            post(api::submit),
+        )
+        .route(
+            "/api/connectors/mcp/sessions/{id}/cancel",
+            post(api::cancel),
+        )
+}
+
+/// The stored servers, as the API and `patchbay mcp list` show them (never a token).
+pub async fn list_servers(ctx: &login::Ctx) -> Result<Vec<McpServer>, ApiError> {
+    let store = ctx.files.tokens.clone();
+    let entries = blocking(move || store.read()).await?;
+    let now = now_unix();
+    let mut servers: Vec<McpServer> = store::all_servers(&entries)
+        .into_iter()
+        .map(|(url, entry)| {
+            let id = server_id(&url);
+            match entry {
+                Some(e) => McpServer {
+                    id,
+                    url,
+                    issuer: Some(e.issuer.clone()),
+                    scope: Some(e.scope.clone()).filter(|s| !s.is_empty()),
+                    token_state: if e.needs_login {
+                        TokenState::ReauthorizationRequired
+                    } else if e.token.is_none() {
+                        TokenState::Missing
+                    } else if needs_refresh(e.expires_at, now, REFRESH_MARGIN_SECS) {
+                        if e.refresh_token.is_some() {
+                            TokenState::Expired
+                        } else {
+                            TokenState::ReauthorizationRequired
+                        }
+                    } else {
+                        TokenState::Valid
+                    },
+                    expires_at: e.expires_at,
+                    has_refresh_token: e.refresh_token.is_some(),
+                },
+                // An entry some other tool wrote: show it, but Patchbay cannot refresh it.
+                None => McpServer {
+                    id,
+                    url,
+                    issuer: None,
+                    scope: None,
+                    token_state: TokenState::Valid,
+                    expires_at: None,
+                    has_refresh_token: false,
+                },
+            }
+        })
+        .collect();
+    servers.sort_by(|a, b| a.url.cmp(&b.url));
+    Ok(servers)
+}
+
+/// Removes the server entries whose key matches; returns whether one was there. The
+/// client registration with the issuer is kept, so signing in again registers nothing.
+pub async fn remove_server(
+    ctx: &login::Ctx,
+    matches: impl Fn(&str) -> bool + Send + 'static,
+) -> Result<bool, ApiError> {
+    let store = ctx.files.tokens.clone();
+    blocking(move || {
+        store.update(|e| {
+            let keys: Vec<String> = store::all_servers(e)
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| matches(k))
+                .collect();
+            for k in &keys {
+                e.remove(k);
+            }
+            !keys.is_empty()
+        })
+    })
+    .await
 }

@@ -1,0 +1,219 @@
+//! The MCP routes: login sessions (start → `auth_url`, poll or long-poll, submit a pasted
+//! redirect, cancel) and the list of servers.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use patchbay_proto::api::{FlowStatus, Ok, SessionStarted, SubmitCodeRequest};
+use patchbay_proto::mcp::{McpServerList, McpSession, StartServerRequest, server_id};
+use patchbay_proto::redirect::parse_pasted_redirect;
+use tokio::sync::mpsc;
+
+use super::login::{self, LoginEnd, LoginEvents, Pending};
+use super::{ctx_of, list_servers, remove_server};
+use crate::error::ApiJson;
+use crate::lease::LoopbackLease;
+use crate::session::{SessionCtl, SessionStatus};
+use crate::{ApiError, AppState};
+
+/// How long `submit` and `cancel` wait for the flow to settle before answering.
+const SETTLE: Duration = Duration::from_secs(15);
+
+fn unknown_session(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "There is no MCP sign-in session {}: it finished more than 10 minutes ago, or never \
+         existed. Start a new one.",
+        id.chars().take(40).collect::<String>()
+    ))
+}
+
+struct SessionEvents<'a>(&'a SessionCtl<McpSession>);
+
+impl LoginEvents for SessionEvents<'_> {
+    fn awaiting(&mut self, pending: &Pending) {
+        self.0.update(|s| {
+            s.status = FlowStatus::AwaitingOauth;
+            s.auth_url = Some(pending.auth_url.clone());
+            s.issuer = Some(pending.issuer.clone());
+        });
+    }
+
+    fn bad_paste(&mut self, _message: &str) {
+        // `submit` checks a paste's shape before handing it over.
+    }
+}
+
+/// `POST /api/connectors/mcp/servers {"url"}` → 202 `{session_id, status: "pending"}`.
+pub async fn start(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StartServerRequest>,
+) -> Result<(StatusCode, Json<SessionStarted>), ApiError> {
+    let url = login::server_url(&body.url)?;
+    // Refuse at once (409, naming the holder) while another flow uses port 53682.
+    let lease =
+        LoopbackLease::try_acquire(&state.config().data_dir, &format!("MCP login for {url}"))?;
+    let mcp = state.mcp();
+    mcp.ensure_reaper();
+    let ctx = ctx_of(&state);
+    let (paste_tx, mut pasted) = mpsc::channel::<String>(4);
+    let pastes = mcp.pastes.clone();
+    let initial = McpSession {
+        status: FlowStatus::Pending,
+        auth_url: None,
+        server_url: url.clone(),
+        issuer: None,
+        error: None,
+    };
+    // The flow waits until its paste slot is registered, so a paste can never arrive first.
+    let (id_tx, id_rx) = tokio::sync::oneshot::channel::<()>();
+    let id = mcp.sessions.start(initial, move |ctl| async move {
+        let _ = id_rx.await;
+        let result = login::run(
+            &ctx,
+            &url,
+            lease,
+            &mut SessionEvents(&ctl),
+            &mut pasted,
+            &ctl.cancel,
+        )
+        .await;
+        pastes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ctl.id);
+        ctl.update(|s| match result {
+            Result::Ok(_) => {
+                s.status = FlowStatus::Completed;
+                s.auth_url = None;
+            }
+            Err(LoginEnd::Cancelled) => s.status = FlowStatus::Cancelled,
+            Err(LoginEnd::TimedOut) => {
+                s.status = FlowStatus::Expired;
+                s.error = Some("No redirect arrived in time. Start the sign-in again.".into());
+            }
+            Err(LoginEnd::Failed(e)) => {
+                s.status = FlowStatus::Error;
+                s.error = Some(e.message);
+            }
+        });
+    });
+    mcp.pastes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone(), paste_tx);
+    let _ = id_tx.send(());
+    Result::Ok((
+        StatusCode::ACCEPTED,
+        Json(SessionStarted {
+            session_id: id,
+            status: FlowStatus::Pending,
+        }),
+    ))
+}
+
+/// `GET /api/connectors/mcp/sessions/{id}` (`?wait=SECONDS` long-polls).
+pub async fn session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<McpSession>, ApiError> {
+    let wait = match q.get("wait") {
+        None => None,
+        Some(w) => Some(Duration::from_secs(w.trim().parse::<u64>().map_err(
+            |_| ApiError::bad_request("wait must be a whole number of seconds (at most 60)."),
+        )?)),
+    };
+    state
+        .mcp()
+        .sessions
+        .wait(&id, wait)
+        .await
+        .map(Json)
+        .ok_or_else(|| unknown_session(&id))
+}
+
+/// `POST …/sessions/{id}/submit {"code": "<pasted redirect URL>"}`.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SubmitCodeRequest>,
+) -> Result<Json<McpSession>, ApiError> {
+    let mcp = state.mcp();
+    let current = mcp.sessions.get(&id).ok_or_else(|| unknown_session(&id))?;
+    if current.status != FlowStatus::AwaitingOauth {
+        return Err(ApiError::conflict(format!(
+            "This sign-in is {}, not waiting for a redirect.",
+            serde_json::to_value(current.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        )));
+    }
+    let response =
+        parse_pasted_redirect(&body.code).map_err(|e| ApiError::bad_request(e.message()))?;
+    if response.state.is_none() {
+        return Err(ApiError::bad_request(
+            "Paste the whole address your browser showed after you approved (it contains \
+             code= and state=), not only the code.",
+        ));
+    }
+    let tx = mcp
+        .pastes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| unknown_session(&id))?;
+    tx.send(body.code)
+        .await
+        .map_err(|_| ApiError::conflict("This sign-in has already ended."))?;
+    let after = mcp
+        .sessions
+        .wait(&id, Some(SETTLE))
+        .await
+        .ok_or_else(|| unknown_session(&id))?;
+    if after.status == FlowStatus::Error {
+        return Err(ApiError::bad_request(after.error.unwrap_or_default()));
+    }
+    Result::Ok(Json(after))
+}
+
+/// `POST …/sessions/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<McpSession>, ApiError> {
+    let sessions = &state.mcp().sessions;
+    let now = sessions.cancel(&id).ok_or_else(|| unknown_session(&id))?;
+    if now.is_finished() {
+        return Result::Ok(Json(now));
+    }
+    let after = sessions.wait(&id, Some(SETTLE)).await;
+    after.map(Json).ok_or_else(|| unknown_session(&id))
+}
+
+/// `GET /api/connectors/mcp/servers`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<McpServerList>, ApiError> {
+    let servers = list_servers(&ctx_of(&state)).await?;
+    Result::Ok(Json(McpServerList { servers }))
+}
+
+/// `DELETE /api/connectors/mcp/servers/{id}`.
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Ok>, ApiError> {
+    let wanted = id.clone();
+    let removed = remove_server(&ctx_of(&state), move |url| server_id(url) == wanted).await?;
+    if !removed {
+        return Err(ApiError::not_found(format!(
+            "There is no MCP server {}. GET /api/connectors/mcp/servers lists them.",
+            id.chars().take(40).collect::<String>()
+        )));
+    }
+    tracing::info!(server = %id, "MCP server removed");
+    Result::Ok(Json(Ok::YES))
+}
