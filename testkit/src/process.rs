@@ -128,52 +128,59 @@ fn signal_group(pgid: u32, signal: i32) {
     }
 }
 
-/// The live (not zombie) processes in group `pgid`, from /proc. Zombies are ignored: they
-/// run nothing, and in a container whose init does not reap, they linger after a clean kill.
-pub fn group_members(pgid: u32) -> Vec<u32> {
+/// One line of /proc/PID/stat, the fields tests look at.
+struct ProcStat {
+    pid: u32,
+    comm: String,
+    zombie: bool,
+    ppid: u32,
+    pgrp: u32,
+}
+
+/// Every process on the machine, from /proc.
+fn processes() -> Vec<ProcStat> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // Fields after the parenthesised command name: state, ppid, pgrp, …
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                return false;
-            };
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `pid (comm) state ppid pgrp …`; comm may contain spaces and parentheses.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_owned();
             let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-            state != Some("Z") && pgrp == Some(pgid)
+            let zombie = fields.next()? == "Z";
+            let ppid = fields.next()?.parse().ok()?;
+            let pgrp = fields.next()?.parse().ok()?;
+            Some(ProcStat {
+                pid,
+                comm,
+                zombie,
+                ppid,
+                pgrp,
+            })
         })
+        .collect()
+}
+
+/// The live (not zombie) processes in group `pgid`. Zombies are ignored: they run nothing,
+/// and in a container whose init does not reap, they linger after a clean kill.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|p| !p.zombie && p.pgrp == pgid)
+        .map(|p| p.pid)
         .collect()
 }
 
 /// Live children of `parent` whose command name (`/proc/PID/comm`) is `name`.
 pub fn children_named(parent: u32, name: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let Some((head, rest)) = stat.rsplit_once(')') else {
-                return false;
-            };
-            let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
-            let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
-            comm == name && state != Some("Z") && ppid == Some(parent)
-        })
+    processes()
+        .into_iter()
+        .filter(|p| !p.zombie && p.ppid == parent && p.comm == name)
+        .map(|p| p.pid)
         .collect()
 }
 
@@ -233,7 +240,12 @@ mod tests {
         let pgid = running.pid();
         assert!(group_alive(pgid));
         drop(running);
-        assert!(!group_alive(pgid), "a process of the group survived");
+        // SIGKILL is delivered at once but the kernel takes a moment to tear a process down.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while group_alive(pgid) {
+            assert!(Instant::now() < deadline, "a process of the group survived");
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

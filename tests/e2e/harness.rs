@@ -133,6 +133,22 @@ impl Helper {
             .signal_group(patchbay_testkit::libc::SIGTERM, Duration::from_secs(10))
     }
 
+    /// Calls the API with the pairing token: the status and the JSON body (`null` if none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.api(method, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("the helper answers");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// An HTTP client request to this helper's API with the pairing token.
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new()

@@ -52,13 +52,7 @@ impl Rig {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.helper.api(method, path);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        self.helper.call(method, path, body).await
     }
 
     async fn start_flow(&self, kind: &str, name: &str, force: bool) -> String {

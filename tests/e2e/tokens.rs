@@ -30,55 +30,51 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
         |_| {},
     );
 
-    let call = |method: Method, path: &str, body: Option<Value>| {
-        let mut req = helper.api(method, path);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        async move {
-            let res = req.send().await.unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-
-    let (status, body) = call(
-        Method::POST,
-        "/api/connectors/github/token",
-        Some(json!({"token": rejected})),
-    )
-    .await;
+    let (status, body) = helper
+        .call(
+            Method::POST,
+            "/api/connectors/github/token",
+            Some(json!({"token": rejected})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = call(
-        Method::POST,
-        "/api/connectors/github/token",
-        Some(json!({"token": good})),
-    )
-    .await;
+    let (status, body) = helper
+        .call(
+            Method::POST,
+            "/api/connectors/github/token",
+            Some(json!({"token": good})),
+        )
+        .await;
     assert_eq!(
         (status, &body["user"]["login"]),
         (200, &json!("octocat")),
         "{body}"
     );
-    let (_, body) = call(Method::GET, "/api/connectors/github/status", None).await;
+    let (_, body) = helper
+        .call(Method::GET, "/api/connectors/github/status", None)
+        .await;
     assert_eq!(body["connected"], true);
     github.set_mode(Mode::Broken);
-    let (status, _) = call(Method::POST, "/api/connectors/github/reconnect", None).await;
+    let (status, _) = helper
+        .call(Method::POST, "/api/connectors/github/reconnect", None)
+        .await;
     assert_eq!(status, 502);
 
-    let (status, _) = call(
-        Method::POST,
-        "/api/connectors/manus/token",
-        Some(json!({"token": wrong_key})),
-    )
-    .await;
+    let (status, _) = helper
+        .call(
+            Method::POST,
+            "/api/connectors/manus/token",
+            Some(json!({"token": wrong_key})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = call(
-        Method::POST,
-        "/api/connectors/manus/token",
-        Some(json!({"token": key})),
-    )
-    .await;
+    let (status, _) = helper
+        .call(
+            Method::POST,
+            "/api/connectors/manus/token",
+            Some(json!({"token": key})),
+        )
+        .await;
     assert_eq!(status, 200);
 
     // What downstream tools read.
@@ -93,11 +89,15 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 
-    let (status, _) = call(Method::POST, "/api/connectors/github/disconnect", None).await;
+    let (status, _) = helper
+        .call(Method::POST, "/api/connectors/github/disconnect", None)
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = call(Method::POST, "/api/connectors/manus/disconnect", None).await;
+    let (status, _) = helper
+        .call(Method::POST, "/api/connectors/manus/disconnect", None)
+        .await;
     assert_eq!(status, 200);
-    let (_, overview) = call(Method::GET, "/api/connectors", None).await;
+    let (_, overview) = helper.call(Method::GET, "/api/connectors", None).await;
     assert!(
         overview["connectors"]
             .as_array()

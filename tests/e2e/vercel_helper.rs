@@ -17,13 +17,7 @@ fn tokens(helper: &Helper) -> Value {
 }
 
 async fn call(helper: &Helper, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = helper.api(method, path);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    helper.call(method, path, body).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
