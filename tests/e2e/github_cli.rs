@@ -88,7 +88,7 @@ async fn approval_stores_the_token_in_both_files() {
     let expires_in = started["expires_in"].as_u64().unwrap();
     assert!((800..=900).contains(&expires_in), "{started}");
     let code = started["user_code"].as_str().unwrap().to_owned();
-    assert_eq!(rig.github.user_codes(), [code.clone()]);
+    assert_eq!(rig.github.user_codes(), std::slice::from_ref(&code));
     assert_eq!(rig.gh_processes().len(), 1);
 
     // Polling does not consume anything; a second start returns the same flow.
