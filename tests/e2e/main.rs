@@ -13,7 +13,6 @@ mod pages;
 
 mod foundation;
 mod github_cli;
-mod mcp;
 mod rclone;
 mod tokens;
 mod vercel;
