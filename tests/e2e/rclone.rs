@@ -566,3 +566,43 @@ async fn helper_shutdown_kills_a_running_rclone() {
     assert!(rig.helper.stop(), "the helper did not stop on SIGTERM");
     assert_gone(&pgids);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onedrive_with_a_configured_drive_needs_no_graph_call() {
+    let _port = port_53682();
+    // Graph points at a closed port: any call to it would leave a note in the session.
+    let rig = Rig::start(&[
+        ("PATCHBAY_GRAPH_API_URL", "http://127.0.0.1:9"),
+        ("PATCHBAY_ONEDRIVE_DRIVE_ID", "b!configured-drive"),
+        ("PATCHBAY_ONEDRIVE_DRIVE_TYPE", "business"),
+    ]);
+    let id = rig.start_flow("onedrive", "configured", false).await;
+    let s = rig.awaiting("onedrive", &id).await;
+    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
+    let (status, _) = rig
+        .call(
+            Method::POST,
+            &format!("/api/connectors/onedrive/sessions/{id}/submit"),
+            Some(json!({"code": redirect})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, done) = rig
+        .call(
+            Method::GET,
+            &format!("/api/connectors/onedrive/sessions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["note"], Value::Null, "{done}");
+    let conf = rig.conf();
+    assert_eq!(
+        section_value(&conf, "configured", "drive_id").as_deref(),
+        Some("b!configured-drive")
+    );
+    assert_eq!(
+        section_value(&conf, "configured", "drive_type").as_deref(),
+        Some("business")
+    );
+}
