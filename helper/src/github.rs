@@ -139,15 +139,13 @@ pub async fn save_token(
 pub async fn status(
     State(state): State<AppState>,
 ) -> Result<Json<TokenStatus<GithubUser>>, ApiError> {
-    let tokens = state.tokens().clone();
-    let entries = store::blocking(move || tokens.read()).await?;
-    let Some(entry) = entries.get(KEY).filter(|e| entry_token(e).is_some()) else {
+    let Some((token, entry)) = store::stored_credential(state.tokens(), KEY).await? else {
         return Ok(Json(TokenStatus::disconnected()));
     };
     Ok(Json(TokenStatus {
         connected: true,
-        user: user_of(entry),
-        token_hint: entry_token(entry).and_then(|t| t.hint()),
+        user: user_of(&entry),
+        token_hint: token.hint(),
         source: entry
             .get("source")
             .and_then(Value::as_str)
@@ -168,16 +166,11 @@ pub async fn disconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiEr
 }
 
 pub async fn reconnect(State(state): State<AppState>) -> Result<Json<GithubSaved>, ApiError> {
-    let tokens = state.tokens().clone();
-    let entries = store::blocking(move || tokens.read()).await?;
-    let Some(entry) = entries.get(KEY) else {
+    let Some((token, entry)) = store::stored_credential(state.tokens(), KEY).await? else {
         return Err(ApiError::not_found(
             "No GitHub token is stored, so there is nothing to reconnect. Connect GitHub first.",
         ));
     };
-    let token = entry_token(entry).ok_or_else(|| {
-        ApiError::not_found("The stored GitHub entry has no token. Connect GitHub again.")
-    })?;
     let source = entry
         .get("source")
         .and_then(Value::as_str)

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::error::ApiJson;
-use crate::store::{self, entry_token, now_unix};
+use crate::store::{self, now_unix};
 use crate::upstream::{self, Attempt};
 use crate::{ApiError, AppState};
 
@@ -68,11 +68,9 @@ pub async fn save_token(
 }
 
 pub async fn status(State(state): State<AppState>) -> Result<Json<TokenStatus<Value>>, ApiError> {
-    let tokens = state.tokens().clone();
-    let entries = store::blocking(move || tokens.read()).await?;
-    let token = entries.get(KEY).and_then(entry_token);
-    Ok(Json(match token {
-        Some(t) => TokenStatus {
+    let stored = store::stored_credential(state.tokens(), KEY).await?;
+    Ok(Json(match stored {
+        Some((t, _)) => TokenStatus {
             connected: true,
             user: None,
             token_hint: t.hint(),
@@ -90,13 +88,13 @@ pub async fn disconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiEr
 }
 
 pub async fn reconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiError> {
-    let tokens = state.tokens().clone();
-    let entries = store::blocking(move || tokens.read()).await?;
-    let key = entries.get(KEY).and_then(entry_token).ok_or_else(|| {
-        ApiError::not_found(
-            "No Manus API key is stored, so there is nothing to reconnect. Connect Manus first.",
-        )
-    })?;
+    let (key, _) = store::stored_credential(state.tokens(), KEY)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "No Manus API key is stored, so there is nothing to reconnect. Connect Manus first.",
+            )
+        })?;
     validate(
         state.http(),
         &state.config().manus_api_url,

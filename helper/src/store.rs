@@ -268,6 +268,19 @@ pub fn entry_token(entry: &Value) -> Option<Secret> {
     (!raw.is_empty()).then(|| Secret::new(raw))
 }
 
+/// The credential stored under `key` in `tokens`, with its whole entry; `None` when there
+/// is no entry or it holds no token.
+pub async fn stored_credential(
+    tokens: &JsonStore,
+    key: &'static str,
+) -> Result<Option<(Secret, Value)>, ApiError> {
+    let tokens = tokens.clone();
+    let entries = blocking(move || tokens.read()).await?;
+    Ok(entries
+        .get(key)
+        .and_then(|entry| Some((entry_token(entry)?, entry.clone()))))
+}
+
 /// Runs file work (locks, fsync) off the async runtime.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
