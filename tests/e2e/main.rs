@@ -13,6 +13,7 @@ mod pages;
 
 mod foundation;
 mod github_cli;
+mod mcp;
 mod rclone;
 mod tokens;
 mod vercel;

@@ -1,10 +1,9 @@
 //! `patchbay mcp …`: sign in to remote MCP servers and use them from the terminal.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use patchbay_proto::mcp::{REDIRECT_URI, TokenState};
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -167,10 +166,11 @@ async fn login(ctx: &Ctx, url: &str) -> Result<(), String> {
     let lease = LoopbackLease::try_acquire(&ctx.files.data_dir, &format!("MCP login for {url}"))
         .map_err(|e| ApiError::from(e).message)?;
     let (paste_tx, mut pasted) = mpsc::channel(4);
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if !line.trim().is_empty() && paste_tx.send(line).await.is_err() {
+    // A plain thread, not tokio's stdin: a blocking read of a terminal that never sends
+    // anything would keep the runtime (and so the process) from exiting after the sign-in.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if !line.trim().is_empty() && paste_tx.blocking_send(line).is_err() {
                 break;
             }
         }

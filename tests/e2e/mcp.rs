@@ -1,0 +1,390 @@
+//! Remote MCP servers through the real `patchbay` binary, against the fake MCP server and
+//! authorization server: `patchbay mcp login` (browser redirect to the listener, and the
+//! redirect pasted on stdin), `tools`, `call`, `list`, `logout`, `proxy` over stdio, and an
+//! API login through `patchbay serve`. Every test holds the port-53682 guard.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use patchbay_testkit::mcp::FakeMcp;
+use serde_json::{Value, json};
+
+use crate::harness::{Helper, patchbay_bin, port_53682};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A `patchbay mcp …` child with piped stdin, in its own process group (killed on drop).
+struct Cli {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Cli {
+    fn start(data_dir: &Path, args: &[&str]) -> Cli {
+        let mut cmd = Command::new(patchbay_bin());
+        cmd.arg("mcp")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env("PATCHBAY_LOG", "patchbay_helper=debug")
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start patchbay mcp");
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Cli {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first output line for which `pick` says yes.
+    fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = pick(&line);
+                    self.seen.push(line);
+                    if let Some(v) = hit {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("nothing matching in the output:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn write_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for exit; returns success and everything printed.
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "patchbay mcp did not exit:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader threads end with the pipes.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(line);
+        }
+        (status.success(), self.seen.join("\n"))
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our child's process group; no memory involved.
+        unsafe {
+            patchbay_testkit::libc::kill(
+                -(self.child.id() as i32),
+                patchbay_testkit::libc::SIGKILL,
+            );
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn run(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(patchbay_bin())
+        .arg("mcp")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run patchbay mcp")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// What a browser does: no redirects followed, no proxy.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn approve(auth_url: &str) -> String {
+    let r = browser().get(auth_url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn printed_auth_url(cli: &mut Cli, fake: &FakeMcp) -> String {
+    let prefix = format!("{}/as/authorize?", fake.base_url());
+    cli.wait_for(|l| {
+        let l = l.trim();
+        l.starts_with(&prefix).then(|| l.to_owned())
+    })
+}
+
+/// The stored tokens, which no output may contain.
+fn secrets(data_dir: &Path) -> Vec<String> {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_dir.join("mcp-tokens.json")).unwrap())
+            .unwrap();
+    let mut out = Vec::new();
+    for entry in v.as_object().unwrap().values() {
+        for k in ["token", "refresh_token"] {
+            if let Some(s) = entry[k].as_str() {
+                out.push(s.to_owned());
+            }
+        }
+    }
+    out
+}
+
+fn assert_no_secret(output: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(
+            !output.contains(s.as_str()),
+            "a token was printed:\n{output}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cli_login_through_the_browser_then_tools_call_list_proxy_and_logout() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let url = fake.mcp_url();
+
+    let mut login = Cli::start(data, &["login", &url]);
+    let auth_url = printed_auth_url(&mut login, &fake);
+    // The listener runs before the URL is printed: the redirect lands at once.
+    let location = approve(&auth_url).await;
+    let page = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(&location)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let (ok, out) = login.finish();
+    assert!(ok, "{out}");
+    assert!(out.contains("Signed in to"), "{out}");
+    let c = fake.counters();
+    println!(
+        "CLI first login: {} round trips ({c:?})",
+        c.oauth_round_trips()
+    );
+    assert!(c.oauth_round_trips() <= 6, "{c:?}");
+    let mut secrets = secrets(data);
+    assert_eq!(secrets.len(), 2);
+    assert_no_secret(&out, &secrets);
+    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
+
+    let o = run(data, &["tools", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("echo\t"));
+
+    let o = run(
+        data,
+        &["call", &url, "echo", r#"{"text":"hello from the CLI"}"#],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let result: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(result["content"][0]["text"], "hello from the CLI");
+
+    let o = run(data, &["call", &url, "echo", "[1]"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("JSON object"), "{}", text(&o));
+
+    let o = run(data, &["list"]);
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        listed.contains(&url) && listed.contains("signed in"),
+        "{listed}"
+    );
+
+    // The proxy: a stdio MCP client's lines in, the remote server's answers out — with the
+    // access token dead at the server, so the proxy must refresh on the way.
+    fake.expire_access_tokens();
+    fake.reset_counters();
+    let mut proxy = Cli::start(data, &["proxy", &url]);
+    proxy.write_line(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "stdio-client", "version": "1"}}})
+        .to_string(),
+    );
+    let init: Value = proxy.wait_for(|l| {
+        serde_json::from_str::<Value>(l)
+            .ok()
+            .filter(|v| v["id"] == 1)
+    });
+    assert_eq!(init["result"]["serverInfo"]["name"], "fake-mcp", "{init}");
+    proxy.write_line(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string());
+    proxy.write_line(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string());
+    let tools: Value = proxy.wait_for(|l| {
+        serde_json::from_str::<Value>(l)
+            .ok()
+            .filter(|v| v["id"] == 2)
+    });
+    assert_eq!(tools["result"]["tools"][0]["name"], "echo", "{tools}");
+    proxy.write_line(
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "via proxy"}}})
+        .to_string(),
+    );
+    let call: Value = proxy.wait_for(|l| {
+        serde_json::from_str::<Value>(l)
+            .ok()
+            .filter(|v| v["id"] == 3)
+    });
+    assert_eq!(call["result"]["content"][0]["text"], "via proxy", "{call}");
+    proxy.close_stdin();
+    let (_, out) = proxy.finish();
+    assert_eq!(fake.counters().refreshes, 1, "{:?}", fake.counters());
+    secrets.extend(self::secrets(data));
+    assert_no_secret(&out, &secrets);
+
+    let o = run(data, &["logout", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(data, &["tools", &url]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("patchbay mcp login"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn cli_login_accepts_the_redirect_pasted_on_stdin() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let url = fake.mcp_url();
+
+    let mut login = Cli::start(data, &["login", &url]);
+    let auth_url = printed_auth_url(&mut login, &fake);
+    let location = approve(&auth_url).await;
+    login.write_line("this is not it");
+    login.write_line(&location);
+    let (ok, out) = login.finish();
+    assert!(ok, "{out}");
+    assert!(out.contains("does not look like"), "{out}");
+    assert!(out.contains("Signed in to"), "{out}");
+    assert_no_secret(&out, &secrets(data));
+
+    // A second login reuses the registration.
+    fake.reset_counters();
+    let mut login = Cli::start(data, &["login", &url]);
+    let auth_url = printed_auth_url(&mut login, &fake);
+    login.write_line(&approve(&auth_url).await);
+    let (ok, out) = login.finish();
+    assert!(ok, "{out}");
+    assert_eq!(fake.counters().registrations, 0);
+}
+
+#[tokio::test]
+async fn cli_refuses_an_authorization_server_without_s256_and_a_busy_port() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    fake.set_s256(false);
+    let o = run(data, &["login", &fake.mcp_url()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("S256"), "{}", text(&o));
+    assert!(!text(&o).contains("/as/authorize"), "{}", text(&o));
+    fake.set_s256(true);
+
+    // A login in progress holds the lease; a second one says who has the port.
+    let mut first = Cli::start(data, &["login", &fake.mcp_url()]);
+    printed_auth_url(&mut first, &fake);
+    let o = run(data, &["login", &fake.mcp_url()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("MCP login for"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn api_login_through_patchbay_serve() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let helper = Helper::start_with(&[], &[], |_| {});
+    let (status, body) = helper
+        .call(
+            reqwest::Method::POST,
+            "/api/connectors/mcp/servers",
+            Some(json!({"url": fake.mcp_url()})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["session_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/connectors/mcp/sessions/{id}?wait=10");
+    let (_, session) = helper.call(reqwest::Method::GET, &path, None).await;
+    let session = if session["status"] == "pending" {
+        helper.call(reqwest::Method::GET, &path, None).await.1
+    } else {
+        session
+    };
+    assert_eq!(session["status"], "awaiting_oauth", "{session}");
+    let location = approve(session["auth_url"].as_str().unwrap()).await;
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(&location)
+        .send()
+        .await
+        .unwrap();
+    let (_, done) = helper.call(reqwest::Method::GET, &path, None).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    for s in secrets(helper.data_dir()) {
+        crate::harness::secret(&s);
+    }
+    let (_, list) = helper
+        .call(reqwest::Method::GET, "/api/connectors/mcp/servers", None)
+        .await;
+    assert_eq!(list["servers"][0]["token_state"], "valid", "{list}");
+}
