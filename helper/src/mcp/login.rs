@@ -125,10 +125,13 @@ async fn discover_resource(ctx: &Ctx, url: &str) -> Result<ResourceInfo, ApiErro
     };
     let mut last = None;
     for candidate in candidates {
-        if mcp::check_url(&candidate).is_err() {
+        // https only; and a remote server may not point us at this machine's services.
+        let remote_to_local = HttpUrl::parse(url).is_some_and(|u| !u.is_loopback())
+            && HttpUrl::parse(&candidate).is_some_and(|c| c.is_loopback());
+        if mcp::check_url(&candidate).is_err() || remote_to_local {
             return Err(upstream_err(format!(
                 "The MCP server points to its metadata at {candidate}, which is not an https \
-                 URL. Patchbay will not use it."
+                 URL of another machine. Patchbay will not use it."
             )));
         }
         let r = ctx
