@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Helper, patchbay_bin, port_53682};
 
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 
 /// A `patchbay mcp …` child with piped stdin, in its own process group (killed on drop).
 struct Cli {
@@ -387,4 +387,87 @@ async fn api_login_through_patchbay_serve() {
         .call(reqwest::Method::GET, "/api/connectors/mcp/servers", None)
         .await;
     assert_eq!(list["servers"][0]["token_state"], "valid", "{list}");
+}
+
+/// Signs in through the CLI with the redirect pasted on stdin.
+async fn cli_login(data: &Path, fake: &FakeMcp) {
+    let mut login = Cli::start(data, &["login", &fake.mcp_url()]);
+    let auth_url = printed_auth_url(&mut login, fake);
+    login.write_line(&approve(&auth_url).await);
+    let (ok, out) = login.finish();
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn concurrent_processes_during_expiry_share_one_refresh() {
+    let guard = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli_login(data, &fake).await;
+    drop(guard);
+
+    // An hour later: the access token is dead everywhere, and the refresh is slow enough
+    // for every process to find it stale at once.
+    fake.expire_access_tokens();
+    let path = data.join("mcp-tokens.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v[fake.mcp_url()]["expires_at"] = json!(1);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    fake.set_refresh_delay(Duration::from_millis(500));
+    fake.reset_counters();
+
+    let url = fake.mcp_url();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            Command::new(patchbay_bin())
+                .arg("mcp")
+                .arg("--data-dir")
+                .arg(data)
+                .args([
+                    "call",
+                    &url,
+                    "echo",
+                    &format!(r#"{{"text":"process {i}"}}"#),
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains(&format!("process {i}")), "{}", text(&o));
+    }
+    let c = fake.counters();
+    assert_eq!(c.refreshes, 1, "{c:?}");
+    assert_eq!(c.token_errors, 0, "{c:?}");
+}
+
+#[tokio::test]
+async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let mut helper = Helper::start_with(&[], &[], |_| {});
+    let (status, body) = helper
+        .call(
+            reqwest::Method::POST,
+            "/api/connectors/mcp/servers",
+            Some(json!({"url": fake.mcp_url()})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["session_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/connectors/mcp/sessions/{id}?wait=10");
+    let mut session = helper.call(reqwest::Method::GET, &path, None).await.1;
+    if session["status"] == "pending" {
+        session = helper.call(reqwest::Method::GET, &path, None).await.1;
+    }
+    assert_eq!(session["status"], "awaiting_oauth", "{session}");
+    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
+    assert!(helper.stop(), "the helper did not stop on SIGTERM");
+    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
 }
