@@ -5,7 +5,9 @@
 //! - `build`: the dashboard (Trunk, release) and the Worker (worker-build, release).
 //! - `dev`: setup + build, then the helper, `wrangler dev` and `trunk serve` together.
 //! - `test`: setup + build, then every test (unit, API, wasm checks, end-to-end).
+//! - `bench`: setup + build, then the benchmarks (`bench/`), which write BENCHMARKS.md.
 
+mod bench;
 mod tools;
 
 use std::process::ExitCode;
@@ -22,6 +24,9 @@ fn main() -> ExitCode {
         "test" => tools::setup()
             .and_then(|()| tools::build())
             .and_then(|()| tools::test(&args[1..])),
+        "bench" => tools::setup()
+            .and_then(|()| tools::build())
+            .and_then(|()| bench::bench(&args[1..])),
         "help" | "--help" | "-h" => {
             print!("{}", HELP);
             Ok(())
@@ -46,4 +51,7 @@ usage: cargo xtask <job>
           on 127.0.0.1:8787, dashboard (trunk serve) on 127.0.0.1:8080
   test    run every test: unit, API, wasm build checks and end-to-end (real rclone,
           gh, workerd and headless Chromium); extra arguments go to `cargo test`
+  bench   measure the helper, the flows, MCP, the dashboard and the edge against
+          same-run baselines; writes BENCHMARKS.md, fails when a budget is missed
+          (`--only helper,rclone,mcp,dashboard,edge` runs some areas)
 ";

@@ -12,11 +12,13 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// Must equal the `wasm-bindgen` pinned in Cargo.toml (`=0.2.130`).
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
-const APT_PACKAGES: [(&str, &str); 4] = [
+const APT_PACKAGES: [(&str, &str); 5] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("rclone", "/usr/bin/rclone"),
     ("gh", "/usr/bin/gh"),
+    // The load generator of `cargo xtask bench`.
+    ("wrk", "/usr/bin/wrk"),
 ];
 /// Crates that must never enter proto's dependency tree (it is sans-IO and shared by all).
 const FORBIDDEN_IN_PROTO: [&str; 7] = [
@@ -29,9 +31,9 @@ const FORBIDDEN_IN_PROTO: [&str; 7] = [
     "wasm-bindgen-futures",
 ];
 
-type Result<T = ()> = std::result::Result<T, String>;
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask is inside the workspace")
@@ -60,7 +62,7 @@ fn tool_path() -> OsString {
     env::join_paths(parts).expect("PATH entries are valid")
 }
 
-fn cmd(program: &str) -> Command {
+pub(crate) fn cmd(program: &str) -> Command {
     let mut c = Command::new(program);
     c.current_dir(root())
         .env("PATH", tool_path())
@@ -69,7 +71,7 @@ fn cmd(program: &str) -> Command {
     c
 }
 
-fn run(mut c: Command) -> Result {
+pub(crate) fn run(mut c: Command) -> Result {
     let shown = format!("{:?}", c).replace('"', "");
     eprintln!("xtask: $ {shown}");
     let status = c.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
@@ -87,7 +89,7 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = Instant::now();
     let r = f();
     eprintln!("xtask: {what} took {:.1}s", start.elapsed().as_secs_f64());

@@ -1,0 +1,232 @@
+//! The dashboard: release wasm size, and navigation → six cards in headless Chromium.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use patchbay_testkit::process::{Running, free_port, wait_for_port, workspace_root};
+use serde_json::{Value, json};
+
+use crate::report::{Row, Section, kib, median, ms, ratio};
+use crate::util::{self, Helper, Result};
+
+const WARM_RUNS: usize = 3;
+
+fn wasm_file() -> Result<PathBuf> {
+    let dist = workspace_root().join("dist");
+    std::fs::read_dir(&dist)
+        .map_err(|e| format!("{}: {e} (run `cargo xtask build`)", dist.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .max_by_key(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
+        .ok_or_else(|| "no .wasm in dist/ (run `cargo xtask build`)".into())
+}
+
+pub fn size(section: &mut Section) {
+    match wasm_file().and_then(|p| {
+        let raw = p.metadata().map_err(|e| e.to_string())?.len();
+        Ok((p, raw, util::gzip_size(&wasm_file()?)?))
+    }) {
+        Ok((path, raw, gz)) => {
+            section.row(Row::new(
+                format!(
+                    "release wasm, raw (`dist/{}`)",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                kib(raw),
+            ));
+            section.row(
+                Row::new("release wasm, gzip -9", kib(gz))
+                    .vs(format!("raw: {}", kib(raw)), gz as f64 / raw as f64)
+                    .budget("≤ 250 KiB", gz <= 250 * 1024),
+            );
+        }
+        Err(e) => {
+            section.failed("release wasm size", &e);
+            section.row(
+                Row::not_measured("release wasm, gzip", "no build").budget("≤ 250 KiB", false),
+            );
+        }
+    }
+}
+
+struct Browser {
+    client: Client,
+    _driver: Running,
+    _profile: tempfile::TempDir,
+}
+
+async fn browser() -> Result<Browser> {
+    let port = free_port();
+    let mut cmd = Command::new("chromedriver");
+    cmd.arg(format!("--port={port}"));
+    let driver = Running::start("chromedriver", cmd);
+    if !wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30)) {
+        return Err("chromedriver did not start".into());
+    }
+    let profile = util::tempdir();
+    let args = json!([
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,900",
+        format!("--user-data-dir={}", profile.path().display()),
+    ]);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "binary": "/usr/bin/chromium", "args": args }),
+    );
+    // Navigation returns at once; the page is then watched from inside.
+    caps.insert("pageLoadStrategy".into(), json!("none"));
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .map_err(|e| format!("connect to chromedriver: {e}"))?;
+    Ok(Browser {
+        client,
+        _driver: driver,
+        _profile: profile,
+    })
+}
+
+/// Installs (once per document) a MutationObserver that notes `performance.now()` when the
+/// sixth card appears; returns [cards_at, observer_was_late, domContentLoaded, load].
+const WATCH: &str = r#"
+var origin = arguments[0];
+if (document.URL.indexOf(origin) !== 0) { return null; }
+var n = function () { return document.querySelectorAll('article.card').length; };
+if (!window.__bench) {
+  var early = n() >= 6;
+  window.__bench = { at: early ? performance.now() : 0, late: early };
+  new MutationObserver(function () {
+    if (!window.__bench.at && n() >= 6) { window.__bench.at = performance.now(); }
+  }).observe(document, { childList: true, subtree: true });
+}
+var nav = performance.getEntriesByType('navigation')[0];
+return [window.__bench.at, window.__bench.late,
+        nav ? nav.domContentLoadedEventEnd : 0, nav ? nav.loadEventEnd : 0];
+"#;
+
+struct Nav {
+    cards: Duration,
+    dom_ready: Duration,
+    late: bool,
+}
+
+async fn navigate(b: &Browser, link: &str, origin: &str) -> Result<Nav> {
+    b.client
+        .goto("about:blank")
+        .await
+        .map_err(|e| e.to_string())?;
+    b.client.goto(link).await.map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = b
+            .client
+            .execute(WATCH, vec![json!(origin)])
+            .await
+            .unwrap_or(Value::Null);
+        if let Some(a) = v.as_array()
+            && a[0].as_f64().unwrap_or(0.0) > 0.0
+            && a[2].as_f64().unwrap_or(0.0) > 0.0
+        {
+            let d = |x: &Value| Duration::from_secs_f64(x.as_f64().unwrap_or(0.0) / 1000.0);
+            return Ok(Nav {
+                cards: d(&a[0]),
+                dom_ready: d(&a[2]),
+                late: a[1].as_bool().unwrap_or(false),
+            });
+        }
+        if Instant::now() > deadline {
+            let html = b.client.source().await.unwrap_or_default();
+            return Err(format!("six cards never appeared; page:\n{html}"));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+pub async fn render(section: &mut Section) {
+    match render_inner().await {
+        Ok((cold, warm)) => {
+            let late = cold.late || warm.iter().any(|w| w.late);
+            section.row(
+                Row::new(
+                    "navigation → six cards, first visit (cold cache)",
+                    ms(cold.cards),
+                )
+                .vs(
+                    format!("DOMContentLoaded: {}", ms(cold.dom_ready)),
+                    ratio(cold.cards, cold.dom_ready),
+                ),
+            );
+            let cards = median(warm.iter().map(|w| w.cards).collect());
+            let ready = median(warm.iter().map(|w| w.dom_ready).collect());
+            section.row(
+                Row::new(
+                    format!(
+                        "navigation → six cards, repeat visit (median of {})",
+                        warm.len()
+                    ),
+                    ms(cards),
+                )
+                .vs(
+                    format!("DOMContentLoaded: {}", ms(ready)),
+                    ratio(cards, ready),
+                ),
+            );
+            section.note(format!(
+                "Headless Debian Chromium through chromedriver, the dashboard served by the \
+                 helper itself (`--dashboard-dir dist`) and paired by the link it prints. Times \
+                 are the page's own `performance.now()` (from navigation start) when a \
+                 MutationObserver sees the sixth `article.card`; the cards need the wasm loaded \
+                 and `GET /api/connectors` answered.{}",
+                if late {
+                    " In at least one run the observer was installed after the cards appeared, \
+                     so that time is an upper bound."
+                } else {
+                    ""
+                }
+            ));
+        }
+        Err(e) => section.failed("navigation → six cards", &e),
+    }
+}
+
+async fn render_inner() -> Result<(Nav, Vec<Nav>)> {
+    let helper = Helper::start(
+        &[],
+        &[
+            "--dashboard-dir",
+            &workspace_root().join("dist").to_string_lossy(),
+        ],
+        |dir| {
+            std::fs::write(dir.join("rclone.conf"), "[personal]\ntype = drive\n").unwrap();
+        },
+    )?;
+    let link = patchbay_proto::pairing::Pairing {
+        helper: helper.origin(),
+        token: patchbay_proto::Secret::new(helper.token.clone()),
+    }
+    .dashboard_link(&helper.origin());
+    let b = browser().await?;
+    let result = async {
+        let cold = navigate(&b, &link, &helper.origin()).await?;
+        let mut warm = Vec::new();
+        for _ in 0..WARM_RUNS {
+            warm.push(navigate(&b, &link, &helper.origin()).await?);
+        }
+        Ok((cold, warm))
+    }
+    .await;
+    let _ = b.client.clone().close().await;
+    result
+}

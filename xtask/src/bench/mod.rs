@@ -1,0 +1,32 @@
+//! `cargo xtask bench`: builds the helper in release, then runs the bench binary
+//! (`bench/`, crate `patchbay-bench`), which measures every area against same-run baselines,
+//! writes BENCHMARKS.md and exits non-zero when a budget is missed. The bench lives in its own
+//! crate so xtask stays small to compile (no HTTP client, no WebDriver here).
+
+use crate::tools::{Result, cmd, root, run, timed};
+
+pub fn bench(args: &[String]) -> Result {
+    let mut helper = cmd("cargo");
+    helper.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "patchbay-helper",
+        "--bin",
+        "patchbay",
+    ]);
+    timed("release build of the helper", || run(helper))?;
+    let mut build = cmd("cargo");
+    build.args(["build", "--quiet", "-p", "patchbay-bench"]);
+    run(build)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let mut bench = cmd(&target.join("debug/patchbay-bench").to_string_lossy());
+    bench
+        .args(args)
+        .env("PATCHBAY_BENCH_HELPER", target.join("release/patchbay"));
+    timed("bench", || run(bench))
+        .map_err(|e| format!("{e}: a budget was missed or an area failed; see BENCHMARKS.md"))
+}
