@@ -61,7 +61,7 @@ pub async fn run(args: McpArgs) -> Result<(), String> {
         McpCommand::Login { url } => login(&ctx, &url).await,
         McpCommand::Tools { url } => {
             let url = login::server_url(&url).map_err(text)?;
-            let session = client::Session::connect(tokens, &url).await.map_err(text)?;
+            let session = connect(&ctx, tokens, &url).await?;
             let tools = session.list_tools().await.map_err(text);
             session.close().await;
             for tool in tools? {
@@ -85,7 +85,7 @@ pub async fn run(args: McpArgs) -> Result<(), String> {
                         ),
                     },
                 };
-            let session = client::Session::connect(tokens, &url).await.map_err(text)?;
+            let session = connect(&ctx, tokens, &url).await?;
             let result = session.call_tool(&tool, arguments).await.map_err(text);
             session.close().await;
             let result = result?;
@@ -131,6 +131,27 @@ pub async fn run(args: McpArgs) -> Result<(), String> {
                 Err(format!("Patchbay has no sign-in for {url}."))
             }
         }
+    }
+}
+
+/// Connects; when the sign-in is dead (`invalid_grant`) and a person is at the terminal,
+/// signs in again first (new PKCE and state, same client id) instead of only saying so.
+async fn connect(ctx: &Ctx, tokens: TokenManager, url: &str) -> Result<client::Session, String> {
+    use std::io::IsTerminal;
+    match client::Session::connect(tokens.clone(), url).await {
+        Ok(s) => Ok(s),
+        Err(e)
+            if e.code == patchbay_proto::ErrorCode::Unauthorized
+                && std::io::stdin().is_terminal()
+                && std::io::stderr().is_terminal() =>
+        {
+            eprintln!("{}\nStarting a new sign-in.", e.message);
+            login(ctx, url).await?;
+            client::Session::connect(tokens, url)
+                .await
+                .map_err(|e| e.message)
+        }
+        Err(e) => Err(e.message),
     }
 }
 
