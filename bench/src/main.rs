@@ -158,8 +158,23 @@ fn machine() -> Machine {
         .unwrap_or_default();
     let v = util::version_of;
     let wrangler = util::wrangler_bin();
+    let root = workspace_root().to_string_lossy().into_owned();
+    let commit = v("git", &["-C", &root, "rev-parse", "--short", "HEAD"]);
+    let dirty = std::process::Command::new("git")
+        .args(["-C", &root, "status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
     let lines = vec![
         ("date (UTC)", v("date", &["-u", "+%Y-%m-%d %H:%M"])),
+        (
+            "source",
+            if dirty {
+                format!("commit {commit} plus uncommitted changes in the working tree")
+            } else {
+                format!("commit {commit}")
+            },
+        ),
         ("CPU", cpu),
         ("nproc", nproc),
         ("memory", mem),

@@ -125,17 +125,21 @@ pub fn markdown(machine: &Machine, sections: &[Section], elapsed: Duration) -> S
          runs. A missed budget makes `cargo xtask bench` exit non-zero; it never fails the \
          tests.\n\n",
     );
-    md.push_str("## Budgets\n\n| budget | value | result |\n|---|---|---|\n");
+    md.push_str(
+        "## Budgets\n\n| budget | value | ratio to its same-run baseline | result |\n\
+         |---|---|---|---|\n",
+    );
     for s in sections {
         for r in &s.rows {
             if let Some(b) = &r.budget {
                 let _ = writeln!(
                     md,
-                    "| {} — {} {} | {} | {} |",
+                    "| {} — {} {} | {} | {} | {} |",
                     s.title,
                     r.metric,
                     b.text,
                     r.value,
+                    r.ratio,
                     pass_text(b.pass)
                 );
             }
