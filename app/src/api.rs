@@ -1,15 +1,39 @@
-//! Talking to the paired helper.
+//! Talking to the paired helper, and knowing whether it can be reached.
 
-use gloo_net::http::{Request, Response};
-use patchbay_proto::api::ConnectorsOverview;
+use gloo_net::http::{Request, RequestBuilder, Response};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
 use patchbay_proto::pairing::Pairing;
 use patchbay_proto::{ErrorBody, Secret};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// How long a long-poll asks the helper to hold the answer (seconds; the helper caps at 60).
+pub const LONG_POLL_SECS: u32 = 25;
+
+/// Whether the helper answers, shared by every card. Any request that gets no answer marks
+/// it lost; a probe of `/api/health` (with back-off) marks it back, and bumps `epoch`, which
+/// every card's data depends on, so the whole page refreshes itself.
+#[derive(Clone, Copy)]
+pub struct Link {
+    pub online: RwSignal<bool>,
+    pub epoch: RwSignal<u32>,
+}
+
+impl Link {
+    pub fn new() -> Self {
+        Self {
+            online: RwSignal::new(true),
+            epoch: RwSignal::new(0),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct HelperClient {
     base: String,
     token: Secret,
+    pub link: Link,
 }
 
 /// What went wrong, in terms a person can act on.
@@ -34,7 +58,10 @@ impl ApiFailure {
                  running. If the browser asked whether this site may access devices on your \
                  local network, choose Allow, then reload."
             ),
-            ApiFailure::Unpaired(m) => format!("The helper did not accept this pairing: {m}"),
+            ApiFailure::Unpaired(m) => format!(
+                "The helper did not accept this pairing: {m} Open the link `patchbay serve` \
+                 printed again."
+            ),
             ApiFailure::Refused { message, .. } => message.clone(),
             ApiFailure::Garbled(m) => format!(
                 "The helper's answer was not understood ({m}). Are the dashboard and helper \
@@ -42,13 +69,23 @@ impl ApiFailure {
             ),
         }
     }
+
+    /// What a card shows for this failure. `None` when the page-wide banner already says it
+    /// (the helper is unreachable), so six cards do not repeat one problem.
+    pub fn on_card(&self) -> Option<String> {
+        match self {
+            ApiFailure::Unreachable => None,
+            other => Some(other.explain("")),
+        }
+    }
 }
 
 impl HelperClient {
-    pub fn new(pairing: Pairing) -> Self {
+    pub fn new(pairing: Pairing, link: Link) -> Self {
         Self {
             base: pairing.helper,
             token: pairing.token,
+            link,
         }
     }
 
@@ -56,35 +93,205 @@ impl HelperClient {
         &self.base
     }
 
-    pub async fn overview(&self) -> Result<ConnectorsOverview, ApiFailure> {
-        self.get_json("/api/connectors").await
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        self.send(Request::get(&self.url(path))).await
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        let response = Request::get(&format!("{}{path}", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token.expose()))
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiFailure> {
+        let request = self
+            .authorized(Request::post(&self.url(path)))
+            .json(body)
+            .map_err(|e| ApiFailure::Garbled(e.to_string()))?;
+        self.answer(request.send().await).await
+    }
+
+    /// A POST without a body (`disconnect`, `reconnect`, `cli/start`).
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        self.post(path, &serde_json::json!({})).await
+    }
+
+    /// A DELETE answered with 204 or `{"ok": true}`.
+    pub async fn delete(&self, path: &str) -> Result<(), ApiFailure> {
+        let response = self
+            .authorized(Request::delete(&self.url(path)))
             .send()
-            .await
-            .map_err(|_| ApiFailure::Unreachable)?;
-        decode(response).await
+            .await;
+        let response = self.reached(response)?;
+        if response.ok() {
+            Ok(())
+        } else {
+            Err(failure(response).await)
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        request.header("Authorization", &format!("Bearer {}", self.token.expose()))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ApiFailure> {
+        self.answer(self.authorized(request).send().await).await
+    }
+
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        response: Result<Response, gloo_net::Error>,
+    ) -> Result<T, ApiFailure> {
+        let response = self.reached(response)?;
+        if response.ok() {
+            return response
+                .json::<T>()
+                .await
+                .map_err(|e| ApiFailure::Garbled(e.to_string()));
+        }
+        Err(failure(response).await)
+    }
+
+    fn reached(&self, response: Result<Response, gloo_net::Error>) -> Result<Response, ApiFailure> {
+        response.map_err(|_| {
+            self.lost();
+            ApiFailure::Unreachable
+        })
+    }
+
+    /// The helper stopped answering: say so, and probe until it answers again.
+    fn lost(&self) {
+        let link = self.link;
+        if !link.online.get_untracked() {
+            return;
+        }
+        link.online.set(false);
+        let health = self.url("/api/health");
+        spawn_local(async move {
+            let mut delay = 500;
+            loop {
+                sleep(delay).await;
+                if let Ok(r) = Request::get(&health).send().await
+                    && r.ok()
+                {
+                    link.online.set(true);
+                    link.epoch.update(|e| *e += 1);
+                    return;
+                }
+                delay = (delay * 2).min(5_000);
+            }
+        });
+    }
+
+    /// Notices a helper that went away while nothing was asking it anything: a cheap,
+    /// unauthenticated `/api/health` every few seconds while the page is visible (and at
+    /// once when it becomes visible again). Flows never poll on a timer; they long-poll.
+    pub fn watch(&self, alive: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        let client = self.clone();
+        spawn_local(async move {
+            while alive.load(std::sync::atomic::Ordering::Relaxed) {
+                sleep(HEARTBEAT_MS).await;
+                client.check().await;
+            }
+        });
+        let client = self.clone();
+        let visible = window_event_listener(leptos::ev::focus, move |_| {
+            let client = client.clone();
+            spawn_local(async move { client.check().await });
+        });
+        on_cleanup(move || visible.remove());
+    }
+
+    async fn check(&self) {
+        if !self.link.online.get_untracked() || document_hidden() {
+            return;
+        }
+        let health = self.url("/api/health");
+        if Request::get(&health).send().await.is_err() {
+            self.lost();
+        }
+    }
+
+    /// Waits until the helper answers again (after a failed long-poll, say).
+    pub async fn until_online(&self) {
+        while !self.link.online.get_untracked() {
+            sleep(250).await;
+        }
     }
 }
 
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure> {
-    if response.ok() {
-        return response
-            .json::<T>()
-            .await
-            .map_err(|e| ApiFailure::Garbled(e.to_string()));
-    }
+async fn failure(response: Response) -> ApiFailure {
     let status = response.status();
     let message = match response.json::<ErrorBody>().await {
-        Ok(body) => body.message,
-        Err(_) => format!("The helper answered with HTTP status {status}."),
+        Ok(body) if !body.message.is_empty() => body.message,
+        _ => plain_status(status).to_owned(),
     };
-    Err(if status == 401 {
+    if status == 401 {
         ApiFailure::Unpaired(message)
     } else {
         ApiFailure::Refused { status, message }
-    })
+    }
+}
+
+/// What an error status means when the answer carried no sentence of its own.
+pub fn plain_status(status: u16) -> &'static str {
+    match status {
+        400 => "The helper did not accept that request. Check what you entered and try again.",
+        401 => "The helper did not accept this dashboard's pairing.",
+        403 => {
+            "The helper refused this page's origin. Start it with --allow-origin for this address."
+        }
+        404 => "The helper does not know this (it may have restarted, or be an older version).",
+        409 => "Another sign-in is in progress. Finish or cancel it, then try again.",
+        502 => "The outside service did not answer properly. Try again in a moment.",
+        503 => "The helper cannot do this right now: a program or setting it needs is missing.",
+        _ => "Something went wrong in the helper. Try again; if it persists, check its log.",
+    }
+}
+
+/// How often an idle page checks that the helper is still there.
+const HEARTBEAT_MS: i32 = 4_000;
+
+fn document_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.hidden())
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_is_for_the_banner_not_the_cards() {
+        assert_eq!(ApiFailure::Unreachable.on_card(), None);
+        let refused = ApiFailure::Refused {
+            status: 409,
+            message: "Port 53682 is used by the gdrive sign-in.".into(),
+        };
+        assert_eq!(
+            refused.on_card().as_deref(),
+            Some("Port 53682 is used by the gdrive sign-in.")
+        );
+    }
+
+    #[test]
+    fn every_status_has_words() {
+        for s in [400, 401, 403, 404, 409, 418, 500, 502, 503] {
+            let words = plain_status(s);
+            assert!(words.len() > 20 && !words.contains(&s.to_string()), "{s}");
+        }
+    }
 }

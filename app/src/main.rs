@@ -2,7 +2,10 @@
 
 mod api;
 mod cards;
+mod flow;
 mod pairing;
+mod session;
+mod ui;
 
 use leptos::prelude::*;
 
@@ -22,6 +25,11 @@ fn App() -> impl IntoView {
         }
     });
     on_cleanup(move || listener.remove());
+    // Vercel sent the person back here with `?code=…&state=…`: the Vercel card finishes it.
+    provide_context(cards::PendingExchange(RwSignal::new(
+        pairing::take_oauth_return(),
+    )));
+    let link = api::Link::new();
     view! {
         <header class="top">
             <h1>"Patchbay"</h1>
@@ -29,7 +37,7 @@ fn App() -> impl IntoView {
         </header>
         <main>
             {move || match pairing.get() {
-                Some(p) => view! { <cards::Dashboard client=api::HelperClient::new(p) /> }.into_any(),
+                Some(p) => view! { <cards::Dashboard client=api::HelperClient::new(p, link) /> }.into_any(),
                 None => view! { <pairing::HowToPair /> }.into_any(),
             }}
         </main>

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use patchbay_proto::Secret;
 use patchbay_proto::pairing::Pairing;
+use patchbay_proto::tokens::OAuthExchangeRequest;
 
 const HELPER_KEY: &str = "patchbay.helper";
 const TOKEN_KEY: &str = "patchbay.token";
@@ -28,6 +29,32 @@ pub fn take_pairing() -> Option<Pairing> {
     Some(Pairing {
         helper,
         token: Secret::new(token),
+    })
+}
+
+/// `?code=…&state=…` in the address (an OAuth provider sent the person back to the
+/// dashboard): taken out of the address bar at once, and returned for the exchange.
+pub fn take_oauth_return() -> Option<OAuthExchangeRequest> {
+    let window = web_sys::window()?;
+    let search = window.location().search().ok()?;
+    if !search.contains("code=") {
+        return None;
+    }
+    let parsed = patchbay_proto::redirect::parse_pasted_redirect(&search);
+    let location = window.location();
+    let path = location.pathname().unwrap_or_else(|_| "/".into());
+    let hash = location.hash().unwrap_or_default();
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(
+            &wasm_bindgen::JsValue::NULL,
+            "",
+            Some(&format!("{path}{hash}")),
+        );
+    }
+    let response = parsed.ok()?;
+    Some(OAuthExchangeRequest {
+        code: response.code,
+        state: response.state?,
     })
 }
 

@@ -37,6 +37,8 @@ pub struct GithubSaved {
 /// `GET /api/connectors/{github|manus}/status`: the contract's `{connected, user?}`, plus
 /// the last four characters of the token and how it was obtained. Never the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// `default` on `Option<U>` would otherwise make serde demand `U: Default` to read one.
+#[serde(bound(deserialize = "U: Deserialize<'de>"))]
 pub struct TokenStatus<U> {
     pub connected: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,4 +190,66 @@ pub struct DeviceSessionRequest {
     pub session_id: String,
     #[serde(default)]
     pub wait: Option<f64>,
+}
+
+/// `POST /api/connectors/{github|manus|vercel}/token` as a client sends it. The dashboard's
+/// only way to put a secret on the wire; `SaveTokenRequest` is how a server reads it.
+#[derive(Debug, Serialize)]
+pub struct SaveTokenBody<'a> {
+    pub token: &'a str,
+}
+
+/// A Vercel account as the edge reports it (status, token save, OAuth exchange).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VercelAccount {
+    #[serde(alias = "uid")]
+    pub id: String,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// `POST /api/connectors/vercel/token`, `…/reconnect` and `…/oauth/exchange` on success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VercelSaved {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<VercelAccount>,
+}
+
+/// `GET /api/connectors/vercel/oauth/start`: open `authorize_url` in a new tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthStartResponse {
+    pub authorize_url: String,
+    pub state: String,
+    pub code_verifier_id: String,
+}
+
+/// `POST /api/connectors/vercel/oauth/exchange`, when the provider sent the person back to
+/// the dashboard (`?code=…&state=…`) instead of the edge's `/callback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthExchangeRequest {
+    pub code: String,
+    pub state: String,
+}
+
+#[cfg(test)]
+mod client_body_tests {
+    use super::*;
+
+    #[test]
+    fn vercel_bodies_read_what_the_edge_writes() {
+        let status: TokenStatus<VercelAccount> = serde_json::from_str(
+            r#"{"connected":true,"user":{"id":"u1","username":"ada"},"token_hint":"…wxyz","source":"oauth","expires_at":1}"#,
+        )
+        .unwrap();
+        assert_eq!(status.user.unwrap().username, "ada");
+        let saved: VercelSaved =
+            serde_json::from_str(r#"{"ok":true,"user":{"uid":"u2","username":"bo"}}"#).unwrap();
+        assert_eq!(saved.user.unwrap().id, "u2");
+        assert_eq!(
+            serde_json::to_string(&SaveTokenBody { token: "t" }).unwrap(),
+            r#"{"token":"t"}"#
+        );
+    }
 }

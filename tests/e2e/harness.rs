@@ -82,12 +82,25 @@ impl Helper {
         env: &[(&str, &str)],
         prepare: impl FnOnce(&Path),
     ) -> Helper {
-        let data_dir = tempfile::tempdir().unwrap();
-        prepare(data_dir.path());
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let token = patchbay_proto::pairing::new_pairing_token()
             .expose()
             .to_owned();
+        Self::start_on(addr, &token, allowed_origins, env, prepare)
+    }
+
+    /// Like [`Helper::start_with`], on a given address with a given pairing token: a helper
+    /// that comes back where a stopped one was, so a paired page can find it again.
+    pub fn start_on(
+        addr: SocketAddr,
+        token: &str,
+        allowed_origins: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path),
+    ) -> Helper {
+        let data_dir = tempfile::tempdir().unwrap();
+        prepare(data_dir.path());
+        let token = token.to_owned();
         let mut cmd = Command::new(patchbay_bin());
         cmd.arg("serve")
             .arg("--listen")
@@ -274,6 +287,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Self::start_with_args(&[]).await
+    }
+
+    /// Like [`Browser::start`], with more Chromium flags (window size, colour scheme…).
+    pub async fn start_with_args(extra: &[&str]) -> Browser {
         let port = free_port();
         let mut cmd = Command::new("chromedriver");
         cmd.arg(format!("--port={port}"));
@@ -296,6 +314,13 @@ impl Browser {
             "--window-size=1280,900",
             format!("--user-data-dir={}", profile.path().display()),
         ]);
+        let args: Vec<serde_json::Value> = args
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|a| serde_json::json!(a)))
+            .collect();
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -334,6 +359,19 @@ impl Browser {
         }
     }
 
+    /// Saves a PNG of the page as `target/screenshots/{name}.png`; returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        save_screenshot(&self.client, name).await
+    }
+
+    /// Until dropped, a failing (panicking) test leaves `target/screenshots/{name}.png`.
+    pub fn screenshot_on_failure(&self, name: &str) -> ScreenshotOnFailure {
+        ScreenshotOnFailure {
+            client: self.client.clone(),
+            name: name.to_owned(),
+        }
+    }
+
     pub async fn text_of(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -342,5 +380,49 @@ impl Browser {
             .text()
             .await
             .unwrap()
+    }
+}
+
+async fn save_screenshot(client: &Client, name: &str) -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    let png = client.screenshot().await.expect("take a screenshot");
+    std::fs::write(&path, png).unwrap();
+    path
+}
+
+/// See [`Browser::screenshot_on_failure`].
+pub struct ScreenshotOnFailure {
+    client: Client,
+    name: String,
+}
+
+impl Drop for ScreenshotOnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        // The test's runtime is unwinding on this thread; the WebDriver session lives on its
+        // worker threads, so a small runtime on another thread can still ask for a picture.
+        let client = self.client.clone();
+        let name = format!("{}-failure", self.name);
+        let taken = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), save_screenshot(&client, &name))
+                        .await
+                })
+        })
+        .join();
+        if let Ok(Ok(path)) = taken {
+            eprintln!("screenshot of the failing page: {}", path.display());
+        }
     }
 }

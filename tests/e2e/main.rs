@@ -11,6 +11,7 @@
 mod harness;
 mod pages;
 
+mod dashboard;
 mod foundation;
 mod github_cli;
 mod mcp;

@@ -78,3 +78,369 @@ impl<'a> Dashboard<'a> {
         self.browser.client.current_url().await.unwrap().to_string()
     }
 }
+
+impl<'a> Dashboard<'a> {
+    /// The card of one connector (`gdrive`, `onedrive`, `github`, `vercel`, `manus`, `mcp`).
+    pub fn card(&self, connector: &'static str) -> Card<'a> {
+        Card {
+            browser: self.browser,
+            connector,
+        }
+    }
+
+    /// Waits until the page-wide banner is gone.
+    pub async fn banner_cleared(&self) {
+        wait_until(self.browser, "the banner to clear", || async {
+            self.browser
+                .client
+                .find_all(Locator::Css("[data-testid=banner]"))
+                .await
+                .map(|v| v.is_empty())
+                .unwrap_or(false)
+        })
+        .await;
+    }
+}
+
+/// One connector card and what a person does on it.
+pub struct Card<'a> {
+    browser: &'a Browser,
+    connector: &'static str,
+}
+
+impl Card<'_> {
+    fn css(&self, inner: &str) -> String {
+        format!("article.card[data-connector={}] {inner}", self.connector)
+    }
+
+    async fn click(&self, inner: &str) {
+        let css = self.css(inner);
+        self.browser.wait_for_count(&css, 1).await;
+        self.browser
+            .client
+            .find(Locator::Css(&css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn fill(&self, inner: &str, text: &str) {
+        let css = self.css(inner);
+        self.browser.wait_for_count(&css, 1).await;
+        let field = self.browser.client.find(Locator::Css(&css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Waits until `inner` shows text containing `needle`; returns the whole text.
+    async fn text_containing(&self, inner: &str, needle: &str) -> String {
+        let css = self.css(inner);
+        wait_for(
+            self.browser,
+            &format!("{css} to say {needle:?}"),
+            || async {
+                for el in self
+                    .browser
+                    .client
+                    .find_all(Locator::Css(&css))
+                    .await
+                    .unwrap_or_default()
+                {
+                    let text = el.text().await.unwrap_or_default();
+                    if text.contains(needle) {
+                        return Some(text);
+                    }
+                }
+                None
+            },
+        )
+        .await
+    }
+
+    /// The badge's `data-state` once it is `state` (`connected` / `disconnected`).
+    pub async fn wait_state(&self, state: &str) {
+        self.browser
+            .wait_for_count(&self.css(&format!(".badge[data-state={state}]")), 1)
+            .await;
+    }
+
+    /// "Connected as …" once it contains `needle`.
+    pub async fn account(&self, needle: &str) -> String {
+        self.text_containing("[data-testid=account]", needle).await
+    }
+
+    /// A problem line on the card once it contains `needle`.
+    pub async fn problem(&self, needle: &str) -> String {
+        self.text_containing("[data-testid=problem]", needle).await
+    }
+
+    /// A good-news line once it contains `needle`.
+    pub async fn notice(&self, needle: &str) -> String {
+        self.text_containing("[data-testid=notice]", needle).await
+    }
+
+    /// Whatever problem lines the card shows right now.
+    pub async fn problems_now(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for el in self
+            .browser
+            .client
+            .find_all(Locator::Css(&self.css("[data-testid=problem]")))
+            .await
+            .unwrap_or_default()
+        {
+            out.push(el.text().await.unwrap_or_default());
+        }
+        out
+    }
+
+    // ---- Drive / OneDrive ----------------------------------------------------------------
+
+    /// Opens the name step.
+    pub async fn connect(&self) {
+        self.click("[data-action=connect]").await;
+    }
+
+    /// Types a remote name (replacing what is there); returns the inline message.
+    pub async fn type_name(&self, name: &str, expect: &str) -> String {
+        self.fill("form[data-form=remote-name] input[type=text]", name)
+            .await;
+        self.text_containing("[data-testid=name-message]", expect)
+            .await
+    }
+
+    pub async fn continue_(&self) {
+        self.click("form[data-form=remote-name] button[type=submit]")
+            .await;
+    }
+
+    /// The sign-in link, once the flow is waiting for approval.
+    pub async fn auth_link(&self) -> String {
+        let css = self.css("[data-testid=auth-link]");
+        self.browser.wait_for_count(&css, 1).await;
+        self.browser
+            .client
+            .find(Locator::Css(&css))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .expect("the sign-in link has an address")
+    }
+
+    /// Follows the sign-in link in a new tab, as a person would.
+    pub async fn open_auth_link(&self) {
+        self.click("[data-testid=auth-link]").await;
+    }
+
+    pub async fn paste_redirect(&self, url: &str) {
+        self.fill("form.paste input", url).await;
+        self.click("form.paste button[type=submit]").await;
+    }
+
+    /// Waits for the completed step; returns its text.
+    pub async fn completed(&self) -> String {
+        self.text_containing("[data-step=completed]", "Connected")
+            .await
+    }
+
+    pub async fn done(&self) {
+        self.click("[data-step=completed] button").await;
+    }
+
+    pub async fn cancel_flow(&self) {
+        self.click("[data-action=cancel-flow]").await;
+    }
+
+    /// Whether the connect button is back (no flow open).
+    pub async fn wait_idle(&self) {
+        self.browser
+            .wait_for_count(&self.css("[data-action=connect]"), 1)
+            .await;
+    }
+
+    /// The remotes (or servers) listed, by name.
+    pub async fn remotes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for li in self
+            .browser
+            .client
+            .find_all(Locator::Css(&self.css("li[data-remote]")))
+            .await
+            .unwrap_or_default()
+        {
+            out.push(li.attr("data-remote").await.unwrap().unwrap_or_default());
+        }
+        out
+    }
+
+    pub async fn wait_remotes(&self, expected: &[&str]) {
+        wait_until(self.browser, &format!("remotes {expected:?}"), || async {
+            self.remotes().await == expected
+        })
+        .await;
+    }
+
+    /// Delete, then the confirmation: returns the question that was asked.
+    pub async fn delete_remote(&self, name: &str) -> String {
+        let row = format!("li[data-remote={name}]");
+        self.click(&format!("{row} [data-action=ask]")).await;
+        let question = self
+            .text_containing(&format!("{row} .confirm"), "Delete")
+            .await;
+        self.click(&format!("{row} [data-action=confirm]")).await;
+        question
+    }
+
+    // ---- Token forms (GitHub, Manus, Vercel) ------------------------------------------------
+
+    pub async fn use_token(&self) {
+        self.click("[data-action=use-token]").await;
+    }
+
+    pub async fn save_token(&self, token: &str) {
+        self.fill("form.token-form input", token).await;
+        self.click("form.token-form button[type=submit]").await;
+    }
+
+    /// Disconnect, then the confirmation.
+    pub async fn disconnect(&self) {
+        self.click(".actions [data-action=ask]").await;
+        self.click(".actions [data-action=confirm]").await;
+    }
+
+    // ---- GitHub device flow ------------------------------------------------------------------
+
+    pub async fn start_device_flow(&self) {
+        self.click("[data-action=device]").await;
+    }
+
+    pub async fn device_code(&self) -> String {
+        self.text_containing("[data-testid=user-code]", "").await
+    }
+
+    pub async fn verification_link(&self) -> String {
+        let css = self.css("[data-testid=verification-link]");
+        self.browser.wait_for_count(&css, 1).await;
+        self.browser
+            .client
+            .find(Locator::Css(&css))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    pub async fn countdown(&self) -> String {
+        self.text_containing("[data-testid=countdown]", "expires")
+            .await
+    }
+
+    // ---- Vercel ------------------------------------------------------------------------------
+
+    pub async fn start_oauth(&self) {
+        self.click("[data-action=oauth]").await;
+    }
+
+    pub async fn check_now(&self) {
+        self.click("[data-action=check]").await;
+    }
+
+    // ---- MCP ---------------------------------------------------------------------------------
+
+    /// Opens "Add a server", types `url`, and returns the inline message once it contains
+    /// `expect`.
+    pub async fn type_server_url(&self, url: &str, expect: &str) -> String {
+        if self
+            .browser
+            .client
+            .find_all(Locator::Css(&self.css("form[data-form=server-url]")))
+            .await
+            .map(|v| v.is_empty())
+            .unwrap_or(true)
+        {
+            self.click("[data-action=connect]").await;
+        }
+        self.fill("form[data-form=server-url] input", url).await;
+        self.click("form[data-form=server-url] button[type=submit]")
+            .await;
+        self.text_containing("[data-testid=name-message]", expect)
+            .await
+    }
+
+    /// Adds a server by URL (starts its sign-in).
+    pub async fn add_server(&self, url: &str) {
+        if self
+            .browser
+            .client
+            .find_all(Locator::Css(&self.css("form[data-form=server-url]")))
+            .await
+            .map(|v| v.is_empty())
+            .unwrap_or(true)
+        {
+            self.click("[data-action=connect]").await;
+        }
+        self.fill("form[data-form=server-url] input", url).await;
+        self.click("form[data-form=server-url] button[type=submit]")
+            .await;
+    }
+
+    /// The servers listed, with the words of their token state.
+    pub async fn servers(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for li in self
+            .browser
+            .client
+            .find_all(Locator::Css(&self.css("li[data-server]")))
+            .await
+            .unwrap_or_default()
+        {
+            let url = li.attr("data-server").await.unwrap().unwrap_or_default();
+            let state = li
+                .find(Locator::Css("[data-token-state]"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            out.push((url, state));
+        }
+        out
+    }
+}
+
+/// Polls `probe` (every 50 ms, up to the UI timeout) until it yields something.
+async fn wait_for<T, F, Fut>(browser: &Browser, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + crate::harness::UI_TIMEOUT;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            let html = browser.client.source().await.unwrap_or_default();
+            panic!("timed out waiting for {what}; page:\n{html}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_until<F, Fut>(browser: &Browser, what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_for(browser, what, || {
+        let f = probe();
+        async move { f.await.then_some(()) }
+    })
+    .await
+}

@@ -1,0 +1,100 @@
+//! Manus: an API key.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use patchbay_proto::tokens::{TokenStatus, check_manus_key_shape};
+
+use super::{Changed, Summary, card_state, last_good, state_problem};
+use crate::api::HelperClient;
+use crate::ui::{CardFrame, ConfirmButton, Notice, Problem, TokenForm};
+
+#[component]
+pub fn ManusCard(summary: Summary) -> impl IntoView {
+    let client = expect_context::<HelperClient>();
+    let changed = expect_context::<Changed>();
+    let (state, reload) =
+        card_state::<TokenStatus<serde_json::Value>>("/api/connectors/manus/status".into());
+    let status = last_good(state);
+    let connected = Signal::derive(move || {
+        status
+            .get()
+            .map(|s| s.connected)
+            .unwrap_or_else(|| summary.connected.get())
+    });
+    let account = Signal::derive(move || {
+        let s = status.get().filter(|s| s.connected)?;
+        Some(match s.token_hint {
+            Some(hint) => format!("Connected with the API key {hint}"),
+            None => "Connected with an API key".to_owned(),
+        })
+    });
+    let replacing = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let refresh = move || {
+        reload.update(|n| *n += 1);
+        changed.bump();
+    };
+    let act = move |what: &'static str| {
+        let client = client.clone();
+        busy.set(true);
+        problem.set(None);
+        notice.set(None);
+        spawn_local(async move {
+            let r: Result<serde_json::Value, _> = client
+                .post_empty(&format!("/api/connectors/manus/{what}"))
+                .await;
+            busy.set(false);
+            match r {
+                Ok(_) if what == "reconnect" => {
+                    notice.set(Some("Manus accepted the stored key.".into()))
+                }
+                Ok(_) => notice.set(Some("Disconnected from Manus.".into())),
+                Err(e) => problem.set(e.on_card()),
+            }
+            refresh();
+        });
+    };
+    let form = move |cancel: Option<Callback<()>>| {
+        view! {
+            <TokenForm id="manus" label="Manus API key"
+                hint="Find it in Manus → Settings → API keys; it is checked with Manus before it is saved."
+                path="/api/connectors/manus/token" button="Save key" check=check_manus_key_shape
+                on_saved=Callback::new(move |_| {
+                    replacing.set(false);
+                    notice.set(Some("Key saved.".into()));
+                    refresh();
+                })
+                on_cancel=cancel />
+        }
+    };
+    view! {
+        <CardFrame id="manus" title="Manus" connected account detail=summary.detail>
+            <Problem message=state_problem(state) />
+            <Problem message=problem />
+            <Notice message=notice />
+            {move || {
+                let act = act.clone();
+                let act2 = act.clone();
+                if !connected.get() {
+                    view! { {form(None)} }.into_any()
+                } else if replacing.get() {
+                    form(Some(Callback::new(move |_| replacing.set(false)))).into_any()
+                } else {
+                    view! {
+                        <div class="actions">
+                            <button type="button" class="secondary" data-action="reconnect"
+                                disabled=move || busy.get() on:click=move |_| act("reconnect")>"Reconnect"</button>
+                            <button type="button" class="secondary" data-action="replace"
+                                on:click=move |_| replacing.set(true)>"Replace key"</button>
+                            <ConfirmButton label="Disconnect" yes="Disconnect" busy
+                                question="Forget the stored Manus key?"
+                                on_confirm=Callback::new(move |_| act2("disconnect")) />
+                        </div>
+                    }.into_any()
+                }
+            }}
+        </CardFrame>
+    }
+}

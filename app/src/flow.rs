@@ -1,0 +1,314 @@
+//! The state machines of the guided flows, as plain values and functions: what the person
+//! sees next follows from the helper's answer alone. No Leptos, no browser, so they are
+//! unit-tested natively (`cargo test -p patchbay-app`).
+
+use patchbay_proto::api::{FlowStatus, RemoteSession};
+use patchbay_proto::mcp::McpSession;
+use patchbay_proto::rclone::is_valid_remote_name;
+use patchbay_proto::tokens::DeviceStatus;
+
+/// One step of a sign-in that ends with an authorization page (Drive, OneDrive, MCP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The helper is getting the sign-in ready (rclone starting, MCP discovery).
+    Preparing,
+    /// Open `auth_url`, approve, and (if the browser could not get back by itself) paste
+    /// the address the provider sent it to.
+    Authorize {
+        auth_url: String,
+    },
+    /// Done; `note` is something the person should know about the result.
+    Completed {
+        note: Option<String>,
+    },
+    /// Failed, with the helper's sentence.
+    Failed(String),
+    Cancelled,
+}
+
+impl Step {
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            Step::Completed { .. } | Step::Failed(_) | Step::Cancelled
+        )
+    }
+}
+
+/// What both session kinds say, reduced to what the flow needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct SessionView {
+    pub status: FlowStatus,
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl From<RemoteSession> for SessionView {
+    fn from(s: RemoteSession) -> Self {
+        Self {
+            status: s.status,
+            auth_url: s.auth_url,
+            error: s.error,
+            note: s.note,
+        }
+    }
+}
+
+impl From<McpSession> for SessionView {
+    fn from(s: McpSession) -> Self {
+        Self {
+            status: s.status,
+            auth_url: s.auth_url,
+            error: s.error,
+            note: None,
+        }
+    }
+}
+
+/// The step a session's status puts the person at.
+pub fn step_of(s: &SessionView) -> Step {
+    match s.status {
+        FlowStatus::Pending => Step::Preparing,
+        FlowStatus::AwaitingOauth => match &s.auth_url {
+            Some(url) => Step::Authorize {
+                auth_url: url.clone(),
+            },
+            None => Step::Preparing,
+        },
+        FlowStatus::Completed => Step::Completed {
+            note: s.note.clone(),
+        },
+        FlowStatus::Error => Step::Failed(s.error.clone().unwrap_or_else(|| {
+            "The sign-in failed without saying why. Start it again.".to_owned()
+        })),
+        FlowStatus::Cancelled => Step::Cancelled,
+        FlowStatus::Expired => Step::Failed(
+            "This sign-in took too long and expired. Start it again when you are ready.".into(),
+        ),
+    }
+}
+
+/// The inline message for a remote name as it is typed; `None` when it can be used.
+/// `existing` are the remotes already configured (any type: rclone names are global).
+pub fn remote_name_problem(name: &str, existing: &[String], replace: bool) -> Option<String> {
+    if name.is_empty() {
+        return Some("Give the remote a name, like personal or work.".into());
+    }
+    if !is_valid_remote_name(name) {
+        let hint = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            " Use lowercase letters."
+        } else if name.contains(' ') {
+            " Use - or _ instead of spaces."
+        } else if name.len() > 32 {
+            " Make it shorter."
+        } else {
+            ""
+        };
+        return Some(format!(
+            "A remote name is 1 to 32 lowercase letters, digits, - or _.{hint}"
+        ));
+    }
+    if existing.iter().any(|e| e == name) && !replace {
+        return Some(format!(
+            "A remote called {name} already exists. Pick another name, or tick \
+             \"Sign in again\" to replace its sign-in."
+        ));
+    }
+    None
+}
+
+/// The inline message for an MCP server URL; `None` when it can be used.
+pub fn server_url_problem(url: &str) -> Option<String> {
+    use patchbay_proto::mcp::{UrlError, check_url};
+    let url = url.trim();
+    if url.is_empty() {
+        return Some("Enter the server's address, like https://mcp.example.com/mcp.".into());
+    }
+    match check_url(url) {
+        Ok(_) => None,
+        Err(UrlError::NotHttpUrl) => Some(
+            "That is not a web address. It should start with https:// (for example \
+             https://mcp.example.com/mcp)."
+                .into(),
+        ),
+        Err(UrlError::InsecureHttp) => Some(
+            "Use https://: plain http is only allowed for servers on this machine \
+             (127.0.0.1 or localhost)."
+                .into(),
+        ),
+    }
+}
+
+/// The inline message for what was pasted into a redirect box; `None` when it can be sent.
+pub fn paste_problem(pasted: &str) -> Option<String> {
+    patchbay_proto::redirect::parse_pasted_redirect(pasted)
+        .err()
+        .map(|e| e.message())
+}
+
+/// `m:ss` (or `h:mm:ss`) for a countdown.
+pub fn clock(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The sentence for a finished or failed device flow (GitHub), or `None` while it waits.
+pub fn device_outcome(status: DeviceStatus, message: Option<&str>) -> Option<String> {
+    let or = |default: &str| message.map(str::to_owned).unwrap_or_else(|| default.into());
+    match status {
+        DeviceStatus::Pending | DeviceStatus::Approved => None,
+        DeviceStatus::Expired => Some(or(
+            "The code expired before it was approved. Get a new code and enter it at GitHub.",
+        )),
+        DeviceStatus::Error => Some(or("GitHub sign-in failed. Try again.")),
+        DeviceStatus::Cancelled => Some(or("Sign-in cancelled.")),
+    }
+}
+
+/// The words for an MCP server's token state.
+pub fn token_state_words(state: patchbay_proto::mcp::TokenState) -> (&'static str, &'static str) {
+    use patchbay_proto::mcp::TokenState::*;
+    match state {
+        Valid => ("ok", "Signed in"),
+        Expired => ("ok", "Signed in (token refreshes on next use)"),
+        ReauthorizationRequired => ("warn", "Sign in again"),
+        Missing => ("warn", "Not signed in"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(status: FlowStatus) -> SessionView {
+        SessionView {
+            status,
+            auth_url: Some("https://accounts.example/auth?x=1".into()),
+            error: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn steps_follow_the_status() {
+        assert_eq!(step_of(&view(FlowStatus::Pending)), Step::Preparing);
+        assert_eq!(
+            step_of(&view(FlowStatus::AwaitingOauth)),
+            Step::Authorize {
+                auth_url: "https://accounts.example/auth?x=1".into()
+            }
+        );
+        let mut no_url = view(FlowStatus::AwaitingOauth);
+        no_url.auth_url = None;
+        assert_eq!(step_of(&no_url), Step::Preparing);
+        let mut failed = view(FlowStatus::Error);
+        failed.error = Some("rclone exited".into());
+        assert_eq!(step_of(&failed), Step::Failed("rclone exited".into()));
+        assert!(step_of(&view(FlowStatus::Expired)).is_finished());
+        assert!(step_of(&view(FlowStatus::Cancelled)).is_finished());
+        assert!(!step_of(&view(FlowStatus::AwaitingOauth)).is_finished());
+        let mut done = view(FlowStatus::Completed);
+        done.note = Some("drive looked up".into());
+        assert_eq!(
+            step_of(&done),
+            Step::Completed {
+                note: Some("drive looked up".into())
+            }
+        );
+    }
+
+    #[test]
+    fn sessions_of_both_kinds_read_into_one_view() {
+        let rclone: RemoteSession = serde_json::from_str(
+            r#"{"status":"awaiting_oauth","auth_url":"u","needs_manual_code":true,"remote_name":"p","error":null}"#,
+        )
+        .unwrap();
+        assert_eq!(SessionView::from(rclone).auth_url.as_deref(), Some("u"));
+        let v: SessionView = serde_json::from_str(
+            r#"{"status":"error","auth_url":null,"server_url":"https://m","issuer":null,"error":"no"}"#,
+        )
+        .unwrap();
+        assert_eq!(step_of(&v), Step::Failed("no".into()));
+    }
+
+    #[test]
+    fn remote_names_say_what_is_wrong() {
+        assert_eq!(remote_name_problem("personal", &[], false), None);
+        assert!(
+            remote_name_problem("", &[], false)
+                .unwrap()
+                .contains("Give the remote a name")
+        );
+        assert!(
+            remote_name_problem("My Drive", &[], false)
+                .unwrap()
+                .contains("lowercase")
+        );
+        assert!(
+            remote_name_problem("my drive", &[], false)
+                .unwrap()
+                .contains("instead of spaces")
+        );
+        assert!(
+            remote_name_problem(&"a".repeat(33), &[], false)
+                .unwrap()
+                .contains("shorter")
+        );
+        let existing = vec!["work".to_owned()];
+        assert!(
+            remote_name_problem("work", &existing, false)
+                .unwrap()
+                .contains("already exists")
+        );
+        assert_eq!(remote_name_problem("work", &existing, true), None);
+    }
+
+    #[test]
+    fn server_urls_and_pastes() {
+        assert_eq!(server_url_problem("https://mcp.example.com/mcp"), None);
+        assert_eq!(server_url_problem("http://127.0.0.1:9000/mcp"), None);
+        assert!(
+            server_url_problem("http://mcp.example.com")
+                .unwrap()
+                .contains("https://")
+        );
+        assert!(
+            server_url_problem("mcp.example.com")
+                .unwrap()
+                .contains("web address")
+        );
+        assert!(server_url_problem("  ").is_some());
+        assert_eq!(
+            paste_problem("http://127.0.0.1:53682/?state=s&code=4%2F0abc"),
+            None
+        );
+        assert!(paste_problem("").unwrap().contains("Nothing was pasted"));
+        assert!(paste_problem("http://127.0.0.1:53682/?state=s").is_some());
+    }
+
+    #[test]
+    fn clocks_and_outcomes() {
+        assert_eq!(clock(900), "15:00");
+        assert_eq!(clock(61), "1:01");
+        assert_eq!(clock(0), "0:00");
+        assert_eq!(clock(3725), "1:02:05");
+        assert_eq!(device_outcome(DeviceStatus::Pending, None), None);
+        assert!(
+            device_outcome(DeviceStatus::Expired, None)
+                .unwrap()
+                .contains("expired")
+        );
+        assert_eq!(
+            device_outcome(DeviceStatus::Error, Some("gh is not installed")).as_deref(),
+            Some("gh is not installed")
+        );
+    }
+}

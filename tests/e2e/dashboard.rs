@@ -1,0 +1,480 @@
+//! Every connector flow as a person runs it: the built dashboard in headless Chromium,
+//! served by the real helper on its own origin (`--dashboard-dir dist`), against the fakes.
+//! Each test leaves `target/screenshots/<test>-failure.png` when it fails.
+
+use patchbay_testkit::github::FakeGithub;
+use patchbay_testkit::manus::FakeManus;
+use patchbay_testkit::mcp::FakeMcp;
+use patchbay_testkit::oauth::FakeOAuth;
+use patchbay_testkit::process::workspace_root;
+use patchbay_testkit::vercel::FakeVercel;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{Browser, Edge, Helper, port_53682, secret};
+use crate::pages::Dashboard;
+
+const CLIENT_ID: &str = "patchbay-dash-client";
+const CLIENT_SECRET: &str = "patchbay-dash-client-secret";
+
+fn dist() -> String {
+    let dist = workspace_root().join("dist");
+    assert!(
+        dist.join("index.html").exists(),
+        "dist/ is missing: run `cargo xtask build`"
+    );
+    dist.display().to_string()
+}
+
+/// A helper that serves the dashboard itself, with `env` added.
+fn helper_with(env: &[(&str, &str)], prepare: impl FnOnce(&std::path::Path)) -> Helper {
+    let dist = dist();
+    let mut all = vec![("PATCHBAY_DASHBOARD_DIR", dist.as_str())];
+    all.extend_from_slice(env);
+    Helper::start_with(&[], &all, prepare)
+}
+
+async fn open<'a>(browser: &'a Browser, helper: &Helper) -> Dashboard<'a> {
+    let page = Dashboard::open(browser, &helper.pairing_link(&helper.origin())).await;
+    page.cards(6).await;
+    page
+}
+
+/// The environment that points rclone at the fake Google/Microsoft.
+fn rclone_env(provider: &FakeOAuth) -> Vec<(&'static str, String)> {
+    secret(CLIENT_SECRET);
+    vec![
+        ("RCLONE_DRIVE_AUTH_URL", provider.auth_url()),
+        ("RCLONE_DRIVE_TOKEN_URL", provider.token_url()),
+        ("RCLONE_ONEDRIVE_AUTH_URL", provider.auth_url()),
+        ("RCLONE_ONEDRIVE_TOKEN_URL", provider.token_url()),
+        ("PATCHBAY_GDRIVE_CLIENT_ID", CLIENT_ID.into()),
+        ("PATCHBAY_GDRIVE_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("PATCHBAY_ONEDRIVE_CLIENT_ID", CLIENT_ID.into()),
+        ("PATCHBAY_ONEDRIVE_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("PATCHBAY_GRAPH_API_URL", provider.graph_url()),
+    ]
+}
+
+fn borrow<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The person approves at the provider in a browser that cannot reach this machine's port
+/// 53682: where the provider sends them is what they copy from the address bar.
+async fn approve_elsewhere(auth_url: &str) -> String {
+    let res = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(auth_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the provider should redirect");
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirmation() {
+    let _port = port_53682();
+    let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
+    let env = rclone_env(&provider);
+    let helper = helper_with(&borrow(&env), |_| {});
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-drive");
+    let page = open(&browser, &helper).await;
+    let drive = page.card("gdrive");
+    drive.wait_state("disconnected").await;
+
+    // The name is checked as it is typed.
+    drive.connect().await;
+    let message = drive.type_name("My Drive", "lowercase").await;
+    assert!(message.contains("1 to 32"), "{message}");
+    let message = drive.type_name("personal", "personal:").await;
+    assert!(message.contains("rclone will know"), "{message}");
+
+    // A sign-in can be cancelled: the card goes back to where it was.
+    drive.type_name("scratch", "scratch:").await;
+    drive.continue_().await;
+    drive.auth_link().await;
+    drive.cancel_flow().await;
+    drive.wait_idle().await;
+
+    drive.connect().await;
+    drive.type_name("personal", "personal:").await;
+    drive.continue_().await;
+    let auth_url = drive.auth_link().await;
+    assert!(auth_url.starts_with(&provider.auth_url()), "{auth_url}");
+    assert!(auth_url.contains(CLIENT_ID), "{auth_url}");
+
+    // Garbage in the paste box is refused with what to paste instead; the real address works.
+    drive.paste_redirect("not a url at all").await;
+    drive.problem("Paste the whole address").await;
+    let redirect = approve_elsewhere(&auth_url).await;
+    assert!(redirect.contains(":53682/"), "{redirect}");
+    drive.paste_redirect(&redirect).await;
+    let done = drive.completed().await;
+    assert!(done.contains("personal:"), "{done}");
+    drive.wait_state("connected").await;
+    drive.wait_remotes(&["personal"]).await;
+    let conf = std::fs::read_to_string(helper.data_dir().join("rclone.conf")).unwrap();
+    assert!(conf.contains("[personal]"), "{conf}");
+    assert!(!conf.contains("[scratch]"), "{conf}");
+    drive.done().await;
+
+    let question = drive.delete_remote("personal").await;
+    assert!(question.contains("Delete personal:"), "{question}");
+    drive.wait_remotes(&[]).await;
+    drive.wait_state("disconnected").await;
+    let conf = std::fs::read_to_string(helper.data_dir().join("rclone.conf")).unwrap();
+    assert!(!conf.contains("[personal]"), "{conf}");
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_port_is_explained_in_plain_words_on_the_card() {
+    let _port = port_53682();
+    let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
+    let env = rclone_env(&provider);
+    let helper = helper_with(&borrow(&env), |_| {});
+    // Someone else's Drive sign-in holds port 53682.
+    let (status, started) = helper
+        .call(
+            Method::POST,
+            "/api/connectors/gdrive/remotes",
+            Some(json!({"name": "elsewhere"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-busy-port");
+    let page = open(&browser, &helper).await;
+    let onedrive = page.card("onedrive");
+    onedrive.connect().await;
+    onedrive.type_name("work", "work:").await;
+    onedrive.continue_().await;
+    let problem = onedrive.problem("53682").await;
+    assert!(problem.contains("Finish or cancel it"), "{problem}");
+    assert!(!problem.contains("409"), "{problem}");
+    let id = started["session_id"].as_str().unwrap();
+    helper
+        .call(
+            Method::POST,
+            &format!("/api/connectors/gdrive/sessions/{id}/cancel"),
+            None,
+        )
+        .await;
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manus_key_and_github_token_forms() {
+    let github = FakeGithub::start();
+    let pat = secret("ghp_DASHaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    github.add_token(&pat, "octocat", 1, "repo");
+    let manus = FakeManus::start();
+    let key = secret("manus_dash_key_cccccccccccc");
+    let wrong = secret("manus_dash_wrong_dddddddd");
+    manus.add_key(&key);
+    let (github_url, manus_url) = (github.api_url(), manus.api_url());
+    let helper = helper_with(
+        &[
+            ("PATCHBAY_GITHUB_API_URL", &github_url),
+            ("PATCHBAY_MANUS_API_URL", &manus_url),
+        ],
+        |_| {},
+    );
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-tokens");
+    let page = open(&browser, &helper).await;
+
+    // Manus: a key Manus refuses is explained; the right one connects; disconnect asks first.
+    let card = page.card("manus");
+    card.wait_state("disconnected").await;
+    card.save_token("short").await;
+    card.problem("does not look like a Manus API key").await;
+    assert_eq!(manus.calls(), 0, "a malformed key was sent");
+    card.save_token(&wrong).await;
+    let problem = card.problem("").await;
+    assert!(
+        !problem.is_empty() && !problem.contains(&wrong),
+        "{problem}"
+    );
+    card.save_token(&key).await;
+    card.wait_state("connected").await;
+    let account = card.account("API key").await;
+    assert!(
+        account.contains("cccc") && !account.contains(&key),
+        "{account}"
+    );
+    card.disconnect().await;
+    card.wait_state("disconnected").await;
+
+    // GitHub with a personal access token.
+    let card = page.card("github");
+    card.use_token().await;
+    card.save_token("abc").await;
+    card.problem("not a GitHub token").await;
+    card.save_token(&pat).await;
+    card.wait_state("connected").await;
+    card.account("Connected as @octocat").await;
+
+    // No edge configured: the Vercel card says what to set instead of offering a sign-in.
+    page.card("vercel").problem("PATCHBAY_EDGE_URL").await;
+
+    let html = browser.client.source().await.unwrap();
+    for s in [&pat, &key, &wrong, &helper.token] {
+        assert!(!html.contains(s.as_str()), "a secret is in the page");
+    }
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
+    let github = FakeGithub::start();
+    let (proxy, api) = (github.proxy_url(), github.api_url());
+    let helper = helper_with(
+        &[
+            ("HTTP_PROXY", &proxy),
+            ("http_proxy", &proxy),
+            ("PATCHBAY_GITHUB_HOST", "github.localhost"),
+            ("PATCHBAY_GITHUB_API_URL", &api),
+        ],
+        |_| {},
+    );
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-device");
+    let page = open(&browser, &helper).await;
+    let card = page.card("github");
+    card.start_device_flow().await;
+    let code = card.device_code().await;
+    assert_eq!(github.user_codes(), std::slice::from_ref(&code));
+    // The address gh printed; the helper may answer with GitHub's standard one before gh
+    // prints it (it does not wait for that line).
+    let link = card.verification_link().await;
+    assert!(link.ends_with("/login/device"), "{link}");
+    let countdown = card.countdown().await;
+    assert!(
+        countdown.contains("expires in 14:") || countdown.contains("expires in 15:00"),
+        "{countdown}"
+    );
+
+    // Approval at GitHub shows at once (long-poll), with the account.
+    secret(&github.approve(&code, "octocat", 583231));
+    card.wait_state("connected").await;
+    card.account("Connected as @octocat").await;
+    card.notice("Signed in to GitHub as @octocat").await;
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vercel_token_form_and_oauth_through_the_edge_callback() {
+    const EDGE_TOKEN: &str = "e2e-dash-edge-token-0123456789";
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let fake = FakeVercel::new();
+    let server = fake.serve();
+    let mut vars = FakeVercel::edge_vars(&server.url());
+    vars.push(("PATCHBAY_EDGE_TOKEN", EDGE_TOKEN.into()));
+    vars.push(("PATCHBAY_ENCRYPTION_KEY", KEY.into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let edge = Edge::start(&vars);
+    let edge_url = edge.origin();
+    secret(EDGE_TOKEN);
+    let helper = helper_with(
+        &[
+            ("PATCHBAY_EDGE_URL", &edge_url),
+            ("PATCHBAY_EDGE_TOKEN", EDGE_TOKEN),
+        ],
+        |_| {},
+    );
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-vercel");
+    let page = open(&browser, &helper).await;
+    let card = page.card("vercel");
+    card.wait_state("disconnected").await;
+
+    // Token form: a refused token is explained; a good one connects.
+    let personal = secret("vercel_dash_personal_token_0123456789");
+    fake.add_personal_token(&personal);
+    card.use_token().await;
+    card.save_token("bad_token_value_xyz").await;
+    let problem = card.problem("").await;
+    assert!(!problem.contains("bad_token_value_xyz"), "{problem}");
+    card.save_token(&personal).await;
+    card.wait_state("connected").await;
+    card.account("Connected as").await;
+    card.disconnect().await;
+    card.wait_state("disconnected").await;
+
+    // OAuth: the link opens Vercel in a new tab, Vercel sends the browser to the edge's
+    // /callback, and the card sees the result when asked.
+    card.start_oauth().await;
+    let authorize = card.auth_link().await;
+    assert!(authorize.starts_with(&server.url()), "{authorize}");
+    card.open_auth_link().await;
+    let deadline = std::time::Instant::now() + crate::harness::UI_TIMEOUT;
+    loop {
+        card.check_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if card.problems_now().await.is_empty()
+            && browser
+                .client
+                .find_all(fantoccini::Locator::Css(
+                    "article[data-connector=vercel] .badge[data-state=connected]",
+                ))
+                .await
+                .map(|v| !v.is_empty())
+                .unwrap_or(false)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Vercel sign-in did not complete"
+        );
+    }
+    card.account("Vercel sign-in").await;
+    let tokens: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(helper.data_dir().join("mcp-tokens.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tokens["vercel"]["source"], "oauth", "{tokens}");
+    secret(tokens["vercel"]["token"].as_str().unwrap());
+    browser.client.close().await.unwrap();
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mcp_server_added_by_url_signs_in_and_is_listed() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let helper = helper_with(&[], |_| {});
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-mcp");
+    let page = open(&browser, &helper).await;
+    let card = page.card("mcp");
+    card.wait_state("disconnected").await;
+    let message = card
+        .type_server_url("http://mcp.example.com/mcp", "https://")
+        .await;
+    assert!(message.contains("plain http"), "{message}");
+    card.add_server(&fake.mcp_url()).await;
+    card.auth_link().await;
+    // This browser reaches the helper's listener on 127.0.0.1:53682 itself: no paste needed.
+    card.open_auth_link().await;
+    card.completed().await;
+    card.wait_state("connected").await;
+    card.done().await;
+    let servers = card.servers().await;
+    assert_eq!(
+        servers,
+        [(fake.mcp_url(), "Signed in".to_owned())],
+        "{servers:?}"
+    );
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
+    let first = helper_with(&[], |_| {});
+    let (addr, token) = (first.addr, first.token.clone());
+    let browser = Browser::start().await;
+    let _shot = browser.screenshot_on_failure("dashboard-reconnect");
+    let page = open(&browser, &first).await;
+    page.card("manus").wait_state("disconnected").await;
+
+    let mut first = first;
+    assert!(first.stop());
+    let banner = page.banner().await;
+    assert!(
+        banner.contains("Cannot reach the Patchbay helper"),
+        "{banner}"
+    );
+    drop(first);
+
+    // A helper comes back at the same address (a restart): the page recovers by itself and
+    // reads the new helper's state.
+    let dist = dist();
+    let _second = Helper::start_on(
+        addr,
+        &token,
+        &[],
+        &[("PATCHBAY_DASHBOARD_DIR", dist.as_str())],
+        |dir| {
+            std::fs::write(
+                dir.join("mcp-tokens.json"),
+                r#"{"manus": {"token": "manus_restarted_key_0000"}}"#,
+            )
+            .unwrap();
+        },
+    );
+    page.banner_cleared().await;
+    page.card("manus").wait_state("connected").await;
+    assert_eq!(page.cards(6).await.len(), 6);
+    browser.client.close().await.unwrap();
+}
+
+/// Not a check: pictures of the dashboard, light and dark, wide and phone-width, for a
+/// person to look at (`cargo test -p patchbay-e2e -- --ignored dashboard_screenshots`).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn dashboard_screenshots() {
+    let _port = port_53682();
+    let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
+    let env = rclone_env(&provider);
+    let github = FakeGithub::start();
+    let (proxy, api) = (github.proxy_url(), github.api_url());
+    let mut env = borrow(&env);
+    env.extend([
+        ("HTTP_PROXY", proxy.as_str()),
+        ("http_proxy", proxy.as_str()),
+        ("PATCHBAY_GITHUB_HOST", "github.localhost"),
+        ("PATCHBAY_GITHUB_API_URL", api.as_str()),
+    ]);
+    let helper = helper_with(&env, |dir| {
+        std::fs::write(
+            dir.join("rclone.conf"),
+            "[personal]\ntype = drive\n\n[work]\ntype = drive\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("mcp-tokens.json"),
+            r#"{"manus": {"token": "manus_shot_key_abcd"}}"#,
+        )
+        .unwrap();
+    });
+    for (scheme, flags) in [
+        ("light", vec![]),
+        (
+            "dark",
+            vec![
+                "--force-dark-mode",
+                "--blink-settings=preferredColorScheme=0",
+            ],
+        ),
+    ] {
+        for (width, height) in [(1280, 1000), (390, 2400)] {
+            let size = format!("--window-size={width},{height}");
+            let mut args = flags.clone();
+            args.push(&size);
+            let browser = Browser::start_with_args(&args).await;
+            let page = open(&browser, &helper).await;
+            page.card("onedrive").connect().await;
+            page.card("onedrive")
+                .type_name("Work Drive", "lowercase")
+                .await;
+            page.card("github").start_device_flow().await;
+            page.card("github").device_code().await;
+            page.card("gdrive")
+                .wait_remotes(&["personal", "work"])
+                .await;
+            let path = browser
+                .screenshot(&format!("dashboard-{scheme}-{width}"))
+                .await;
+            eprintln!("{}", path.display());
+            browser.client.close().await.unwrap();
+        }
+    }
+}
