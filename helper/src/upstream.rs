@@ -17,10 +17,13 @@ pub fn client() -> reqwest::Client {
 }
 
 /// A client for 127.0.0.1 listeners of our own children (rclone's, gh's): a proxy from the
-/// environment must never see those requests, and redirects are read, not followed.
+/// environment must never see those requests, and redirects are read, not followed. No
+/// connection is kept: each flow's listener is a new process on the same port, and a
+/// pooled connection to the previous one would fail the next flow's request.
 pub fn loopback_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
+        .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
