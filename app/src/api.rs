@@ -1,6 +1,6 @@
 //! Talking to the paired helper, and knowing whether it can be reached.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Request, Response};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use patchbay_proto::pairing::Pairing;
@@ -94,7 +94,7 @@ impl HelperClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        self.send(Request::get(&self.url(path))).await
+        decode(&self.call(Method::Get, path, None).await?)
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(
@@ -102,63 +102,62 @@ impl HelperClient {
         path: &str,
         body: &B,
     ) -> Result<T, ApiFailure> {
-        let request = self
-            .authorized(Request::post(&self.url(path)))
-            .json(body)
-            .map_err(|e| ApiFailure::Garbled(e.to_string()))?;
-        self.answer(request.send().await).await
+        let body = serde_json::to_string(body).map_err(|e| ApiFailure::Garbled(e.to_string()))?;
+        decode(&self.call(Method::Post, path, Some(body)).await?)
+    }
+
+    /// The answer's text, for callers that read it later.
+    pub async fn get_text(&self, path: &str) -> Result<String, ApiFailure> {
+        self.call(Method::Get, path, None).await
     }
 
     /// A POST without a body (`disconnect`, `reconnect`, `cli/start`).
     pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        self.post(path, &serde_json::json!({})).await
+        decode(&self.call(Method::Post, path, Some("{}".into())).await?)
     }
 
     /// A DELETE answered with 204 or `{"ok": true}`.
     pub async fn delete(&self, path: &str) -> Result<(), ApiFailure> {
-        let response = self
-            .authorized(Request::delete(&self.url(path)))
-            .send()
-            .await;
-        let response = self.reached(response)?;
-        if response.ok() {
-            Ok(())
-        } else {
-            Err(failure(response).await)
-        }
+        self.call(Method::Delete, path, None).await.map(|_| ())
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
-        request.header("Authorization", &format!("Bearer {}", self.token.expose()))
-    }
-
-    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ApiFailure> {
-        self.answer(self.authorized(request).send().await).await
-    }
-
-    async fn answer<T: DeserializeOwned>(
+    /// Every API call goes through here (one copy of the request code in the wasm, not one
+    /// per answer type): the answer's text on success, else what went wrong.
+    async fn call(
         &self,
-        response: Result<Response, gloo_net::Error>,
-    ) -> Result<T, ApiFailure> {
-        let response = self.reached(response)?;
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<String, ApiFailure> {
+        let url = self.url(path);
+        let request = match method {
+            Method::Get => Request::get(&url),
+            Method::Post => Request::post(&url),
+            Method::Delete => Request::delete(&url),
+        }
+        .header("Authorization", &format!("Bearer {}", self.token.expose()));
+        let sent = match body {
+            Some(b) => match request.header("Content-Type", "application/json").body(b) {
+                Ok(r) => r.send().await,
+                Err(e) => return Err(ApiFailure::Garbled(e.to_string())),
+            },
+            None => request.send().await,
+        };
+        let response = sent.map_err(|_| {
+            self.lost();
+            ApiFailure::Unreachable
+        })?;
         if response.ok() {
             return response
-                .json::<T>()
+                .text()
                 .await
                 .map_err(|e| ApiFailure::Garbled(e.to_string()));
         }
         Err(failure(response).await)
-    }
-
-    fn reached(&self, response: Result<Response, gloo_net::Error>) -> Result<Response, ApiFailure> {
-        response.map_err(|_| {
-            self.lost();
-            ApiFailure::Unreachable
-        })
     }
 
     /// The helper stopped answering: say so, and probe until it answers again.
@@ -220,6 +219,19 @@ impl HelperClient {
             sleep(250).await;
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+/// An empty answer (204) reads as `null`, so `()`-like and optional types accept it.
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiFailure> {
+    let text = if text.trim().is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| ApiFailure::Garbled(e.to_string()))
 }
 
 async fn failure(response: Response) -> ApiFailure {

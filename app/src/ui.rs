@@ -140,7 +140,7 @@ pub fn TokenForm(
         busy.set(true);
         problem.set(None);
         spawn_local(async move {
-            let r: Result<serde_json::Value, ApiFailure> =
+            let r: Result<serde::de::IgnoredAny, ApiFailure> =
                 client.post(&path, &SaveTokenBody { token: &value }).await;
             busy.set(false);
             match r {

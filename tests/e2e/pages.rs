@@ -272,7 +272,12 @@ impl Card<'_> {
             .await
             .unwrap_or_default()
         {
-            out.push(li.attr("data-remote").await.unwrap().unwrap_or_default());
+            // The list may be redrawn while it is read: a stale row reads as "?", and the
+            // waits retry.
+            match li.attr("data-remote").await {
+                Ok(Some(name)) => out.push(name),
+                _ => out.push("?".into()),
+            }
         }
         out
     }

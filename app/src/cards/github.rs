@@ -27,9 +27,8 @@ enum Panel {
 pub fn GithubCard(summary: Summary) -> impl IntoView {
     let client = expect_context::<HelperClient>();
     let changed = expect_context::<Changed>();
-    let (state, reload) =
-        card_state::<TokenStatus<GithubUser>>("/api/connectors/github/status".into());
-    let status = last_good(state);
+    let (state, reload) = card_state("/api/connectors/github/status");
+    let status = last_good::<TokenStatus<GithubUser>>(state);
     let connected = Signal::derive(move || {
         status
             .get()
@@ -41,7 +40,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         let user = s.user?;
         let mut line = format!("Connected as @{}", user.login);
         if let Some(hint) = s.token_hint {
-            line.push_str(&format!(" · token {hint}"));
+            line.push_str(&format!(" · token ending in {hint}"));
         }
         if s.source.as_deref() == Some("gh") {
             line.push_str(" · via gh sign-in");
@@ -66,7 +65,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
             notice.set(None);
             spawn_local(async move {
                 let path = format!("/api/connectors/github/{what}");
-                let r: Result<serde_json::Value, _> = client.post_empty(&path).await;
+                let r: Result<serde::de::IgnoredAny, _> = client.post_empty(&path).await;
                 busy.set(false);
                 match r {
                     Ok(_) if what == "reconnect" => {

@@ -12,9 +12,8 @@ use crate::ui::{CardFrame, ConfirmButton, Notice, Problem, TokenForm};
 pub fn ManusCard(summary: Summary) -> impl IntoView {
     let client = expect_context::<HelperClient>();
     let changed = expect_context::<Changed>();
-    let (state, reload) =
-        card_state::<TokenStatus<serde_json::Value>>("/api/connectors/manus/status".into());
-    let status = last_good(state);
+    let (state, reload) = card_state("/api/connectors/manus/status");
+    let status = last_good::<TokenStatus<serde::de::IgnoredAny>>(state);
     let connected = Signal::derive(move || {
         status
             .get()
@@ -24,7 +23,7 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
     let account = Signal::derive(move || {
         let s = status.get().filter(|s| s.connected)?;
         Some(match s.token_hint {
-            Some(hint) => format!("Connected with the API key {hint}"),
+            Some(hint) => format!("Connected with the API key ending in {hint}"),
             None => "Connected with an API key".to_owned(),
         })
     });
@@ -42,7 +41,7 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
         problem.set(None);
         notice.set(None);
         spawn_local(async move {
-            let r: Result<serde_json::Value, _> = client
+            let r: Result<serde::de::IgnoredAny, _> = client
                 .post_empty(&format!("/api/connectors/manus/{what}"))
                 .await;
             busy.set(false);

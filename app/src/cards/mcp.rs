@@ -23,8 +23,8 @@ enum Panel {
 pub fn McpCard(summary: Summary) -> impl IntoView {
     let client = expect_context::<HelperClient>();
     let changed = expect_context::<Changed>();
-    let (state, reload) = card_state::<McpServerList>("/api/connectors/mcp/servers".into());
-    let servers = last_good(state);
+    let (state, reload) = card_state("/api/connectors/mcp/servers");
+    let servers = last_good::<McpServerList>(state);
     let connected = Signal::derive(move || match servers.get() {
         Some(l) => l.servers.iter().any(|s| {
             matches!(

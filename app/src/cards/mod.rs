@@ -138,10 +138,11 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
 }
 
 /// A card's own state: loaded on mount, again after each change it makes, and again when
-/// the helper comes back after an outage.
-pub fn card_state<T: serde::de::DeserializeOwned + Clone + 'static>(
-    path: String,
-) -> (LocalResource<Result<T, ApiFailure>>, RwSignal<u32>) {
+/// the helper comes back after an outage. Kept as the answer's text (one resource type for
+/// every card keeps the wasm small); [`last_good`] reads it as `T`.
+pub fn card_state(
+    path: &'static str,
+) -> (LocalResource<Result<String, ApiFailure>>, RwSignal<u32>) {
     let client = expect_context::<HelperClient>();
     let reload = RwSignal::new(0u32);
     let link = client.link;
@@ -149,16 +150,15 @@ pub fn card_state<T: serde::de::DeserializeOwned + Clone + 'static>(
         link.epoch.track();
         reload.track();
         let client = client.clone();
-        let path = path.clone();
-        async move { client.get::<T>(&path).await }
+        async move { client.get_text(path).await }
     });
     (resource, reload)
 }
 
 /// The card's problem line from its state (never for an unreachable helper: the banner
 /// says that once for the page).
-pub fn state_problem<T: Clone + Send + Sync + 'static>(
-    resource: LocalResource<Result<T, ApiFailure>>,
+pub fn state_problem(
+    resource: LocalResource<Result<String, ApiFailure>>,
 ) -> Signal<Option<String>> {
     Signal::derive(move || match resource.get() {
         Some(Err(e)) => e.on_card(),
@@ -167,11 +167,12 @@ pub fn state_problem<T: Clone + Send + Sync + 'static>(
 }
 
 /// The last good value of the card's state (kept while it reloads or the helper is away).
-pub fn last_good<T: Clone + PartialEq + Send + Sync + 'static>(
-    resource: LocalResource<Result<T, ApiFailure>>,
-) -> Memo<Option<T>> {
+pub fn last_good<T>(resource: LocalResource<Result<String, ApiFailure>>) -> Memo<Option<T>>
+where
+    T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+{
     Memo::new(move |prev: Option<&Option<T>>| match resource.get() {
-        Some(Ok(v)) => Some(v),
+        Some(Ok(text)) => serde_json::from_str(&text).ok(),
         Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
         Some(Err(_)) => None,
     })

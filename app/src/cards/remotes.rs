@@ -31,8 +31,12 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     let client = expect_context::<HelperClient>();
     let changed = expect_context::<Changed>();
     let id = kind.as_str();
-    let (state, reload) = card_state::<RemoteList>(format!("/api/connectors/{id}/remotes"));
-    let remotes = last_good(state);
+    let path = match kind {
+        ConnectorId::Onedrive => "/api/connectors/onedrive/remotes",
+        _ => "/api/connectors/gdrive/remotes",
+    };
+    let (state, reload) = card_state(path);
+    let remotes = last_good::<RemoteList>(state);
     let names = Memo::new(move |_| {
         remotes
             .get()

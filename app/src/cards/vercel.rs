@@ -30,9 +30,8 @@ enum Panel {
 pub fn VercelCard(summary: Summary) -> impl IntoView {
     let client = expect_context::<HelperClient>();
     let changed = expect_context::<Changed>();
-    let (state, reload) =
-        card_state::<TokenStatus<VercelAccount>>("/api/connectors/vercel/status".into());
-    let status = last_good(state);
+    let (state, reload) = card_state("/api/connectors/vercel/status");
+    let status = last_good::<TokenStatus<VercelAccount>>(state);
     let connected = Signal::derive(move || {
         status
             .get()
@@ -114,7 +113,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
             problem.set(None);
             notice.set(None);
             spawn_local(async move {
-                let r: Result<serde_json::Value, _> = client
+                let r: Result<serde::de::IgnoredAny, _> = client
                     .post_empty(&format!("/api/connectors/vercel/{what}"))
                     .await;
                 busy.set(false);
