@@ -165,6 +165,13 @@ fn Authorize(auth_url: String, provider: &'static str, submit_path: String) -> i
     let sent = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let input_id = format!("paste{}", submit_path.replace('/', "-"));
+    // The next thing to do is follow the link: put the keyboard there.
+    let link = NodeRef::<leptos::html::A>::new();
+    Effect::new(move |_| {
+        if let Some(a) = link.get() {
+            let _ = a.focus();
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = pasted.get_untracked().trim().to_owned();
@@ -189,11 +196,11 @@ fn Authorize(auth_url: String, provider: &'static str, submit_path: String) -> i
         <ol class="steps" data-step="authorize">
             <li>
                 <strong>"Open the sign-in page. "</strong>
-                <a class="button primary" href=auth_url target="_blank" rel="noopener noreferrer" data-testid="auth-link">
+                <a class="button primary" href=auth_url target="_blank" rel="noopener noreferrer" data-testid="auth-link" node_ref=link>
                     {format!("Sign in with {provider}")}<span class="sr-only">" (opens in a new tab)"</span>
                 </a>
             </li>
-            <li><strong>"Approve access. "</strong>"When this machine's browser can reach the helper, this card moves on by itself."</li>
+            <li><strong>"Approve access. "</strong>"If you approve in a browser on this computer, this card moves on by itself."</li>
             <li>
                 <strong>"Otherwise, paste the address you land on. "</strong>
                 "After you approve, the tab shows an error page whose address starts with "

@@ -75,12 +75,20 @@ pub fn ConfirmButton(
     let asking = RwSignal::new(false);
     let yes_ref = NodeRef::<leptos::html::Button>::new();
     let ask_ref = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if asking.get()
-            && let Some(b) = yes_ref.get()
-        {
+    // Keyboard users land on the question's answer, and back on the button after "Keep".
+    Effect::new(move |was: Option<bool>| {
+        let now = asking.get();
+        let target = if now {
+            yes_ref.get()
+        } else if was == Some(true) {
+            ask_ref.get()
+        } else {
+            None
+        };
+        if let Some(b) = target {
             let _ = b.focus();
         }
+        now
     });
     let label2 = label.clone();
     view! {

@@ -248,9 +248,14 @@ async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
     let _shot = browser.screenshot_on_failure("dashboard-device");
     let page = open(&browser, &helper).await;
     let card = page.card("github");
+
+    // A started sign-in can be cancelled: the card offers it again.
     card.start_device_flow().await;
-    let code = card.device_code().await;
-    assert_eq!(github.user_codes(), std::slice::from_ref(&code));
+    let first = card.device_code().await;
+    card.cancel_flow().await;
+    card.start_device_flow().await;
+    let code = wait_new_code(&card, &first).await;
+    assert!(github.user_codes().contains(&code), "{code}");
     // The address gh printed; the helper may answer with GitHub's standard one before gh
     // prints it (it does not wait for that line).
     let link = card.verification_link().await;
@@ -267,6 +272,22 @@ async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
     card.account("Connected as @octocat").await;
     card.notice("Signed in to GitHub as @octocat").await;
     browser.client.close().await.unwrap();
+}
+
+/// The code shown once it is not `old` any more.
+async fn wait_new_code(card: &crate::pages::Card<'_>, old: &str) -> String {
+    let deadline = std::time::Instant::now() + crate::harness::UI_TIMEOUT;
+    loop {
+        let code = card.device_code().await;
+        if code != old {
+            return code;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new code after {old}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -342,6 +363,38 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     .unwrap();
     assert_eq!(tokens["vercel"]["source"], "oauth", "{tokens}");
     secret(tokens["vercel"]["token"].as_str().unwrap());
+    card.disconnect().await;
+    card.wait_state("disconnected").await;
+
+    // Vercel may also send the person back to the dashboard itself (`?code=…&state=…`):
+    // the page exchanges the code and takes it out of the address bar.
+    let (status, start) = helper
+        .call(Method::GET, "/api/connectors/vercel/oauth/start", None)
+        .await;
+    assert_eq!(status, 200, "{start}");
+    let approved = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(start["authorize_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+    let query = callback
+        .split_once('?')
+        .expect("code and state")
+        .1
+        .to_owned();
+    let link = helper.pairing_link(&helper.origin());
+    let (base, fragment) = link.split_once('#').unwrap();
+    let page = Dashboard::open(&browser, &format!("{base}?{query}#{fragment}")).await;
+    page.cards(6).await;
+    let card = page.card("vercel");
+    card.notice("Signed in to Vercel").await;
+    card.wait_state("connected").await;
+    let url = page.current_url().await;
+    assert!(!url.contains("code=") && !url.contains('#'), "{url}");
     browser.client.close().await.unwrap();
     drop(server);
 }
@@ -470,6 +523,17 @@ async fn dashboard_screenshots() {
             page.card("gdrive")
                 .wait_remotes(&["personal", "work"])
                 .await;
+            if scheme == "light" && width > 1000 {
+                // One picture of the paste step too (needs the port; only one at a time).
+                let drive = page.card("gdrive");
+                drive.connect().await;
+                drive.type_name("photos", "photos:").await;
+                drive.continue_().await;
+                drive.auth_link().await;
+                let path = browser.screenshot("dashboard-paste-step").await;
+                eprintln!("{}", path.display());
+                drive.cancel_flow().await;
+            }
             let path = browser
                 .screenshot(&format!("dashboard-{scheme}-{width}"))
                 .await;
