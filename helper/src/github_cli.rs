@@ -32,6 +32,8 @@ pub const DEVICE_TTL: Duration = Duration::from_secs(15 * 60);
 /// GitHub's device codes live 15 minutes; gh does not print the figure.
 const CODE_LIFETIME: Duration = Duration::from_secs(15 * 60);
 const CODE_TIMEOUT: Duration = Duration::from_secs(30);
+/// gh prints its verification URL on the line after the code; wait this long for it.
+const URL_GRACE: Duration = Duration::from_millis(1500);
 /// Variables that would make gh use them instead of logging in.
 const GH_TOKEN_VARS: [&str; 5] = [
     "GH_TOKEN",
@@ -53,6 +55,15 @@ pub struct DeviceFlow {
 impl SessionStatus for DeviceFlow {
     fn is_finished(&self) -> bool {
         self.poll.status != DeviceStatus::Pending
+    }
+    fn label(&self) -> &'static str {
+        match self.poll.status {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Expired => "expired",
+            DeviceStatus::Error => "error",
+            DeviceStatus::Cancelled => "cancelled",
+        }
     }
 }
 
@@ -81,11 +92,16 @@ impl GhState {
     }
 }
 
-fn start_answer(id: &str, flow: &DeviceFlow) -> Option<DeviceStart> {
+/// The start answer, once gh has shown its code. `fallback_uri`: the host's standard device
+/// page, for a gh that printed no URL line.
+fn start_answer(id: &str, flow: &DeviceFlow, fallback_uri: Option<&str>) -> Option<DeviceStart> {
     Some(DeviceStart {
         session_id: id.to_owned(),
         user_code: flow.user_code.clone()?,
-        verification_uri: flow.verification_uri.clone()?,
+        verification_uri: flow
+            .verification_uri
+            .clone()
+            .or_else(|| fallback_uri.map(str::to_owned))?,
         expires_in: flow
             .expires_at
             .saturating_duration_since(Instant::now())
@@ -95,16 +111,17 @@ fn start_answer(id: &str, flow: &DeviceFlow) -> Option<DeviceStart> {
 
 pub async fn start(State(state): State<AppState>) -> Result<Json<DeviceStart>, ApiError> {
     let gh = state.gh();
+    let config = state.config();
+    let fallback_uri = format!("https://{}/login/device", config.github_host);
     let mut running = gh.start.lock().await;
     if let Some(id) = running.as_deref()
         && let Some(flow) = gh.sessions.get(id)
         && !flow.is_finished()
-        && let Some(answer) = start_answer(id, &flow)
+        && let Some(answer) = start_answer(id, &flow, Some(&fallback_uri))
     {
         return Ok(Json(answer));
     }
 
-    let config = state.config();
     let config_dir = config
         .data_dir
         .join("gh-sessions")
@@ -151,17 +168,22 @@ pub async fn start(State(state): State<AppState>) -> Result<Json<DeviceStart>, A
     *running = Some(id.clone());
     drop(running);
 
-    // The answer carries the code, so wait until gh has printed it (or given up).
+    // The answer carries the code and URL, so wait until gh has printed them (or given up).
     let deadline = Instant::now() + CODE_TIMEOUT;
+    let mut code_seen: Option<Instant> = None;
     loop {
         let flow = gh
             .sessions
-            .wait(&id, Some(Duration::from_millis(500)))
+            .wait(&id, Some(Duration::from_millis(250)))
             .await
             .ok_or_else(|| ApiError::internal("the device session vanished"))?;
-        if let Some(answer) = start_answer(&id, &flow) {
-            tracing::info!(session = %id, "gh device flow started");
-            return Ok(Json(answer));
+        if flow.user_code.is_some() {
+            let seen = *code_seen.get_or_insert_with(Instant::now);
+            let fallback = (seen.elapsed() >= URL_GRACE).then_some(fallback_uri.as_str());
+            if let Some(answer) = start_answer(&id, &flow, fallback) {
+                tracing::info!(session = %id, "gh device flow started");
+                return Ok(Json(answer));
+            }
         }
         if flow.is_finished() {
             return Err(ApiError::new(

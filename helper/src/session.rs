@@ -19,8 +19,16 @@ use tokio_util::sync::CancellationToken;
 /// The longest a client may hold a long-poll open.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// The `?wait=SECONDS` query parameter of a session poll: long-poll until the status
-/// changes, at most [`MAX_WAIT`].
+/// The `?wait=SECONDS&since=STATUS` parameters of a session poll: long-poll until the status
+/// changes (at most [`MAX_WAIT`]); `since` is the status the client last saw, so a change
+/// that happened between two polls is answered at once instead of after the wait.
+pub fn poll_params(
+    query: &std::collections::HashMap<String, String>,
+) -> Result<(Option<Duration>, Option<String>), crate::ApiError> {
+    Ok((wait_param(query)?, query.get("since").cloned()))
+}
+
+/// The `?wait=SECONDS` query parameter alone.
 pub fn wait_param(
     query: &std::collections::HashMap<String, String>,
 ) -> Result<Option<Duration>, crate::ApiError> {
@@ -41,6 +49,10 @@ pub fn wait_param(
 pub trait SessionStatus: Clone + PartialEq + Send + Sync + 'static {
     /// Completed, failed or cancelled: nothing will change any more.
     fn is_finished(&self) -> bool;
+
+    /// The status word a client sees (`pending`, `awaiting_oauth`, …) and sends back as
+    /// `since`.
+    fn label(&self) -> &'static str;
 }
 
 struct Slot<S> {
@@ -145,6 +157,17 @@ impl<S: SessionStatus> SessionTable<S> {
     /// The status now, or, if `wait` is given, as soon as it differs from now (or when
     /// `wait` runs out, whichever comes first). `None`: no such session.
     pub async fn wait(&self, id: &str, wait: Option<Duration>) -> Option<S> {
+        self.wait_since(id, wait, None).await
+    }
+
+    /// Like [`SessionTable::wait`], but answers at once when the status's label is not
+    /// `since` (the client missed a change between two polls).
+    pub async fn wait_since(
+        &self,
+        id: &str,
+        wait: Option<Duration>,
+        since: Option<&str>,
+    ) -> Option<S> {
         let mut rx = {
             let slots = self.slots.lock().unwrap();
             slots.get(id)?.status.subscribe()
@@ -153,7 +176,7 @@ impl<S: SessionStatus> SessionTable<S> {
         let Some(wait) = wait.map(|w| w.min(MAX_WAIT)) else {
             return Some(now);
         };
-        if now.is_finished() {
+        if now.is_finished() || since.is_some_and(|s| s != now.label()) {
             return Some(now);
         }
         match tokio::time::timeout(wait, rx.changed()).await {
@@ -242,6 +265,14 @@ mod tests {
         fn is_finished(&self) -> bool {
             matches!(self, St::Done | St::Cancelled)
         }
+        fn label(&self) -> &'static str {
+            match self {
+                St::Pending => "pending",
+                St::Waiting => "waiting",
+                St::Done => "done",
+                St::Cancelled => "cancelled",
+            }
+        }
     }
 
     #[tokio::test]
@@ -272,6 +303,24 @@ mod tests {
             table.wait(&id, Some(Duration::from_secs(30))).await,
             Some(St::Done)
         );
+    }
+
+    #[tokio::test]
+    async fn a_change_missed_between_polls_is_answered_at_once() {
+        let table = SessionTable::new("t", Duration::from_secs(60));
+        let id = table.start(St::Waiting, |ctl| async move {
+            ctl.cancel.cancelled().await;
+        });
+        let started = std::time::Instant::now();
+        let got = table
+            .wait_since(&id, Some(Duration::from_secs(30)), Some("pending"))
+            .await;
+        assert_eq!(got, Some(St::Waiting));
+        assert!(started.elapsed() < Duration::from_secs(5), "it waited");
+        let got = table
+            .wait_since(&id, Some(Duration::from_millis(50)), Some("waiting"))
+            .await;
+        assert_eq!(got, Some(St::Waiting), "unchanged: waits, then answers");
     }
 
     #[tokio::test]

@@ -149,6 +149,20 @@ mod tests {
     }
 
     #[test]
+    fn flow_status_names_match_the_wire() {
+        for s in [
+            FlowStatus::Pending,
+            FlowStatus::AwaitingOauth,
+            FlowStatus::Completed,
+            FlowStatus::Error,
+            FlowStatus::Cancelled,
+            FlowStatus::Expired,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
+    #[test]
     fn summary_points_at_the_contract_routes() {
         let s = ConnectorSummary::new(ConnectorId::Github, false, None);
         assert_eq!(s.status, "/api/connectors/github/status");
@@ -179,6 +193,18 @@ pub enum FlowStatus {
 }
 
 impl FlowStatus {
+    /// The wire name (`awaiting_oauth`), which clients send back as `since`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::Pending => "pending",
+            FlowStatus::AwaitingOauth => "awaiting_oauth",
+            FlowStatus::Completed => "completed",
+            FlowStatus::Error => "error",
+            FlowStatus::Cancelled => "cancelled",
+            FlowStatus::Expired => "expired",
+        }
+    }
+
     pub fn is_finished(self) -> bool {
         matches!(
             self,

@@ -120,16 +120,11 @@ pub async fn session(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<McpSession>, ApiError> {
-    let wait = match q.get("wait") {
-        None => None,
-        Some(w) => Some(Duration::from_secs(w.trim().parse::<u64>().map_err(
-            |_| ApiError::bad_request("wait must be a whole number of seconds (at most 60)."),
-        )?)),
-    };
+    let (wait, since) = crate::session::poll_params(&q)?;
     state
         .mcp()
         .sessions
-        .wait(&id, wait)
+        .wait_since(&id, wait, since.as_deref())
         .await
         .map(Json)
         .ok_or_else(|| unknown_session(&id))

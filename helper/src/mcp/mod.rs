@@ -44,6 +44,9 @@ impl SessionStatus for McpSession {
     fn is_finished(&self) -> bool {
         self.status.is_finished()
     }
+    fn label(&self) -> &'static str {
+        self.status.as_str()
+    }
 }
 
 /// Everything the MCP connector keeps while the helper runs.

@@ -165,11 +165,11 @@ pub async fn session(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<RemoteSession>, ApiError> {
-    let wait = crate::session::wait_param(&query)?;
+    let (wait, since) = crate::session::poll_params(&query)?;
     let flow = state
         .rclone()
         .sessions(kind)
-        .wait(&id, wait)
+        .wait_since(&id, wait, since.as_deref())
         .await
         .ok_or_else(|| unknown_session(&id))?;
     Ok(Json(flow.public))

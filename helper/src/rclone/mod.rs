@@ -71,6 +71,9 @@ impl SessionStatus for RemoteFlow {
     fn is_finished(&self) -> bool {
         self.public.status.is_finished()
     }
+    fn label(&self) -> &'static str {
+        self.public.status.as_str()
+    }
 }
 
 /// The sign-in sessions of both backends.
