@@ -7,11 +7,10 @@ use patchbay_testkit::manus::FakeManus;
 use patchbay_testkit::mcp::FakeMcp;
 use patchbay_testkit::oauth::FakeOAuth;
 use patchbay_testkit::process::workspace_root;
-use patchbay_testkit::vercel::FakeVercel;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Browser, Edge, Helper, port_53682, secret};
+use crate::harness::{Browser, Helper, VercelEdge, port_53682, secret};
 use crate::pages::Dashboard;
 
 const CLIENT_ID: &str = "patchbay-dash-client";
@@ -291,17 +290,9 @@ async fn wait_new_code(card: &crate::pages::Card<'_>, old: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vercel_token_form_and_oauth_through_the_edge_callback() {
-    const EDGE_TOKEN: &str = "e2e-dash-edge-token-0123456789";
-    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let fake = FakeVercel::new();
-    let server = fake.serve();
-    let mut vars = FakeVercel::edge_vars(&server.url());
-    vars.push(("PATCHBAY_EDGE_TOKEN", EDGE_TOKEN.into()));
-    vars.push(("PATCHBAY_ENCRYPTION_KEY", KEY.into()));
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let edge = Edge::start(&vars);
+    const EDGE_TOKEN: &str = VercelEdge::TOKEN;
+    let VercelEdge { edge, fake, server } = VercelEdge::start(&[]);
     let edge_url = edge.origin();
-    secret(EDGE_TOKEN);
     let helper = helper_with(
         &[
             ("PATCHBAY_EDGE_URL", &edge_url),

@@ -278,6 +278,39 @@ impl Edge {
     }
 }
 
+/// The edge under `wrangler dev` in front of a fake Vercel, with a test edge token and
+/// encryption key (`extra`: more Worker vars).
+pub struct VercelEdge {
+    pub edge: Edge,
+    pub fake: patchbay_testkit::vercel::FakeVercel,
+    /// Where the fake Vercel listens; it stops when this is dropped.
+    pub server: patchbay_testkit::FakeServer,
+}
+
+impl VercelEdge {
+    /// The edge's `/api` bearer in these tests.
+    pub const TOKEN: &'static str = "e2e-edge-token-0123456789";
+    /// Base64 of the bytes 0..32, passed like every other setting.
+    pub const KEY: &'static str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    pub fn start(extra: &[(&str, &str)]) -> VercelEdge {
+        let fake = patchbay_testkit::vercel::FakeVercel::new();
+        let server = fake.serve();
+        let mut vars: Vec<(&str, String)> =
+            patchbay_testkit::vercel::FakeVercel::edge_vars(&server.url());
+        vars.push(("PATCHBAY_EDGE_TOKEN", Self::TOKEN.into()));
+        vars.push(("PATCHBAY_ENCRYPTION_KEY", Self::KEY.into()));
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        secret(Self::TOKEN);
+        VercelEdge {
+            edge: Edge::start(&vars),
+            fake,
+            server,
+        }
+    }
+}
+
 /// Headless Debian Chromium driven over WebDriver.
 pub struct Browser {
     pub client: Client,

@@ -100,6 +100,21 @@ impl Rig {
         res.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// A whole sign-in by paste: start, approve at the provider, paste the redirect.
+    /// Returns the session as it ended.
+    async fn sign_in_by_paste(&self, kind: &str, name: &str, force: bool) -> Value {
+        let id = self.start_flow(kind, name, force).await;
+        let s = self.awaiting(kind, &id).await;
+        let redirect = self.approve(s["auth_url"].as_str().unwrap()).await;
+        let submit = format!("/api/connectors/{kind}/sessions/{id}/submit");
+        let (status, body) = self
+            .call(Method::POST, &submit, Some(json!({"code": redirect})))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let session = format!("/api/connectors/{kind}/sessions/{id}");
+        self.call(Method::GET, &session, None).await.1
+    }
+
     fn conf(&self) -> String {
         std::fs::read_to_string(self.helper.data_dir().join("rclone.conf")).unwrap_or_default()
     }
@@ -300,24 +315,7 @@ async fn onedrive_completes_from_a_pasted_redirect_with_an_encoded_code() {
 async fn onedrive_without_graph_completes_and_says_so() {
     let _port = port_53682();
     let rig = Rig::start(&[("PATCHBAY_GRAPH_API_URL", "http://127.0.0.1:9")]);
-    let id = rig.start_flow("onedrive", "nograph", false).await;
-    let s = rig.awaiting("onedrive", &id).await;
-    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
-    let (status, _) = rig
-        .call(
-            Method::POST,
-            &format!("/api/connectors/onedrive/sessions/{id}/submit"),
-            Some(json!({"code": redirect})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (_, done) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/onedrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let done = rig.sign_in_by_paste("onedrive", "nograph", false).await;
     assert_eq!(done["status"], "completed");
     assert!(
         done["note"].as_str().unwrap().contains("Microsoft Graph"),
@@ -368,17 +366,8 @@ async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
     assert_eq!(rig.conf(), original);
 
     // The port is free again at once; a forced re-sign-in keeps the remote's other options.
-    let id = rig.start_flow("gdrive", "keep", true).await;
-    let s = rig.awaiting("gdrive", &id).await;
-    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
-    let (status, _) = rig
-        .call(
-            Method::POST,
-            &format!("/api/connectors/gdrive/sessions/{id}/submit"),
-            Some(json!({"code": redirect})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let done = rig.sign_in_by_paste("gdrive", "keep", true).await;
+    assert_eq!(done["status"], "completed", "{done}");
     let conf = rig.conf();
     assert_eq!(
         section_value(&conf, "keep", "root_folder_id").as_deref(),
@@ -576,24 +565,7 @@ async fn onedrive_with_a_configured_drive_needs_no_graph_call() {
         ("PATCHBAY_ONEDRIVE_DRIVE_ID", "b!configured-drive"),
         ("PATCHBAY_ONEDRIVE_DRIVE_TYPE", "business"),
     ]);
-    let id = rig.start_flow("onedrive", "configured", false).await;
-    let s = rig.awaiting("onedrive", &id).await;
-    let redirect = rig.approve(s["auth_url"].as_str().unwrap()).await;
-    let (status, _) = rig
-        .call(
-            Method::POST,
-            &format!("/api/connectors/onedrive/sessions/{id}/submit"),
-            Some(json!({"code": redirect})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (_, done) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/onedrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let done = rig.sign_in_by_paste("onedrive", "configured", false).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["note"], Value::Null, "{done}");
     let conf = rig.conf();

@@ -9,11 +9,9 @@ use patchbay_testkit::vercel::FakeVercel;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::Edge;
+use crate::harness::{Edge, VercelEdge};
 
-const EDGE_TOKEN: &str = "e2e-edge-token-0123456789";
-/// Base64 of the bytes 0..32: a test key, passed with `--var` like every other setting.
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const EDGE_TOKEN: &str = VercelEdge::TOKEN;
 
 struct Setup {
     edge: Edge,
@@ -24,14 +22,7 @@ struct Setup {
 
 impl Setup {
     fn start(extra: &[(&str, &str)]) -> Setup {
-        let fake = FakeVercel::new();
-        let server = fake.serve();
-        let mut vars: Vec<(&str, String)> = FakeVercel::edge_vars(&server.url());
-        vars.push(("PATCHBAY_EDGE_TOKEN", EDGE_TOKEN.into()));
-        vars.push(("PATCHBAY_ENCRYPTION_KEY", KEY.into()));
-        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let edge = Edge::start(&vars);
+        let VercelEdge { edge, fake, server } = VercelEdge::start(extra);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,14 +1,12 @@
 //! Vercel as the dashboard uses it: through the real helper, which forwards to the real
 //! Worker (wrangler dev) and copies the credentials into mcp-tokens.json.
 
-use patchbay_testkit::vercel::FakeVercel;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Edge, Helper, secret};
+use crate::harness::{Helper, VercelEdge, secret};
 
-const EDGE_TOKEN: &str = "e2e-helper-edge-token-0123456789";
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const EDGE_TOKEN: &str = VercelEdge::TOKEN;
 
 fn tokens(helper: &Helper) -> Value {
     std::fs::read_to_string(helper.data_dir().join("mcp-tokens.json"))
@@ -22,15 +20,8 @@ async fn call(helper: &Helper, method: Method, path: &str, body: Option<Value>) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vercel_through_the_helper_reaches_mcp_tokens_json() {
-    let fake = FakeVercel::new();
-    let server = fake.serve();
-    let mut vars = FakeVercel::edge_vars(&server.url());
-    vars.push(("PATCHBAY_EDGE_TOKEN", EDGE_TOKEN.into()));
-    vars.push(("PATCHBAY_ENCRYPTION_KEY", KEY.into()));
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let edge = Edge::start(&vars);
+    let VercelEdge { edge, fake, server } = VercelEdge::start(&[]);
     let edge_url = edge.origin();
-    secret(EDGE_TOKEN);
     let helper = Helper::start_with(
         &[],
         &[

@@ -11,7 +11,9 @@ use patchbay_proto::tokens::{
     check_github_token_shape,
 };
 
-use super::{Changed, Summary, card_state, last_good, state_problem};
+use super::{
+    Changed, Feedback, Summary, card_state, last_good, state_problem, stored_credential_action,
+};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
 use crate::flow::{clock, device_outcome};
 use crate::ui::{CardFrame, ConfirmButton, CopyButton, Notice, Problem, TokenForm};
@@ -58,24 +60,17 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
 
     let act = {
         let client = client.clone();
+        let feedback = Feedback {
+            busy,
+            problem,
+            notice,
+        };
         move |what: &'static str| {
-            let client = client.clone();
-            busy.set(true);
-            problem.set(None);
-            notice.set(None);
-            spawn_local(async move {
-                let path = format!("/api/connectors/github/{what}");
-                let r: Result<serde::de::IgnoredAny, _> = client.post_empty(&path).await;
-                busy.set(false);
-                match r {
-                    Ok(_) if what == "reconnect" => {
-                        notice.set(Some("GitHub accepted the stored token.".into()))
-                    }
-                    Ok(_) => notice.set(Some("Disconnected from GitHub.".into())),
-                    Err(e) => problem.set(e.on_card()),
-                }
-                refresh();
-            });
+            let messages = (
+                "GitHub accepted the stored token.",
+                "Disconnected from GitHub.",
+            );
+            stored_credential_action(&client, "github", what, messages, feedback, refresh)
         }
     };
     let start_device = {

@@ -1,10 +1,11 @@
 //! Manus: an API key.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use patchbay_proto::tokens::{TokenStatus, check_manus_key_shape};
 
-use super::{Changed, Summary, card_state, last_good, state_problem};
+use super::{
+    Changed, Feedback, Summary, card_state, last_good, state_problem, stored_credential_action,
+};
 use crate::api::HelperClient;
 use crate::ui::{CardFrame, ConfirmButton, Notice, Problem, TokenForm};
 
@@ -35,25 +36,17 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
         reload.update(|n| *n += 1);
         changed.bump();
     };
-    let act = move |what: &'static str| {
+    let act = {
         let client = client.clone();
-        busy.set(true);
-        problem.set(None);
-        notice.set(None);
-        spawn_local(async move {
-            let r: Result<serde::de::IgnoredAny, _> = client
-                .post_empty(&format!("/api/connectors/manus/{what}"))
-                .await;
-            busy.set(false);
-            match r {
-                Ok(_) if what == "reconnect" => {
-                    notice.set(Some("Manus accepted the stored key.".into()))
-                }
-                Ok(_) => notice.set(Some("Disconnected from Manus.".into())),
-                Err(e) => problem.set(e.on_card()),
-            }
-            refresh();
-        });
+        let feedback = Feedback {
+            busy,
+            problem,
+            notice,
+        };
+        move |what: &'static str| {
+            let messages = ("Manus accepted the stored key.", "Disconnected from Manus.");
+            stored_credential_action(&client, "manus", what, messages, feedback, refresh)
+        }
     };
     let form = move |cancel: Option<Callback<()>>| {
         view! {

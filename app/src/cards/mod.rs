@@ -11,6 +11,7 @@ mod vercel;
 pub use vercel::PendingExchange;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use patchbay_proto::api::{ConnectorId, ConnectorsOverview};
 
 use crate::api::{ApiFailure, HelperClient, Link};
@@ -124,6 +125,41 @@ fn card(id: ConnectorId, summary: Summary) -> AnyView {
         ConnectorId::Manus => view! { <manus::ManusCard summary /> }.into_any(),
         ConnectorId::Mcp => view! { <mcp::McpCard summary /> }.into_any(),
     }
+}
+
+/// The signals a card reports its actions through.
+#[derive(Clone, Copy)]
+pub struct Feedback {
+    pub busy: RwSignal<bool>,
+    pub problem: RwSignal<Option<String>>,
+    pub notice: RwSignal<Option<String>>,
+}
+
+/// Reconnect or Disconnect a token connector: `POST /api/connectors/{connector}/{what}`,
+/// reported on the card, then `refresh`. `accepted`: what a successful reconnect says.
+pub fn stored_credential_action(
+    client: &HelperClient,
+    connector: &'static str,
+    what: &'static str,
+    (accepted, disconnected): (&'static str, &'static str),
+    feedback: Feedback,
+    refresh: impl Fn() + 'static,
+) {
+    let client = client.clone();
+    feedback.busy.set(true);
+    feedback.problem.set(None);
+    feedback.notice.set(None);
+    spawn_local(async move {
+        let path = format!("/api/connectors/{connector}/{what}");
+        let r: Result<serde::de::IgnoredAny, _> = client.post_empty(&path).await;
+        feedback.busy.set(false);
+        match r {
+            Ok(_) if what == "reconnect" => feedback.notice.set(Some(accepted.into())),
+            Ok(_) => feedback.notice.set(Some(disconnected.into())),
+            Err(e) => feedback.problem.set(e.on_card()),
+        }
+        refresh();
+    });
 }
 
 pub fn what_it_connects(id: ConnectorId) -> &'static str {

@@ -7,7 +7,9 @@ use patchbay_proto::tokens::{
     OAuthExchangeRequest, OAuthStartResponse, TokenStatus, VercelAccount, VercelSaved,
 };
 
-use super::{Changed, Summary, card_state, last_good, state_problem};
+use super::{
+    Changed, Feedback, Summary, card_state, last_good, state_problem, stored_credential_action,
+};
 use crate::api::{ApiFailure, HelperClient};
 use crate::ui::{CardFrame, ConfirmButton, Notice, Problem, TokenForm, on_return};
 
@@ -107,25 +109,17 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
 
     let act = {
         let client = client.clone();
+        let feedback = Feedback {
+            busy,
+            problem,
+            notice,
+        };
         move |what: &'static str| {
-            let client = client.clone();
-            busy.set(true);
-            problem.set(None);
-            notice.set(None);
-            spawn_local(async move {
-                let r: Result<serde::de::IgnoredAny, _> = client
-                    .post_empty(&format!("/api/connectors/vercel/{what}"))
-                    .await;
-                busy.set(false);
-                match r {
-                    Ok(_) if what == "reconnect" => {
-                        notice.set(Some("Vercel accepted the stored credentials.".into()))
-                    }
-                    Ok(_) => notice.set(Some("Disconnected from Vercel.".into())),
-                    Err(e) => problem.set(e.on_card()),
-                }
-                refresh();
-            });
+            let messages = (
+                "Vercel accepted the stored credentials.",
+                "Disconnected from Vercel.",
+            );
+            stored_credential_action(&client, "vercel", what, messages, feedback, refresh)
         }
     };
     let start = move |_| {
