@@ -9,8 +9,8 @@ use patchbay_testkit::github::FakeGithub;
 use patchbay_testkit::manus::FakeManus;
 use serde_json::json;
 
-const GOOD: &str = "ghp_0123456789abcdefghijABCDEFGHIJ0123wxyz";
-const OTHER: &str = "ghp_zyxwvutsrqponmlkjihgfedcba9876543210";
+const GOOD: &str = "ghp_fake_0123456789_abcdefghij_wxyz";
+const OTHER: &str = "ghp_fake_zyxwvutsrq_ponmlkjihg_9876";
 const MANUS_KEY: &str = "manus_fake_key_0123456789";
 
 fn app_with(github: &FakeGithub, manus: &FakeManus) -> TestApp {
@@ -71,7 +71,7 @@ async fn a_malformed_token_is_refused_without_asking_github() {
         "",
         "hello",
         "ghp_short",
-        "ghp_0123456789abcdefghij ABCDEFGHIJ",
+        "ghp_fake_0123456789 abcdefghij",
     ] {
         let (status, body) = app
             .post("/api/connectors/github/token", json!({"token": bad}))
@@ -87,7 +87,7 @@ async fn a_malformed_token_is_refused_without_asking_github() {
 async fn a_token_github_rejects_is_a_400_and_nothing_is_stored() {
     let (github, manus) = fakes();
     let app = app_with(&github, &manus);
-    let unknown = "ghp_doesnotexist0000000000000000000000";
+    let unknown = "ghp_fake_never_issued_000000000000";
     let (status, body) = app
         .post("/api/connectors/github/token", json!({"token": unknown}))
         .await;

@@ -142,8 +142,9 @@ impl FakeGithub {
 
     /// The user enters `user_code` and approves: issues a token for `login`. Returns it.
     pub fn approve(&self, user_code: &str, login: &str, id: u64) -> String {
+        // Plainly fake (the underscore after the prefix), yet GitHub-shaped.
         let token = format!(
-            "gho_{:036}",
+            "gho_fake_{:028}",
             self.state.serial.fetch_add(1, Ordering::SeqCst)
         );
         self.add_token(&token, login, id, "repo, read:org, gist");

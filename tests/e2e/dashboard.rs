@@ -171,7 +171,7 @@ async fn a_busy_port_is_explained_in_plain_words_on_the_card() {
 #[tokio::test(flavor = "multi_thread")]
 async fn manus_key_and_github_token_forms() {
     let github = FakeGithub::start();
-    let pat = secret("ghp_DASHaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    let pat = secret("ghp_fake_dashboard_token_0000000001");
     github.add_token(&pat, "octocat", 1, "repo");
     let manus = FakeManus::start();
     let key = secret("manus_dash_key_cccccccccccc");

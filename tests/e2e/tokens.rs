@@ -12,8 +12,8 @@ use patchbay_testkit::manus::FakeManus;
 #[tokio::test(flavor = "multi_thread")]
 async fn token_connectors_through_the_real_helper_never_log_a_secret() {
     let github = FakeGithub::start();
-    let good = secret("ghp_E2Eaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
-    let rejected = secret("ghp_E2Ebbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2");
+    let good = secret("ghp_fake_e2e_good_token_00000000001");
+    let rejected = secret("ghp_fake_e2e_rejected_token_0000002");
     github.add_token(&good, "octocat", 1, "repo");
     let manus = FakeManus::start();
     let key = secret("manus_e2e_key_cccccccccccc");
