@@ -67,12 +67,7 @@ async fn a_valid_pat_is_saved_and_status_shows_the_account_not_the_token() {
 async fn a_malformed_token_is_refused_without_asking_github() {
     let (github, manus) = fakes();
     let app = app_with(&github, &manus);
-    for bad in [
-        "",
-        "hello",
-        "ghp_short",
-        "ghp_fake_0123456789 abcdefghij",
-    ] {
+    for bad in ["", "hello", "ghp_short", "ghp_fake_0123456789 abcdefghij"] {
         let (status, body) = app
             .post("/api/connectors/github/token", json!({"token": bad}))
             .await;
