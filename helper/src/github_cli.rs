@@ -286,12 +286,8 @@ async fn login(ctl: &SessionCtl<DeviceFlow>, child: &mut GroupChild) -> Result<(
     let mut last = String::new();
     while let Some(line) = rx.recv().await {
         if let Some(code) = one_time_code(&line) {
-            ctl.update(|f| {
-                f.user_code = Some(code);
-                // gh may print the URL on a later line; until then, the standard one.
-                f.verification_uri
-                    .get_or_insert_with(|| "https://github.com/login/device".into());
-            });
+            // The URL comes on gh's next line; `start` waits for it (URL_GRACE).
+            ctl.update(|f| f.user_code = Some(code));
         } else if let Some(url) = verification_url(&line) {
             ctl.update(|f| f.verification_uri = Some(url));
         }
