@@ -50,9 +50,12 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         Some(line)
     });
     let panel = RwSignal::new(Panel::Closed);
-    let problem = RwSignal::new(None::<String>);
-    let notice = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let feedback = Feedback::default();
+    let Feedback {
+        busy,
+        problem,
+        notice,
+    } = feedback;
     let refresh = move || {
         reload.update(|n| *n += 1);
         changed.bump();
@@ -60,11 +63,6 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
 
     let act = {
         let client = client.clone();
-        let feedback = Feedback {
-            busy,
-            problem,
-            notice,
-        };
         move |what: &'static str| {
             let messages = (
                 "GitHub accepted the stored token.",
@@ -77,9 +75,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         let client = client.clone();
         move |_| {
             let client = client.clone();
-            busy.set(true);
-            problem.set(None);
-            notice.set(None);
+            feedback.begin();
             spawn_local(async move {
                 let r: Result<DeviceStart, _> =
                     client.post_empty("/api/connectors/github/cli/start").await;

@@ -29,20 +29,18 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
         })
     });
     let replacing = RwSignal::new(false);
-    let problem = RwSignal::new(None::<String>);
-    let notice = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let feedback = Feedback::default();
+    let Feedback {
+        busy,
+        problem,
+        notice,
+    } = feedback;
     let refresh = move || {
         reload.update(|n| *n += 1);
         changed.bump();
     };
     let act = {
         let client = client.clone();
-        let feedback = Feedback {
-            busy,
-            problem,
-            notice,
-        };
         move |what: &'static str| {
             let messages = ("Manus accepted the stored key.", "Disconnected from Manus.");
             stored_credential_action(&client, "manus", what, messages, feedback, refresh)

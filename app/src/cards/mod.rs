@@ -135,6 +135,25 @@ pub struct Feedback {
     pub notice: RwSignal<Option<String>>,
 }
 
+impl Default for Feedback {
+    fn default() -> Self {
+        Self {
+            busy: RwSignal::new(false),
+            problem: RwSignal::new(None),
+            notice: RwSignal::new(None),
+        }
+    }
+}
+
+impl Feedback {
+    /// An action starts: the card is busy and the last action's outcome goes away.
+    pub fn begin(self) {
+        self.busy.set(true);
+        self.problem.set(None);
+        self.notice.set(None);
+    }
+}
+
 /// Reconnect or Disconnect a token connector: `POST /api/connectors/{connector}/{what}`,
 /// reported on the card, then `refresh`. `accepted`: what a successful reconnect says.
 pub fn stored_credential_action(
@@ -146,9 +165,7 @@ pub fn stored_credential_action(
     refresh: impl Fn() + 'static,
 ) {
     let client = client.clone();
-    feedback.busy.set(true);
-    feedback.problem.set(None);
-    feedback.notice.set(None);
+    feedback.begin();
     spawn_local(async move {
         let path = format!("/api/connectors/{connector}/{what}");
         let r: Result<serde::de::IgnoredAny, _> = client.post_empty(&path).await;

@@ -62,9 +62,12 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         Some(line)
     });
     let panel = RwSignal::new(Panel::Closed);
-    let problem = RwSignal::new(None::<String>);
-    let notice = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let feedback = Feedback::default();
+    let Feedback {
+        busy,
+        problem,
+        notice,
+    } = feedback;
     let refresh = move || {
         reload.update(|n| *n += 1);
         changed.bump();
@@ -109,11 +112,6 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
 
     let act = {
         let client = client.clone();
-        let feedback = Feedback {
-            busy,
-            problem,
-            notice,
-        };
         move |what: &'static str| {
             let messages = (
                 "Vercel accepted the stored credentials.",
@@ -124,9 +122,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     };
     let start = move |_| {
         let client = client.clone();
-        busy.set(true);
-        problem.set(None);
-        notice.set(None);
+        feedback.begin();
         spawn_local(async move {
             let r: Result<OAuthStartResponse, _> =
                 client.get("/api/connectors/vercel/oauth/start").await;
