@@ -1,48 +1,13 @@
 //! The helper's HTTP surface, exercised without a socket (`tower::ServiceExt::oneshot`).
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use patchbay_helper::{AppState, Config, app};
-use patchbay_proto::Secret;
+use common::{HOST, TOKEN, TestApp};
 use patchbay_proto::api::{ConnectorId, ConnectorsOverview};
-use tower::ServiceExt;
 
-const TOKEN: &str = "test-pairing-token-0123456789";
-const HOST: &str = "127.0.0.1:7878";
 const DASHBOARD: &str = "https://dash.example.com";
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: AppState,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_tests(HOST.parse().unwrap(), dir.path().to_owned(), &[DASHBOARD]);
-        Fixture {
-            state: AppState::new(config, Secret::new(TOKEN)),
-            _dir: dir,
-        }
-    }
-
-    fn data_dir(&self) -> &std::path::Path {
-        &self.state.config().data_dir
-    }
-
-    async fn send(
-        &self,
-        req: Request<Body>,
-    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-        let res = app(self.state.clone()).oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        (status, headers, json)
-    }
-}
 
 fn get(path: &str) -> axum::http::request::Builder {
     Request::builder().uri(path).header(header::HOST, HOST)
@@ -57,7 +22,7 @@ fn authed(path: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn health_needs_no_token() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     let (status, _, body) = f
         .send(get("/api/health").body(Body::empty()).unwrap())
         .await;
@@ -67,7 +32,7 @@ async fn health_needs_no_token() {
 
 #[tokio::test]
 async fn connectors_require_the_pairing_token() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     let (status, headers, body) = f
         .send(get("/api/connectors").body(Body::empty()).unwrap())
         .await;
@@ -97,7 +62,7 @@ async fn connectors_require_the_pairing_token() {
 
 #[tokio::test]
 async fn unknown_api_routes_are_protected_json_404s() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     let (status, _, _) = f.send(get("/api/nope").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, body) = f.send(authed("/api/nope")).await;
@@ -107,7 +72,7 @@ async fn unknown_api_routes_are_protected_json_404s() {
 
 #[tokio::test]
 async fn overview_reflects_the_credential_files() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     std::fs::write(
         f.data_dir().join("rclone.conf"),
         "[personal]\ntype = drive\n\n[work]\ntype = drive\n\n[od]\ntype = onedrive\n",
@@ -143,7 +108,7 @@ async fn overview_reflects_the_credential_files() {
 
 #[tokio::test]
 async fn a_corrupt_token_file_is_reported_not_ignored() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     std::fs::write(f.data_dir().join("mcp-tokens.json"), "{not json").unwrap();
     let (status, _, body) = f.send(authed("/api/connectors")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -161,7 +126,7 @@ async fn a_corrupt_token_file_is_reported_not_ignored() {
 
 #[tokio::test]
 async fn rebinding_host_is_refused_everywhere() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     for path in ["/api/health", "/api/connectors", "/"] {
         let req = Request::builder()
             .uri(path)
@@ -182,7 +147,7 @@ async fn rebinding_host_is_refused_everywhere() {
 
 #[tokio::test]
 async fn foreign_origin_is_refused_even_with_the_token() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     let req = get("/api/connectors")
         .header(header::ORIGIN, "https://evil.example")
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
@@ -196,7 +161,7 @@ async fn foreign_origin_is_refused_even_with_the_token() {
 
 #[tokio::test]
 async fn allowed_origin_gets_cors_headers() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     let req = get("/api/connectors")
         .header(header::ORIGIN, DASHBOARD)
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
@@ -220,7 +185,7 @@ fn preflight(origin: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn preflight_answers_allowed_origins_with_private_network_access() {
-    let f = Fixture::new();
+    let f = TestApp::new(|_| {});
     let (status, headers, _) = f.send(preflight(DASHBOARD)).await;
     assert!(status.is_success(), "{status}");
     assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], DASHBOARD);

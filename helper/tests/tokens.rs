@@ -259,7 +259,6 @@ async fn bad_bodies_get_a_clear_400_that_never_echoes_input() {
 async fn fifty_parallel_saves_across_connectors_all_land() {
     let (github, manus) = fakes();
     let app = std::sync::Arc::new(app_with(&github, &manus));
-    std::fs::create_dir_all(app.data_dir()).unwrap();
     std::fs::write(
         app.tokens_file(),
         r#"{"https://mcp.example.com/mcp": {"token": "kept"}}"#,

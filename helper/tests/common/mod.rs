@@ -29,6 +29,7 @@ impl TestApp {
             &["https://dash.example.com"],
         );
         configure(&mut config);
+        std::fs::create_dir_all(&config.data_dir).unwrap();
         TestApp {
             state: AppState::new(config, Secret::new(TOKEN)),
             dir,
@@ -69,10 +70,12 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let res = app(self.state.clone())
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
+        self.send(req.body(body).unwrap()).await
+    }
+
+    /// Sends a request built by the test (any headers) through the whole app.
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, serde_json::Value) {
+        let res = app(self.state.clone()).oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
