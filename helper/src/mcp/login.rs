@@ -134,13 +134,7 @@ async fn discover_resource(ctx: &Ctx, url: &str) -> Result<ResourceInfo, ApiErro
                  URL of another machine. Patchbay will not use it."
             )));
         }
-        let r = ctx
-            .http
-            .get(&candidate)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| unreachable("the MCP server's metadata", &candidate, &e))?;
+        let r = get_metadata(ctx, &candidate, "the MCP server's metadata").await?;
         if r.status() == StatusCode::NOT_FOUND {
             last = Some(candidate);
             continue;
@@ -209,6 +203,16 @@ fn check_resource_matches(url: &str, resource: &str) -> Result<(), ApiError> {
     }
 }
 
+/// GETs one metadata document candidate; `what` names the server in the error.
+async fn get_metadata(ctx: &Ctx, url: &str, what: &str) -> Result<reqwest::Response, ApiError> {
+    ctx.http
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| unreachable(what, url, &e))
+}
+
 async fn fetch_metadata(ctx: &Ctx, issuer: &str) -> Result<AuthorizationServerMetadata, ApiError> {
     if mcp::check_url(issuer).is_err() {
         return Err(upstream_err(format!(
@@ -216,13 +220,7 @@ async fn fetch_metadata(ctx: &Ctx, issuer: &str) -> Result<AuthorizationServerMe
         )));
     }
     for candidate in authorization_server_metadata_urls(issuer) {
-        let r = ctx
-            .http
-            .get(&candidate)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| unreachable("the authorization server", &candidate, &e))?;
+        let r = get_metadata(ctx, &candidate, "the authorization server").await?;
         if matches!(
             r.status(),
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
