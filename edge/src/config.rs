@@ -95,11 +95,7 @@ pub struct EdgeSecrets {
 
 impl EdgeSecrets {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            var(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| non_blank(&var, k);
         Self {
             edge_token: get("PATCHBAY_EDGE_TOKEN").map(Secret::new),
             encryption_key: get("PATCHBAY_ENCRYPTION_KEY").map(Secret::new),
@@ -113,11 +109,7 @@ impl EdgeConfig {
     /// Builds the configuration from a variable lookup (the Worker `Env` in production,
     /// a map in tests).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            var(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| non_blank(&var, k);
         Self {
             public_url: get("PATCHBAY_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             authorization_servers: get("PATCHBAY_AUTHORIZATION_SERVERS")
@@ -130,6 +122,13 @@ impl EdgeConfig {
             vercel: VercelConfig::from_get(&get),
         }
     }
+}
+
+/// A variable's trimmed value; unset and blank are the same.
+fn non_blank(var: impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    var(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn split_list(v: &str, sep: char) -> Vec<String> {
