@@ -248,9 +248,21 @@ mod tests {
         }
     }
 
+    /// `free_port` hands out ports the kernel considers free, never one in use. (Binding the
+    /// port afterwards would race with every other test binding ephemeral ports.)
     #[test]
-    fn free_port_is_bindable() {
-        let port = free_port();
-        assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+    fn free_port_never_returns_a_port_in_use() {
+        let held: Vec<TcpListener> = (0..8)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let in_use: Vec<u16> = held
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
+        for _ in 0..64 {
+            let port = free_port();
+            assert_ne!(port, 0);
+            assert!(!in_use.contains(&port), "{port} is held by this test");
+        }
     }
 }
