@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -22,11 +21,12 @@ use patchbay_testkit::mcp::FakeMcp;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-static PORT_53682: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
-
-/// Serialises the tests of this binary that use 127.0.0.1:53682.
-async fn port() -> tokio::sync::MutexGuard<'static, ()> {
-    PORT_53682.lock().await
+/// Serialises the tests that use 127.0.0.1:53682, with every other test on the machine that
+/// does (a file lock; see `testkit::process::machine_port`).
+async fn port() -> patchbay_testkit::process::MachinePort {
+    tokio::task::spawn_blocking(|| patchbay_testkit::process::machine_port(53682))
+        .await
+        .expect("waiting for port 53682")
 }
 
 struct Setup {

@@ -208,6 +208,41 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral port on 127.0.0.1")
 }
 
+/// Holds a fixed port (such as 127.0.0.1:53682, the OAuth loopback listener) for one test
+/// at a time *on the whole machine*: an exclusive `flock` on a file named after the port in
+/// the system temp folder. Test binaries of one run, and of runs in other checkouts, all take
+/// turns. Dropping the guard releases it; so does the process dying.
+pub struct MachinePort {
+    _lock: std::fs::File,
+}
+
+/// Blocks until this test may use `port`; see [`MachinePort`].
+pub fn machine_port(port: u16) -> MachinePort {
+    let path = std::env::temp_dir().join(format!("patchbay-tests-port-{port}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; it blocks until the lock is ours.
+    loop {
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc == 0 {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::Interrupted,
+            "flock {}: {err}",
+            path.display()
+        );
+    }
+    MachinePort { _lock: file }
+}
+
 /// Waits until something accepts TCP connections on `addr`.
 pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;

@@ -46,10 +46,10 @@ pub fn patchbay_bin() -> &'static Path {
 }
 
 /// Serialises the tests that use 127.0.0.1:53682 (rclone's and MCP's OAuth listener): only
-/// one flow in the whole machine can hold it, so tests in this binary take turns.
-pub fn port_53682() -> std::sync::MutexGuard<'static, ()> {
-    static PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    PORT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// one flow in the whole machine can hold it, so tests take turns, across test binaries and
+/// checkouts too.
+pub fn port_53682() -> patchbay_testkit::process::MachinePort {
+    patchbay_testkit::process::machine_port(53682)
 }
 
 /// Every secret a test hands to a helper. When a helper stops, its whole output (logs and
