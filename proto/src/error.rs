@@ -13,9 +13,14 @@ pub enum ErrorCode {
     Unauthorized,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     Conflict,
+    PayloadTooLarge,
+    UriTooLong,
+    HeadersTooLarge,
     Upstream,
     Unavailable,
+    InsufficientStorage,
     Internal,
 }
 
@@ -26,9 +31,14 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UriTooLong => 414,
+            ErrorCode::HeadersTooLarge => 431,
             ErrorCode::Upstream => 502,
             ErrorCode::Unavailable => 503,
+            ErrorCode::InsufficientStorage => 507,
             ErrorCode::Internal => 500,
         }
     }
@@ -64,5 +74,31 @@ mod tests {
             serde_json::json!({"ok": false, "error": "conflict", "message": "Port 53682 is in use."})
         );
         assert_eq!(ErrorCode::Conflict.http_status(), 409);
+    }
+
+    #[test]
+    fn each_code_is_one_client_or_server_error_status() {
+        let codes = [
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UriTooLong,
+            ErrorCode::HeadersTooLarge,
+            ErrorCode::Upstream,
+            ErrorCode::Unavailable,
+            ErrorCode::InsufficientStorage,
+            ErrorCode::Internal,
+        ];
+        let mut statuses: Vec<u16> = codes.iter().map(|c| c.http_status()).collect();
+        assert!(statuses.iter().all(|s| (400..600).contains(s)));
+        statuses.sort_unstable();
+        statuses.dedup();
+        assert_eq!(statuses.len(), codes.len(), "two codes share a status");
+        let v = serde_json::to_value(ErrorCode::HeadersTooLarge).unwrap();
+        assert_eq!(v, "headers_too_large");
     }
 }
