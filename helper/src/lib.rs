@@ -6,23 +6,11 @@
 //! [`app`] builds the whole HTTP surface as a value; `main` only binds and serves it, and the
 //! tests call it with `tower::ServiceExt::oneshot`, no socket needed.
 
-pub mod child;
 pub mod config;
 pub mod connectors;
+pub mod engine;
 pub mod error;
-pub mod fsutil;
-pub mod github;
-pub mod github_cli;
-pub mod lease;
-pub mod manus;
-pub mod mcp;
 pub mod pairing;
-pub mod rclone;
-pub mod security;
-pub mod session;
-pub mod store;
-pub mod upstream;
-pub mod vercel;
 
 use std::sync::Arc;
 
@@ -30,6 +18,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use patchbay_proto::Secret;
 use patchbay_proto::api::Health;
+
+use connectors::github::{device as github_cli, pat as github};
+use connectors::{manus, mcp, rclone, vercel};
+use engine::{security, store, upstream};
 
 pub use config::Config;
 pub use error::ApiError;
@@ -124,7 +116,7 @@ impl AppState {
 /// for allowed origins, then the pairing-token check on every `/api` route but `/api/health`.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/api/connectors", get(connectors::overview))
+        .route("/api/connectors", get(connectors::overview::overview))
         .route("/api/connectors/github/token", post(github::save_token))
         .route("/api/connectors/github/status", get(github::status))
         .route(

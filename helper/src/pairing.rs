@@ -6,7 +6,7 @@ use std::path::Path;
 use patchbay_proto::Secret;
 use patchbay_proto::pairing::new_pairing_token;
 
-use crate::fsutil;
+use crate::engine::fsutil;
 
 pub const TOKEN_FILE: &str = "pairing-token";
 

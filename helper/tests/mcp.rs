@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::TestApp;
-use patchbay_helper::lease::LoopbackLease;
-use patchbay_helper::mcp::client::Session;
-use patchbay_helper::mcp::login::{self, Ctx, LoginEnd, LoginEvents, Pending};
-use patchbay_helper::mcp::store::{McpFiles, ServerEntry};
-use patchbay_helper::mcp::tokens::{Inflight, TokenError, TokenManager};
+use patchbay_helper::connectors::mcp::client::Session;
+use patchbay_helper::connectors::mcp::login::{self, Ctx, LoginEnd, LoginEvents, Pending};
+use patchbay_helper::connectors::mcp::store::{McpFiles, ServerEntry};
+use patchbay_helper::connectors::mcp::tokens::{Inflight, TokenError, TokenManager};
+use patchbay_helper::engine::lease::LoopbackLease;
 use patchbay_testkit::mcp::FakeMcp;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -39,7 +39,7 @@ fn setup() -> Setup {
     let fake = FakeMcp::start();
     let dir = tempfile::tempdir().unwrap();
     let ctx = Ctx {
-        http: patchbay_helper::upstream::client(),
+        http: patchbay_helper::engine::upstream::client(),
         files: McpFiles::new(&dir.path().join("data")),
     };
     Setup {
@@ -219,7 +219,7 @@ async fn first_login_discovers_registers_once_and_reconnects_with_fewer_round_tr
     assert_eq!(s.tokens_json()[&url]["client_id"], client_id);
 
     // Signed out (tokens gone, registration kept): discovery again, still no registration.
-    let removed = patchbay_helper::mcp::remove_server(&s.ctx, {
+    let removed = patchbay_helper::connectors::mcp::remove_server(&s.ctx, {
         let url = url.clone();
         move |k| k == url
     })
@@ -441,7 +441,9 @@ async fn a_revoked_refresh_token_leads_to_a_new_login_without_registration() {
     let entry = &s.tokens_json()[&url];
     assert_eq!(entry["needs_login"], true);
     assert!(entry["token"].is_null() && entry["refresh_token"].is_null());
-    let servers = patchbay_helper::mcp::list_servers(&s.ctx).await.unwrap();
+    let servers = patchbay_helper::connectors::mcp::list_servers(&s.ctx)
+        .await
+        .unwrap();
     assert_eq!(
         servers[0].token_state,
         patchbay_proto::mcp::TokenState::ReauthorizationRequired

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use patchbay_helper::store::JsonStore;
+use patchbay_helper::engine::store::JsonStore;
 use serde_json::json;
 
 const DIR_ENV: &str = "PATCHBAY_CRASH_TEST_DIR";

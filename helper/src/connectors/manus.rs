@@ -9,9 +9,9 @@ use patchbay_proto::tokens::{SaveTokenRequest, TokenStatus, check_manus_key_shap
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::engine::store::{self, now_unix};
+use crate::engine::upstream::{self, Attempt};
 use crate::error::ApiJson;
-use crate::store::{self, now_unix};
-use crate::upstream::{self, Attempt};
 use crate::{ApiError, AppState};
 
 const KEY: &str = "manus";

@@ -27,8 +27,9 @@ use patchbay_proto::oauth::TokenResponse;
 
 use super::login::Ctx;
 use super::store::ServerEntry;
-use crate::store::{blocking, now_unix};
-use crate::{ApiError, fsutil};
+use crate::ApiError;
+use crate::engine::fsutil;
+use crate::engine::store::{blocking, now_unix};
 
 const REFRESH_LOCK: &str = ".mcp-refresh.lock";
 
@@ -162,7 +163,7 @@ impl TokenManager {
         let dir = self.ctx.files.data_dir.clone();
         blocking(move || {
             let path = dir.join(REFRESH_LOCK);
-            let io = |source| crate::store::StoreError::Io {
+            let io = |source| crate::engine::store::StoreError::Io {
                 action: "lock",
                 path: path.clone(),
                 source,

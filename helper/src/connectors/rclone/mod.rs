@@ -21,7 +21,7 @@ use axum::routing::{delete, get, post};
 use patchbay_proto::api::{ConnectorId, RemoteSession};
 
 use crate::AppState;
-use crate::session::{SessionStatus, SessionTable};
+use crate::engine::session::{SessionStatus, SessionTable};
 
 /// Which rclone backend a route serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

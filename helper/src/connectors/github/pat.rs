@@ -11,9 +11,9 @@ use patchbay_proto::tokens::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::engine::store::{self, JsonStore, entry_token, now_unix};
+use crate::engine::upstream::{self, Attempt};
 use crate::error::ApiJson;
-use crate::store::{self, JsonStore, entry_token, now_unix};
-use crate::upstream::{self, Attempt};
 use crate::{ApiError, AppState};
 
 const KEY: &str = "github";

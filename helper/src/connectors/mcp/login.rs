@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 use super::listener::CallbackListener;
 use super::store::{ClientRecord, McpFiles, ServerEntry};
 use crate::ApiError;
-use crate::lease::LoopbackLease;
-use crate::store::{blocking, now_unix};
+use crate::engine::lease::LoopbackLease;
+use crate::engine::store::{blocking, now_unix};
 
 /// How long a sign-in waits for the redirect.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);

@@ -16,10 +16,10 @@ use patchbay_proto::redirect::parse_pasted_redirect;
 use super::flow::{self, FlowContext};
 use super::settings::ProviderSettings;
 use super::{Kind, RemoteFlow};
-use crate::child::GroupChild;
+use crate::engine::child::GroupChild;
+use crate::engine::lease::{LOOPBACK_PORT, LoopbackLease};
+use crate::engine::store::{LockedFile, StoreError, blocking};
 use crate::error::ApiJson;
-use crate::lease::{LOOPBACK_PORT, LoopbackLease};
-use crate::store::{LockedFile, StoreError, blocking};
 use crate::{ApiError, AppState};
 
 /// How long `submit` waits for rclone to finish before answering.
@@ -165,7 +165,7 @@ pub async fn session(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<RemoteSession>, ApiError> {
-    let (wait, since) = crate::session::poll_params(&query)?;
+    let (wait, since) = crate::engine::session::poll_params(&query)?;
     let flow = state
         .rclone()
         .sessions(kind)

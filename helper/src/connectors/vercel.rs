@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::store::{self};
+use crate::engine::store::{self};
 use crate::{ApiError, AppState};
 
 const KEYS: [&str; 2] = ["vercel", "vercel_client"];

@@ -8,7 +8,7 @@ use axum::extract::State;
 use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview};
 use patchbay_proto::rclone;
 
-use crate::store::{JsonStore, entry_token};
+use crate::engine::store::{JsonStore, entry_token};
 use crate::{ApiError, AppState};
 
 pub const RCLONE_CONF: &str = "rclone.conf";

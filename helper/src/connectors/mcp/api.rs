@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 
 use super::login::{self, LoginEnd, LoginEvents, Pending};
 use super::{ctx_of, list_servers, remove_server};
+use crate::engine::lease::LoopbackLease;
+use crate::engine::session::{SessionCtl, SessionStatus};
 use crate::error::ApiJson;
-use crate::lease::LoopbackLease;
-use crate::session::{SessionCtl, SessionStatus};
 use crate::{ApiError, AppState};
 
 /// How long `submit` and `cancel` wait for the flow to settle before answering.
@@ -120,7 +120,7 @@ pub async fn session(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<McpSession>, ApiError> {
-    let (wait, since) = crate::session::poll_params(&q)?;
+    let (wait, since) = crate::engine::session::poll_params(&q)?;
     state
         .mcp()
         .sessions

@@ -6,7 +6,7 @@
 //!
 //! Every change is read-modify-write under an exclusive `flock` on a sibling lock file, so
 //! two requests or two helpers never lose each other's entries; the write itself is atomic
-//! (see [`crate::fsutil`]), so a crash at any instant leaves a file that parses. A file that
+//! (see [`super::fsutil`]), so a crash at any instant leaves a file that parses. A file that
 //! does not parse, or is not an object, is reported and never overwritten.
 
 use std::fs::{File, OpenOptions};
@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use patchbay_proto::Secret;
 use serde_json::{Map, Value};
 
-use crate::{ApiError, fsutil};
+use super::fsutil;
+use crate::ApiError;
 
 pub const TOKENS_FILE: &str = "mcp-tokens.json";
 const LOCK_FILE: &str = ".mcp-tokens.lock";

@@ -33,8 +33,8 @@ use patchbay_proto::mcp::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::session::{SessionStatus, SessionTable};
-use crate::store::{blocking, now_unix};
+use crate::engine::session::{SessionStatus, SessionTable};
+use crate::engine::store::{blocking, now_unix};
 use crate::{ApiError, AppState};
 
 /// How long a login session stays readable.

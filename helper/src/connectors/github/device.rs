@@ -20,12 +20,14 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::child::GroupChild;
+use super::pat as github;
+use crate::engine::child::GroupChild;
+use crate::engine::fsutil;
+use crate::engine::session::{SessionCtl, SessionStatus, SessionTable};
+use crate::engine::store::{self, JsonStore, now_unix};
+use crate::engine::upstream::Attempt;
 use crate::error::ApiJson;
-use crate::session::{SessionCtl, SessionStatus, SessionTable};
-use crate::store::{self, JsonStore, now_unix};
-use crate::upstream::Attempt;
-use crate::{ApiError, AppState, fsutil, github};
+use crate::{ApiError, AppState};
 
 /// A finished device session stays readable this long (and a running one is stopped).
 pub const DEVICE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -414,7 +416,7 @@ pub async fn poll(
                 "wait must be a number of seconds (0 to 60).",
             ));
         }
-        None => crate::session::wait_param(&query)?,
+        None => crate::engine::session::wait_param(&query)?,
     };
     let flow = state
         .gh()
