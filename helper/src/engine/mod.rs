@@ -6,6 +6,7 @@
 //! - [`store`] and [`fsutil`]: credential files, private and replaced atomically under a lock.
 //! - [`security`]: the front door (Host, Origin, CORS, pairing token) as layers.
 //! - [`upstream`]: the HTTP clients, and outside failures turned into sentences.
+//! - [`text`]: how messages quote request input (never a control character) and count.
 //!
 //! Connectors (`crate::connectors`) build on these and supply only what differs.
 
@@ -15,4 +16,5 @@ pub mod lease;
 pub mod security;
 pub mod session;
 pub mod store;
+pub mod text;
 pub mod upstream;

@@ -29,6 +29,8 @@ use super::store::{ClientRecord, McpFiles, ServerEntry};
 use crate::ApiError;
 use crate::engine::lease::LoopbackLease;
 use crate::engine::store::{blocking, now_unix};
+use crate::engine::text::quote_input;
+use crate::engine::upstream;
 
 /// How long a sign-in waits for the redirect.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -41,19 +43,13 @@ pub struct Ctx {
 }
 
 fn upstream_err(message: String) -> ApiError {
-    ApiError::new(patchbay_proto::ErrorCode::Upstream, message)
+    ApiError::upstream(message)
 }
 
 fn unreachable(what: &str, url: &str, e: &reqwest::Error) -> ApiError {
-    let why = if e.is_timeout() {
-        "the request timed out"
-    } else if e.is_connect() {
-        "the connection failed"
-    } else {
-        "the request failed"
-    };
     upstream_err(format!(
-        "Cannot reach {what} at {url} ({why}). Check the address and the network, then try again."
+        "Cannot reach {what} at {url} ({}). Check the address and the network, then try again.",
+        upstream::no_answer(e)
     ))
 }
 
@@ -64,7 +60,7 @@ pub fn server_url(input: &str) -> Result<String, ApiError> {
             mcp::UrlError::NotHttpUrl => format!(
                 "“{}” is not an MCP server address; give its https:// URL (for example \
                  https://mcp.example.com/mcp).",
-                input.trim().chars().take(200).collect::<String>()
+                quote_input(input.trim())
             ),
             mcp::UrlError::InsecureHttp => "MCP servers must be reached over https (plain http \
                 is only allowed to this machine), because tokens travel with every request."
