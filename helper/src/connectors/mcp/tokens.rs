@@ -199,19 +199,16 @@ impl TokenManager {
             .send()
             .await
             .map_err(|e| {
-                TokenError::Other(ApiError::new(
-                    patchbay_proto::ErrorCode::Upstream,
-                    format!(
-                        "Cannot reach the token endpoint {} to refresh the sign-in for {url} \
+                TokenError::Other(ApiError::upstream(format!(
+                    "Cannot reach the token endpoint {} to refresh the sign-in for {url} \
                          ({}). The stored credentials were kept; try again.",
-                        entry.token_endpoint,
-                        if e.is_timeout() {
-                            "timed out"
-                        } else {
-                            "connection failed"
-                        }
-                    ),
-                ))
+                    entry.token_endpoint,
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection failed"
+                    }
+                )))
             })?;
         let status = response.status();
         if !status.is_success() {
@@ -229,24 +226,18 @@ impl TokenManager {
                         .map_err(TokenError::Other)?;
                     needs_login(&url, "belongs to a client id the server no longer knows")
                 }
-                TokenFailure::Transient(why) => TokenError::Other(ApiError::new(
-                    patchbay_proto::ErrorCode::Upstream,
-                    format!(
-                        "Refreshing the sign-in for {url} failed ({why}). The stored \
+                TokenFailure::Transient(why) => TokenError::Other(ApiError::upstream(format!(
+                    "Refreshing the sign-in for {url} failed ({why}). The stored \
                          credentials were kept; try again in a moment."
-                    ),
-                )),
+                ))),
             });
         }
         let tokens: TokenResponse = response.json().await.map_err(|_| {
-            TokenError::Other(ApiError::new(
-                patchbay_proto::ErrorCode::Upstream,
-                format!(
-                    "The token endpoint {} answered a refresh with something that is not a \
+            TokenError::Other(ApiError::upstream(format!(
+                "The token endpoint {} answered a refresh with something that is not a \
                      token response. The stored credentials were kept.",
-                    entry.token_endpoint
-                ),
-            ))
+                entry.token_endpoint
+            )))
         })?;
         let access = tokens.access_token.clone();
         let mut fresh = entry.clone();
