@@ -33,13 +33,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Checks the key with the cheapest authenticated call: `GET /v2/task.list?limit=1`.
-pub async fn validate(
-    http: &reqwest::Client,
-    api_url: &str,
-    key: &Secret,
-    attempt: Attempt,
-) -> Result<(), ApiError> {
-    let request = http
+pub async fn validate(state: &AppState, key: &Secret, attempt: Attempt) -> Result<(), ApiError> {
+    let api_url = &state.config().manus_api_url;
+    let request = state
+        .http()
         .get(format!("{api_url}/v2/task.list?limit=1"))
         .header("x-manus-api-key", key.expose());
     let response = upstream::send(SERVICE, api_url, request, attempt).await?;
@@ -62,13 +59,7 @@ pub async fn save_token(
     ApiJson(body): ApiJson<SaveTokenRequest>,
 ) -> Result<Json<Ok>, ApiError> {
     let key = token::pasted(&body, check_manus_key_shape)?;
-    validate(
-        state.http(),
-        &state.config().manus_api_url,
-        &key,
-        Attempt::Save,
-    )
-    .await?;
+    validate(&state, &key, Attempt::Save).await?;
     let entry = json!({"token": key.expose(), "saved_at": now_unix()});
     STORED.save(&state, entry).await?;
     tracing::info!("manus key saved");
@@ -90,12 +81,6 @@ pub async fn disconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiEr
 
 pub async fn reconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiError> {
     let (key, _) = STORED.load_for_reconnect(&state).await?;
-    validate(
-        state.http(),
-        &state.config().manus_api_url,
-        &key,
-        Attempt::Revalidate,
-    )
-    .await?;
+    validate(&state, &key, Attempt::Revalidate).await?;
     Ok(Json(Ok::YES))
 }

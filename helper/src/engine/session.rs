@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use axum::Json;
+use axum::http::StatusCode;
+use patchbay_proto::api::{FlowStatus, SessionStarted};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -57,6 +60,19 @@ pub fn wait_for(seconds: f64) -> Result<Duration, ApiError> {
 
 fn bad_wait() -> ApiError {
     ApiError::bad_request("wait must be a number of seconds (0 to 60).")
+}
+
+/// The answer to a start: 202 with the new session's id, still `pending`.
+pub type Started = (StatusCode, Json<SessionStarted>);
+
+pub fn started(session_id: String) -> Started {
+    (
+        StatusCode::ACCEPTED,
+        Json(SessionStarted {
+            session_id,
+            status: FlowStatus::Pending,
+        }),
+    )
 }
 
 /// Statuses a session can end in; the reaper and cancel need to know.

@@ -307,7 +307,6 @@ mod tests {
 
     #[test]
     fn update_keeps_foreign_keys_and_writes_0600() {
-        use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let store = JsonStore::tokens(tmp.path());
         std::fs::write(store.path(), r#"{"someone_else": {"x": 1}}"#).unwrap();
@@ -317,11 +316,7 @@ mod tests {
         let entries = store.read().unwrap();
         assert_eq!(entries["someone_else"], json!({"x": 1}));
         assert_eq!(entries["manus"]["token"], "k");
-        let mode = std::fs::metadata(store.path())
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(fsutil::mode(store.path()).unwrap(), 0o600);
     }
 
     #[test]

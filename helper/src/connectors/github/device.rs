@@ -363,7 +363,7 @@ async fn finish(
     if !out.status.success() || token.is_empty() {
         return Err(fail("gh finished but has no token for this host.".into()));
     }
-    let user = pat::fetch_user(state.http(), &config.github_api_url, &token, Attempt::Save)
+    let user = pat::fetch_user(state, &token, Attempt::Save)
         .await
         .map_err(|e| fail(e.message))?;
     let entry = pat::entry(&token, &user, "gh");

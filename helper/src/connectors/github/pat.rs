@@ -27,8 +27,7 @@ pub const STORED: StoredToken = StoredToken {
 
 /// Asks GitHub who `token` belongs to (GET /user).
 pub async fn fetch_user(
-    http: &reqwest::Client,
-    api_url: &str,
+    state: &AppState,
     token: &Secret,
     attempt: Attempt,
 ) -> Result<GithubUser, ApiError> {
@@ -37,7 +36,9 @@ pub async fn fetch_user(
         login: String,
         id: u64,
     }
-    let request = http
+    let api_url = &state.config().github_api_url;
+    let request = state
+        .http()
         .get(format!("{api_url}/user"))
         .bearer_auth(token.expose())
         .header("accept", "application/vnd.github+json")
@@ -119,13 +120,7 @@ pub async fn save_token(
     ApiJson(body): ApiJson<SaveTokenRequest>,
 ) -> Result<Json<GithubSaved>, ApiError> {
     let token = token::pasted(&body, check_github_token_shape)?;
-    let user = fetch_user(
-        state.http(),
-        &state.config().github_api_url,
-        &token,
-        Attempt::Save,
-    )
-    .await?;
+    let user = fetch_user(&state, &token, Attempt::Save).await?;
     STORED.save(&state, entry(&token, &user, "pat")).await?;
     tracing::info!(login = %user.login, "github token saved");
     Ok(Json(GithubSaved { ok: true, user }))
@@ -159,13 +154,7 @@ pub async fn reconnect(State(state): State<AppState>) -> Result<Json<GithubSaved
         .and_then(Value::as_str)
         .unwrap_or("pat")
         .to_owned();
-    let user = fetch_user(
-        state.http(),
-        &state.config().github_api_url,
-        &token,
-        Attempt::Revalidate,
-    )
-    .await?;
+    let user = fetch_user(&state, &token, Attempt::Revalidate).await?;
     let value = self::entry(&token, &user, &source);
     let tokens = state.tokens().clone();
     store::blocking(move || {

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use patchbay_proto::api::{FlowStatus, Ok, SessionStarted, SubmitCodeRequest};
+use patchbay_proto::api::{FlowStatus, Ok, SubmitCodeRequest};
 use patchbay_proto::mcp::{McpServerList, McpSession, StartServerRequest, server_id};
 use patchbay_proto::redirect::parse_pasted_redirect;
 use tokio::sync::mpsc;
@@ -15,7 +14,7 @@ use tokio::sync::mpsc;
 use super::login::{self, LoginEnd, LoginEvents, Pending};
 use super::{ctx_of, list_servers, remove_server};
 use crate::engine::lease::LoopbackLease;
-use crate::engine::session::SessionCtl;
+use crate::engine::session::{self, SessionCtl};
 use crate::engine::text::quote_input;
 use crate::error::ApiJson;
 use crate::{ApiError, AppState};
@@ -43,7 +42,7 @@ impl LoginEvents for SessionEvents<'_> {
 pub async fn start(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<StartServerRequest>,
-) -> Result<(StatusCode, Json<SessionStarted>), ApiError> {
+) -> Result<session::Started, ApiError> {
     let url = login::server_url(&body.url)?;
     // Refuse at once (409, naming the holder) while another flow uses port 53682.
     let lease =
@@ -97,13 +96,7 @@ pub async fn start(
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone(), paste_tx);
     let _ = id_tx.send(());
-    Result::Ok((
-        StatusCode::ACCEPTED,
-        Json(SessionStarted {
-            session_id: id,
-            status: FlowStatus::Pending,
-        }),
-    ))
+    Result::Ok(session::started(id))
 }
 
 /// `GET /api/connectors/mcp/sessions/{id}` (`?wait=SECONDS` long-polls).

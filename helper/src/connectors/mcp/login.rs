@@ -53,6 +53,15 @@ fn unreachable(what: &str, url: &str, e: &reqwest::Error) -> ApiError {
     ))
 }
 
+/// A form-encoded POST to a token endpoint (the code exchange here, refreshes in `tokens`).
+pub(super) fn token_request(ctx: &Ctx, endpoint: &str, form: String) -> reqwest::RequestBuilder {
+    ctx.http
+        .post(endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(form)
+}
+
 /// Checks and normalises a server URL given by a person.
 pub fn server_url(input: &str) -> Result<String, ApiError> {
     normalize_server_url(input).map_err(|e| {
@@ -381,12 +390,7 @@ pub async fn complete(
         &pending.verifier,
         &pending.resource,
     );
-    let r = ctx
-        .http
-        .post(&pending.token_endpoint)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body(form)
+    let r = token_request(ctx, &pending.token_endpoint, form)
         .send()
         .await
         .map_err(|e| unreachable("the token endpoint", &pending.token_endpoint, &e))?;

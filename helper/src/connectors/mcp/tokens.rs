@@ -25,7 +25,7 @@ use patchbay_proto::mcp::{
 };
 use patchbay_proto::oauth::TokenResponse;
 
-use super::login::Ctx;
+use super::login::{self, Ctx};
 use super::store::ServerEntry;
 use crate::ApiError;
 use crate::engine::fsutil;
@@ -189,13 +189,7 @@ impl TokenManager {
             return Err(needs_login(&url, "has expired and has no refresh token"));
         };
         let form = refresh_form(&entry.client_id, &refresh_token, &entry.resource);
-        let response = self
-            .ctx
-            .http
-            .post(&entry.token_endpoint)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(form)
+        let response = login::token_request(&self.ctx, &entry.token_endpoint, form)
             .send()
             .await
             .map_err(|e| {

@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use patchbay_proto::api::{
-    FlowStatus, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
-    SubmitCodeRequest,
+    FlowStatus, Ok, RemoteList, RemoteSession, StartRemoteRequest, SubmitCodeRequest,
 };
 use patchbay_proto::rclone::{self, REMOTE_NAME_RULE, is_valid_remote_name};
 use patchbay_proto::redirect::parse_pasted_redirect;
@@ -18,6 +17,7 @@ use super::settings::ProviderSettings;
 use super::{Kind, RemoteFlow};
 use crate::engine::child::GroupChild;
 use crate::engine::lease::{LOOPBACK_PORT, LoopbackLease};
+use crate::engine::session;
 use crate::engine::store::{LockedFile, StoreError, blocking};
 use crate::engine::text::quote_input;
 use crate::error::ApiJson;
@@ -52,7 +52,7 @@ pub async fn start(
     State(state): State<AppState>,
     kind: Kind,
     ApiJson(body): ApiJson<StartRemoteRequest>,
-) -> Result<(StatusCode, Json<SessionStarted>), ApiError> {
+) -> Result<session::Started, ApiError> {
     let name = body.name.trim().to_owned();
     if !is_valid_remote_name(&name) {
         return Err(ApiError::bad_request(format!(
@@ -136,13 +136,7 @@ pub async fn start(
         .sessions(kind)
         .start(initial, move |ctl| flow::run(ctl, child, lease, ctx));
     tracing::info!(session = %id, remote = %name, backend = kind.backend(), "rclone sign-in started");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(SessionStarted {
-            session_id: id,
-            status: FlowStatus::Pending,
-        }),
-    ))
+    Ok(session::started(id))
 }
 
 pub async fn session(
