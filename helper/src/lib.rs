@@ -133,6 +133,6 @@ async fn health() -> axum::Json<Health> {
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
         "There is no API route {}. See the Connectors API for the routes Patchbay serves.",
-        uri.path()
+        engine::text::quote_input(uri.path())
     ))
 }
