@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::security::Origin;
+use crate::engine::security::Origin;
 
 /// Default address: loopback, a port nothing common uses.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";

@@ -39,6 +39,10 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Conflict, message)
     }
+    /// An outside service failed or answered something unusable (502).
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Upstream, message)
+    }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
     }

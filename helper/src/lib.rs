@@ -6,32 +6,22 @@
 //! [`app`] builds the whole HTTP surface as a value; `main` only binds and serves it, and the
 //! tests call it with `tower::ServiceExt::oneshot`, no socket needed.
 
-pub mod child;
 pub mod config;
 pub mod connectors;
+pub mod engine;
 pub mod error;
-pub mod fsutil;
-pub mod github;
-pub mod github_cli;
-pub mod lease;
-pub mod manus;
-pub mod mcp;
 pub mod pairing;
-pub mod rclone;
-pub mod security;
-pub mod session;
-pub mod store;
-pub mod upstream;
-pub mod vercel;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get};
 use patchbay_proto::Secret;
 use patchbay_proto::api::Health;
 
 pub use config::Config;
+use connectors::Connectors;
+use engine::{security, store, upstream};
 pub use error::ApiError;
 
 /// Everything a request handler may need. Cheap to clone.
@@ -44,33 +34,23 @@ struct Inner {
     config: Config,
     pairing_token: Secret,
     http: reqwest::Client,
-    tokens: store::JsonStore,
-    mcp: mcp::McpState,
-    rclone: rclone::RcloneState,
-    gh: github_cli::GhState,
     loopback_http: reqwest::Client,
+    tokens: store::JsonStore,
+    connectors: Connectors,
 }
 
 impl AppState {
-    /// Builds the state; inside a Tokio runtime it also starts the session reapers.
     pub fn new(config: Config, pairing_token: Secret) -> Self {
-        let state = Self {
+        Self {
             inner: Arc::new(Inner {
                 tokens: store::JsonStore::tokens(&config.data_dir),
                 http: upstream::client(),
-                mcp: mcp::McpState::default(),
-                rclone: rclone::RcloneState::new(config.session_ttl),
-                gh: github_cli::GhState::default(),
                 loopback_http: upstream::loopback_client(),
+                connectors: Connectors::new(&config),
                 config,
                 pairing_token,
             }),
-        };
-        if tokio::runtime::Handle::try_current().is_ok() {
-            state.inner.rclone.spawn_reapers();
-            state.inner.gh.spawn_reaper();
         }
-        state
     }
 
     pub fn config(&self) -> &Config {
@@ -85,81 +65,41 @@ impl AppState {
         &self.inner.http
     }
 
-    /// `mcp-tokens.json` in the data folder.
-    pub fn tokens(&self) -> &store::JsonStore {
-        &self.inner.tokens
-    }
-
-    pub fn mcp(&self) -> &mcp::McpState {
-        &self.inner.mcp
-    }
-
-    pub fn rclone(&self) -> &rclone::RcloneState {
-        &self.inner.rclone
-    }
-
-    pub fn gh(&self) -> &github_cli::GhState {
-        &self.inner.gh
-    }
-
     /// For 127.0.0.1 listeners of our own children: never through a proxy, no redirects.
     pub fn loopback_http(&self) -> &reqwest::Client {
         &self.inner.loopback_http
     }
 
+    /// `mcp-tokens.json` in the data folder.
+    pub fn tokens(&self) -> &store::JsonStore {
+        &self.inner.tokens
+    }
+
+    /// The state of the connectors that run flows (their sessions).
+    pub fn connectors(&self) -> &Connectors {
+        &self.inner.connectors
+    }
+
     /// Stops every running flow and waits until their child processes and listeners are
     /// gone. `main` calls it after the server stops accepting requests.
     pub async fn shutdown(&self) {
-        tokio::join!(
-            self.inner.mcp.shutdown(),
-            self.inner.rclone.shutdown(),
-            self.inner.gh.shutdown()
-        );
+        self.inner.connectors.shutdown().await;
     }
 }
 
-/// The helper's whole HTTP surface.
+/// The helper's whole HTTP surface: every connector's `routes()`, behind the front door.
 ///
 /// Layers, outermost first: Host/Origin guard (every request, static files included), CORS
 /// for allowed origins, then the pairing-token check on every `/api` route but `/api/health`.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/api/connectors", get(connectors::overview))
-        .route("/api/connectors/github/token", post(github::save_token))
-        .route("/api/connectors/github/status", get(github::status))
-        .route(
-            "/api/connectors/github/disconnect",
-            post(github::disconnect),
-        )
-        .route("/api/connectors/github/reconnect", post(github::reconnect))
-        .route("/api/connectors/github/cli/start", post(github_cli::start))
-        .route("/api/connectors/github/cli/poll", post(github_cli::poll))
-        .route(
-            "/api/connectors/github/cli/cancel",
-            post(github_cli::cancel),
-        )
-        .route("/api/connectors/vercel/token", post(vercel::token))
-        .route("/api/connectors/vercel/status", get(vercel::status))
-        .route(
-            "/api/connectors/vercel/disconnect",
-            post(vercel::disconnect),
-        )
-        .route("/api/connectors/vercel/reconnect", post(vercel::reconnect))
-        .route(
-            "/api/connectors/vercel/oauth/start",
-            get(vercel::oauth_start),
-        )
-        .route(
-            "/api/connectors/vercel/oauth/exchange",
-            post(vercel::oauth_exchange),
-        )
-        .route("/api/connectors/manus/token", post(manus::save_token))
-        .route("/api/connectors/manus/status", get(manus::status))
-        .route("/api/connectors/manus/disconnect", post(manus::disconnect))
-        .route("/api/connectors/manus/reconnect", post(manus::reconnect))
-        .merge(rclone::routes())
-        .merge(mcp::routes())
-        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .merge(connectors::overview::routes())
+        .merge(connectors::rclone::routes())
+        .merge(connectors::github::routes())
+        .merge(connectors::vercel::routes())
+        .merge(connectors::manus::routes())
+        .merge(connectors::mcp::routes())
+        .route("/api/{*rest}", any(api_not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::require_pairing_token,
@@ -193,6 +133,6 @@ async fn health() -> axum::Json<Health> {
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
         "There is no API route {}. See the Connectors API for the routes Patchbay serves.",
-        uri.path()
+        engine::text::quote_input(uri.path())
     ))
 }

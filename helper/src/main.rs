@@ -29,7 +29,7 @@ enum Command {
     Serve(ServeArgs),
     /// Sign in to remote MCP servers (OAuth 2.1) and use them: login, tools, call, proxy,
     /// list, logout.
-    Mcp(patchbay_helper::mcp::cli::McpArgs),
+    Mcp(patchbay_helper::connectors::mcp::cli::McpArgs),
 }
 
 #[tokio::main]
@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Mcp(args) => patchbay_helper::mcp::cli::run(args).await,
+        Command::Mcp(args) => patchbay_helper::connectors::mcp::cli::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

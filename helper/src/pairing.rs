@@ -6,7 +6,7 @@ use std::path::Path;
 use patchbay_proto::Secret;
 use patchbay_proto::pairing::new_pairing_token;
 
-use crate::fsutil;
+use crate::engine::fsutil;
 
 pub const TOKEN_FILE: &str = "pairing-token";
 
@@ -57,7 +57,6 @@ pub fn load_or_create(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_once_then_reused() {
@@ -66,11 +65,7 @@ mod tests {
         let (b, src_b) = load_or_create(tmp.path(), None).unwrap();
         assert_eq!((src_a, src_b), (TokenSource::Generated, TokenSource::File));
         assert_eq!(a, b);
-        let mode = std::fs::metadata(tmp.path().join(TOKEN_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(fsutil::mode(&tmp.path().join(TOKEN_FILE)).unwrap(), 0o600);
     }
 
     #[test]

@@ -201,3 +201,56 @@ async fn preflight_answers_allowed_origins_with_private_network_access() {
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
     assert!(!headers.contains_key("access-control-allow-private-network"));
 }
+
+/// Every connector's unknown-session answer goes through the one `SessionTable::unknown`:
+/// a 404 that never echoes a control character or a long id.
+#[tokio::test]
+async fn unknown_sessions_are_404s_that_echo_no_control_characters_and_no_long_ids() {
+    let f = TestApp::new(|_| {});
+    let long = "x".repeat(4000);
+    // ESC [2J (clear screen), CR LF and a forged header, BEL: as sent in a URL, then as JSON.
+    let hostile_path = format!("id%1B%5B2J%0D%0ASet-Cookie:%20a%07{long}");
+    let hostile = format!("id\u{1b}[2J\r\nSet-Cookie: a\u{7}{long}");
+    let mut answers = Vec::new();
+    for connector in ["gdrive", "onedrive", "mcp"] {
+        for (method, path) in [
+            (
+                Method::GET,
+                format!("/api/connectors/{connector}/sessions/{hostile_path}"),
+            ),
+            (
+                Method::POST,
+                format!("/api/connectors/{connector}/sessions/{hostile_path}/cancel"),
+            ),
+        ] {
+            // Named without the id, so a failure does not print 4000 characters.
+            let label = format!("{method} {}", path.split("/id").next().unwrap());
+            let (status, _, body) = f.request(method, &path, Some(serde_json::json!({}))).await;
+            answers.push((label, status, body));
+        }
+    }
+    for action in ["poll", "cancel"] {
+        let path = format!("/api/connectors/github/cli/{action}");
+        let (status, body) = f
+            .post(&path, serde_json::json!({"session_id": hostile}))
+            .await;
+        answers.push((path, status, body));
+    }
+    for (path, status, body) in answers {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["error"], "not_found", "{path}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("“id[2J"),
+            "{path}: the id is not quoted: {message}"
+        );
+        assert!(
+            !message.chars().any(char::is_control),
+            "{path}: a control character was echoed: {message:?}"
+        );
+        assert!(
+            !message.contains(&"x".repeat(100)),
+            "{path}: echoed a long id"
+        );
+    }
+}

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::TestApp;
-use patchbay_helper::lease::LoopbackLease;
-use patchbay_helper::mcp::client::Session;
-use patchbay_helper::mcp::login::{self, Ctx, LoginEnd, LoginEvents, Pending};
-use patchbay_helper::mcp::store::{McpFiles, ServerEntry};
-use patchbay_helper::mcp::tokens::{Inflight, TokenError, TokenManager};
-use patchbay_testkit::mcp::FakeMcp;
+use patchbay_helper::connectors::mcp::client::Session;
+use patchbay_helper::connectors::mcp::login::{self, Ctx, LoginEnd, LoginEvents, Pending};
+use patchbay_helper::connectors::mcp::store::{McpFiles, ServerEntry};
+use patchbay_helper::connectors::mcp::tokens::{Inflight, TokenError, TokenManager};
+use patchbay_helper::engine::fsutil;
+use patchbay_helper::engine::lease::LoopbackLease;
+use patchbay_testkit::mcp::{Counters, FakeMcp};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,7 +40,7 @@ fn setup() -> Setup {
     let fake = FakeMcp::start();
     let dir = tempfile::tempdir().unwrap();
     let ctx = Ctx {
-        http: patchbay_helper::upstream::client(),
+        http: patchbay_helper::engine::upstream::client(),
         files: McpFiles::new(&dir.path().join("data")),
     };
     Setup {
@@ -154,6 +155,38 @@ async fn login_via_browser(s: &Setup) -> ServerEntry {
     running.task.await.unwrap().expect("signed in")
 }
 
+/// Signs in again and returns what that cost at the fake (and prints it, for the log).
+async fn login_and_count(s: &Setup, what: &str) -> Counters {
+    s.fake.reset_counters();
+    login_via_browser(s).await;
+    let c = s.fake.counters();
+    println!("{what}: {c:?} = {} round trips", c.oauth_round_trips());
+    c
+}
+
+/// A fresh setup, signed in once; port 53682 is free again when this returns.
+async fn logged_in() -> Setup {
+    let _port = port().await;
+    let s = setup();
+    login_via_browser(&s).await;
+    s
+}
+
+/// Calls the fake's `echo` tool and checks that it answered `text`.
+async fn echo(session: &Session, text: &str) {
+    let result = session
+        .call_tool(
+            "echo",
+            Some(json!({"text": text}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&result).unwrap()["content"][0]["text"],
+        text
+    );
+}
+
 async fn failure(running: Running) -> String {
     match running.task.await.unwrap() {
         Err(LoginEnd::Failed(e)) => e.message,
@@ -197,42 +230,25 @@ async fn first_login_discovers_registers_once_and_reconnects_with_fewer_round_tr
         s.clients_json().to_string().find("at1-").is_none(),
         "tokens leaked into mcp-clients.json"
     );
-    use std::os::unix::fs::PermissionsExt;
     for f in ["mcp-tokens.json", "mcp-clients.json"] {
-        let mode = std::fs::metadata(s.data_dir().join(f))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "{f}");
+        assert_eq!(fsutil::mode(&s.data_dir().join(f)).unwrap(), 0o600, "{f}");
     }
 
     // Reconnect to the same server: no discovery, no registration.
-    s.fake.reset_counters();
-    login_via_browser(&s).await;
-    let again = s.fake.counters();
-    println!(
-        "reconnect: {again:?} = {} round trips",
-        again.oauth_round_trips()
-    );
+    let again = login_and_count(&s, "reconnect").await;
     assert_eq!(again.registrations, 0);
     assert!(again.oauth_round_trips() <= 4, "{again:?}");
     assert_eq!(s.tokens_json()[&url]["client_id"], client_id);
 
     // Signed out (tokens gone, registration kept): discovery again, still no registration.
-    let removed = patchbay_helper::mcp::remove_server(&s.ctx, {
+    let removed = patchbay_helper::connectors::mcp::remove_server(&s.ctx, {
         let url = url.clone();
         move |k| k == url
     })
     .await
     .unwrap();
     assert!(removed);
-    s.fake.reset_counters();
-    login_via_browser(&s).await;
-    let known = s.fake.counters();
-    println!(
-        "known client id: {known:?} = {} round trips",
-        known.oauth_round_trips()
-    );
+    let known = login_and_count(&s, "known client id").await;
     assert_eq!(known.registrations, 0);
     assert!(known.oauth_round_trips() <= 4, "{known:?}");
     assert_eq!(s.tokens_json()[&url]["client_id"], client_id);
@@ -295,10 +311,7 @@ async fn a_pasted_redirect_signs_in_and_garbage_is_ignored() {
 
 #[tokio::test]
 async fn tools_and_calls_refresh_expired_tokens_transparently() {
-    let _port = port().await;
-    let s = setup();
-    login_via_browser(&s).await;
-    drop(_port);
+    let s = logged_in().await;
     let url = s.fake.mcp_url();
     let tokens = s.manager();
     let old_refresh = s.tokens_json()[&url]["refresh_token"].clone();
@@ -310,17 +323,7 @@ async fn tools_and_calls_refresh_expired_tokens_transparently() {
     let tools = session.list_tools().await.unwrap();
     assert_eq!(tools.len(), 1);
     assert_eq!(tools[0].name, "echo");
-    let result = session
-        .call_tool(
-            "echo",
-            Some(json!({"text": "hello"}).as_object().unwrap().clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        serde_json::to_value(&result).unwrap()["content"][0]["text"],
-        "hello"
-    );
+    echo(&session, "hello").await;
     session.close().await;
     let c = s.fake.counters();
     assert_eq!(c.refreshes, 1, "{c:?}");
@@ -345,10 +348,7 @@ async fn tools_and_calls_refresh_expired_tokens_transparently() {
 
 #[tokio::test]
 async fn fifty_concurrent_calls_during_expiry_cause_exactly_one_refresh() {
-    let _port = port().await;
-    let s = setup();
-    login_via_browser(&s).await;
-    drop(_port);
+    let s = logged_in().await;
     let url = s.fake.mcp_url();
     s.fake.set_refresh_delay(Duration::from_millis(300));
     s.expire_everywhere();
@@ -364,19 +364,8 @@ async fn fifty_concurrent_calls_during_expiry_cause_exactly_one_refresh() {
         let url = url.clone();
         calls.push(tokio::spawn(async move {
             let session = Session::connect(tokens, &url).await.unwrap();
-            let text = format!("call {i}");
-            let r = session
-                .call_tool(
-                    "echo",
-                    Some(json!({"text": text}).as_object().unwrap().clone()),
-                )
-                .await
-                .unwrap();
+            echo(&session, &format!("call {i}")).await;
             session.close().await;
-            assert_eq!(
-                serde_json::to_value(&r).unwrap()["content"][0]["text"],
-                text
-            );
         }));
     }
     for c in calls {
@@ -389,10 +378,7 @@ async fn fifty_concurrent_calls_during_expiry_cause_exactly_one_refresh() {
 
 #[tokio::test]
 async fn refresh_keeps_the_old_refresh_token_and_outages_keep_credentials() {
-    let _port = port().await;
-    let s = setup();
-    login_via_browser(&s).await;
-    drop(_port);
+    let s = logged_in().await;
     let url = s.fake.mcp_url();
     let tokens = s.manager();
 
@@ -441,7 +427,9 @@ async fn a_revoked_refresh_token_leads_to_a_new_login_without_registration() {
     let entry = &s.tokens_json()[&url];
     assert_eq!(entry["needs_login"], true);
     assert!(entry["token"].is_null() && entry["refresh_token"].is_null());
-    let servers = patchbay_helper::mcp::list_servers(&s.ctx).await.unwrap();
+    let servers = patchbay_helper::connectors::mcp::list_servers(&s.ctx)
+        .await
+        .unwrap();
     assert_eq!(
         servers[0].token_state,
         patchbay_proto::mcp::TokenState::ReauthorizationRequired
@@ -574,6 +562,19 @@ async fn api_session_signs_in_through_the_listener_and_lists_without_tokens() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Starts a sign-in through the API; its id, and the session once it awaits the redirect.
+async fn api_login(app: &TestApp, fake: &FakeMcp) -> (String, Value) {
+    let (_, body) = app
+        .post(
+            "/api/connectors/mcp/servers",
+            json!({"url": fake.mcp_url()}),
+        )
+        .await;
+    let id = body["session_id"].as_str().unwrap().to_owned();
+    let session = awaiting(app, &id).await;
+    (id, session)
+}
+
 async fn awaiting(app: &TestApp, id: &str) -> Value {
     for _ in 0..20 {
         let (_, body) = app
@@ -602,14 +603,7 @@ async fn api_submit_pasted_redirect_cancel_and_bad_input() {
     assert!(body["message"].as_str().unwrap().contains("https"));
 
     // Paste.
-    let (_, body) = app
-        .post(
-            "/api/connectors/mcp/servers",
-            json!({"url": fake.mcp_url()}),
-        )
-        .await;
-    let id = body["session_id"].as_str().unwrap().to_owned();
-    let session = awaiting(&app, &id).await;
+    let (id, session) = api_login(&app, &fake).await;
     let location = approve(session["auth_url"].as_str().unwrap()).await;
     let submit = format!("/api/connectors/mcp/sessions/{id}/submit");
     let (status, body) = app.post(&submit, json!({"code": "not a redirect"})).await;
@@ -623,14 +617,7 @@ async fn api_submit_pasted_redirect_cancel_and_bad_input() {
     assert_eq!(status, StatusCode::CONFLICT);
 
     // A forged state ends the session with an error.
-    let (_, body) = app
-        .post(
-            "/api/connectors/mcp/servers",
-            json!({"url": fake.mcp_url()}),
-        )
-        .await;
-    let id = body["session_id"].as_str().unwrap().to_owned();
-    let session = awaiting(&app, &id).await;
+    let (id, session) = api_login(&app, &fake).await;
     let location = approve(session["auth_url"].as_str().unwrap()).await;
     let (status, body) = app
         .post(
@@ -643,14 +630,7 @@ async fn api_submit_pasted_redirect_cancel_and_bad_input() {
     assert_eq!(body["status"], "error", "{body}");
 
     // Cancel releases the port at once.
-    let (_, body) = app
-        .post(
-            "/api/connectors/mcp/servers",
-            json!({"url": fake.mcp_url()}),
-        )
-        .await;
-    let id = body["session_id"].as_str().unwrap().to_owned();
-    awaiting(&app, &id).await;
+    let (id, _) = api_login(&app, &fake).await;
     let (status, body) = app
         .post(
             &format!("/api/connectors/mcp/sessions/{id}/cancel"),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use patchbay_helper::store::JsonStore;
+use patchbay_helper::engine::store::JsonStore;
 use serde_json::json;
 
 const DIR_ENV: &str = "PATCHBAY_CRASH_TEST_DIR";
@@ -24,7 +24,11 @@ fn store_writer_child() {
     let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
     let store = JsonStore::tokens(Path::new(&dir));
     let mut out = std::io::stdout().lock();
+    // Start-up (seconds on a loaded machine) is not what the kill should land in.
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
     for i in start..start + 40 {
+        let began = std::time::Instant::now();
         store
             .update(|e| {
                 e.insert(
@@ -34,7 +38,8 @@ fn store_writer_child() {
             })
             .unwrap();
         // Printed only after update() returned: whatever the parent reads here is committed.
-        writeln!(out, "committed {i}").unwrap();
+        // The duration lets the parent aim its kills at the writes, however slow the disk.
+        writeln!(out, "committed {i} {}", began.elapsed().as_micros()).unwrap();
         out.flush().unwrap();
     }
 }
@@ -45,6 +50,8 @@ fn sigkill_at_any_instant_never_tears_the_file() {
     let store = JsonStore::tokens(dir.path());
     let mut committed = BTreeSet::new();
     let mut next = 0u64;
+    // How long one write takes here (fsync on a busy disk can take far longer than 1 ms).
+    let mut write_micros = (0u64, 0u64); // (sum, count)
     // A small deterministic generator, so a failure can be replayed.
     let mut seed = 0x2545F4914F6CDD1Du64;
     for round in 0..ROUNDS {
@@ -60,14 +67,30 @@ fn sigkill_at_any_instant_never_tears_the_file() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Kill somewhere between "before the first write" and "in the middle of the run".
-        std::thread::sleep(Duration::from_micros(seed % 12_000));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // Past libtest's own lines ("running 1 test", "test store_writer_child ... ready").
+        let mut line = String::new();
+        while !line.trim_end().ends_with("ready") {
+            line.clear();
+            let read = stdout.read_line(&mut line).unwrap();
+            assert!(read > 0, "round {round}: the writer did not start");
+        }
+        // Kill somewhere between "before the first write" and "in the middle of the run": in
+        // the first few writes, whatever a write costs on this machine.
+        let window = match write_micros.0.checked_div(write_micros.1) {
+            Some(mean_write) => (4 * mean_write).max(12_000),
+            // No write seen yet: they may be slower than the window; widen it until one lands.
+            None => 12_000 << round.min(6),
+        };
+        std::thread::sleep(Duration::from_micros(seed % window));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
         for line in stdout.lines().map_while(Result::ok) {
-            if let Some(i) = line.strip_prefix("committed ") {
+            if let Some(rest) = line.strip_prefix("committed ") {
+                let (i, micros) = rest.split_once(' ').unwrap();
                 let i: u64 = i.parse().unwrap();
+                write_micros.0 += micros.parse::<u64>().unwrap();
+                write_micros.1 += 1;
                 committed.insert(i);
                 next = next.max(i + 1);
             }

@@ -11,8 +11,9 @@ use super::login::{self, Ctx, LoginEnd, LoginEvents, Pending};
 use super::store::McpFiles;
 use super::tokens::{Inflight, TokenManager};
 use super::{client, list_servers, proxy, remove_server};
-use crate::lease::LoopbackLease;
-use crate::{ApiError, upstream};
+use crate::ApiError;
+use crate::engine::lease::LoopbackLease;
+use crate::engine::upstream;
 
 #[derive(Debug, clap::Args)]
 pub struct McpArgs {

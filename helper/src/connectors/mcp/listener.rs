@@ -2,7 +2,7 @@
 //!
 //! It hands every `GET /callback` query to the login flow and answers with a fixed page that
 //! reflects nothing from the request. The flow closes it as soon as it has an answer; it is
-//! only ever bound while the caller holds the [`crate::lease::LoopbackLease`].
+//! only ever bound while the caller holds the [`crate::engine::lease::LoopbackLease`].
 
 use std::net::SocketAddr;
 
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::ApiError;
-use crate::lease::{LOOPBACK_PORT, LoopbackLease};
+use crate::engine::lease::{LOOPBACK_PORT, LoopbackLease};
 
 const PAGE: &str = "<!doctype html><meta charset=utf-8><title>Patchbay</title>\
 <body style=\"font-family:sans-serif;margin:3em\"><h1>Patchbay received the sign-in</h1>\

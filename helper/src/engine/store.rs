@@ -6,7 +6,7 @@
 //!
 //! Every change is read-modify-write under an exclusive `flock` on a sibling lock file, so
 //! two requests or two helpers never lose each other's entries; the write itself is atomic
-//! (see [`crate::fsutil`]), so a crash at any instant leaves a file that parses. A file that
+//! (see [`super::fsutil`]), so a crash at any instant leaves a file that parses. A file that
 //! does not parse, or is not an object, is reported and never overwritten.
 
 use std::fs::{File, OpenOptions};
@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use patchbay_proto::Secret;
 use serde_json::{Map, Value};
 
-use crate::{ApiError, fsutil};
+use super::fsutil;
+use crate::ApiError;
 
 pub const TOKENS_FILE: &str = "mcp-tokens.json";
 const LOCK_FILE: &str = ".mcp-tokens.lock";
@@ -306,7 +307,6 @@ mod tests {
 
     #[test]
     fn update_keeps_foreign_keys_and_writes_0600() {
-        use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let store = JsonStore::tokens(tmp.path());
         std::fs::write(store.path(), r#"{"someone_else": {"x": 1}}"#).unwrap();
@@ -316,11 +316,7 @@ mod tests {
         let entries = store.read().unwrap();
         assert_eq!(entries["someone_else"], json!({"x": 1}));
         assert_eq!(entries["manus"]["token"], "k");
-        let mode = std::fs::metadata(store.path())
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(fsutil::mode(store.path()).unwrap(), 0o600);
     }
 
     #[test]

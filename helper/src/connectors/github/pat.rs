@@ -1,5 +1,5 @@
 //! GitHub with a personal access token: `POST /api/connectors/github/token`, `GET …/status`,
-//! `POST …/disconnect`, `POST …/reconnect`. (The gh device flow is `github_cli`.)
+//! `POST …/disconnect`, `POST …/reconnect`. (The gh device flow is [`super::device`].)
 
 use axum::Json;
 use axum::extract::State;
@@ -11,18 +11,23 @@ use patchbay_proto::tokens::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::connectors::token::{self, StoredToken};
+use crate::engine::store::{self, JsonStore, entry_token, now_unix};
+use crate::engine::upstream::{self, Attempt};
 use crate::error::ApiJson;
-use crate::store::{self, JsonStore, entry_token, now_unix};
-use crate::upstream::{self, Attempt};
 use crate::{ApiError, AppState};
 
-const KEY: &str = "github";
 const SERVICE: &str = "GitHub";
+/// The `github` entry of mcp-tokens.json, written by the PAT and by the gh device flow.
+pub const STORED: StoredToken = StoredToken {
+    key: "github",
+    service: SERVICE,
+    what: "GitHub token",
+};
 
 /// Asks GitHub who `token` belongs to (GET /user).
 pub async fn fetch_user(
-    http: &reqwest::Client,
-    api_url: &str,
+    state: &AppState,
     token: &Secret,
     attempt: Attempt,
 ) -> Result<GithubUser, ApiError> {
@@ -31,17 +36,14 @@ pub async fn fetch_user(
         login: String,
         id: u64,
     }
-    let response = http
+    let api_url = &state.config().github_api_url;
+    let request = state
+        .http()
         .get(format!("{api_url}/user"))
         .bearer_auth(token.expose())
         .header("accept", "application/vnd.github+json")
-        .header("x-github-api-version", "2022-11-28")
-        .send()
-        .await
-        .map_err(|e| upstream::unreachable(SERVICE, api_url, &e, attempt))?;
-    if let Some(err) = upstream::service_trouble(SERVICE, &response, attempt) {
-        return Err(err);
-    }
+        .header("x-github-api-version", "2022-11-28");
+    let response = upstream::send(SERVICE, api_url, request, attempt).await?;
     match response.status() {
         StatusCode::OK => {
             let scopes = response
@@ -57,10 +59,10 @@ pub async fn fetch_user(
                 })
                 .unwrap_or_default();
             let user: User = response.json().await.map_err(|_| {
-                ApiError::new(
-                    patchbay_proto::ErrorCode::Upstream,
-                    format!("{SERVICE} answered GET /user with something that is not a user. Is {api_url} the GitHub API?"),
-                )
+                ApiError::upstream(format!(
+                    "{SERVICE} answered GET /user with something that is not a user. Is \
+                     {api_url} the GitHub API?"
+                ))
             })?;
             Ok(GithubUser {
                 login: user.login,
@@ -78,13 +80,10 @@ pub async fn fetch_user(
              authorise the token for it at https://github.com/settings/tokens. {}",
             attempt.consequence()
         ))),
-        other => Err(ApiError::new(
-            patchbay_proto::ErrorCode::Upstream,
-            format!(
-                "GitHub answered GET /user with {other}. {}",
-                attempt.consequence()
-            ),
-        )),
+        other => Err(ApiError::upstream(format!(
+            "GitHub answered GET /user with {other}. {}",
+            attempt.consequence()
+        ))),
     }
 }
 
@@ -120,18 +119,9 @@ pub async fn save_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SaveTokenRequest>,
 ) -> Result<Json<GithubSaved>, ApiError> {
-    let token = Secret::new(body.token.expose().trim());
-    check_github_token_shape(token.expose()).map_err(ApiError::bad_request)?;
-    let user = fetch_user(
-        state.http(),
-        &state.config().github_api_url,
-        &token,
-        Attempt::Save,
-    )
-    .await?;
-    let value = entry(&token, &user, "pat");
-    let tokens = state.tokens().clone();
-    store::blocking(move || tokens.update(|e| e.insert(KEY.into(), value))).await?;
+    let token = token::pasted(&body, check_github_token_shape)?;
+    let user = fetch_user(&state, &token, Attempt::Save).await?;
+    STORED.save(&state, entry(&token, &user, "pat")).await?;
     tracing::info!(login = %user.login, "github token saved");
     Ok(Json(GithubSaved { ok: true, user }))
 }
@@ -139,58 +129,43 @@ pub async fn save_token(
 pub async fn status(
     State(state): State<AppState>,
 ) -> Result<Json<TokenStatus<GithubUser>>, ApiError> {
-    let Some((token, entry)) = store::stored_credential(state.tokens(), KEY).await? else {
-        return Ok(Json(TokenStatus::disconnected()));
-    };
-    Ok(Json(TokenStatus {
-        connected: true,
-        user: user_of(&entry),
-        token_hint: token.hint(),
-        source: entry
-            .get("source")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    }))
+    let status = STORED
+        .status(&state, |entry| {
+            let source = entry.get("source").and_then(Value::as_str);
+            (user_of(entry), source.map(str::to_owned))
+        })
+        .await?;
+    Ok(Json(status))
 }
 
+/// Forgets the token, and gh's copy for downstream tools (`github_token.json`).
 pub async fn disconnect(State(state): State<AppState>) -> Result<Json<Ok>, ApiError> {
-    let tokens = state.tokens().clone();
+    STORED.forget(&state).await?;
     let gh_file = JsonStore::at(state.config().github_token_file.clone());
-    store::blocking(move || {
-        tokens.update(|e| e.remove(KEY))?;
-        gh_file.remove()
-    })
-    .await?;
+    store::blocking(move || gh_file.remove()).await?;
     tracing::info!("github disconnected");
     Ok(Json(Ok::YES))
 }
 
 pub async fn reconnect(State(state): State<AppState>) -> Result<Json<GithubSaved>, ApiError> {
-    let Some((token, entry)) = store::stored_credential(state.tokens(), KEY).await? else {
-        return Err(ApiError::not_found(
-            "No GitHub token is stored, so there is nothing to reconnect. Connect GitHub first.",
-        ));
-    };
+    let (token, entry) = STORED.load_for_reconnect(&state).await?;
     let source = entry
         .get("source")
         .and_then(Value::as_str)
         .unwrap_or("pat")
         .to_owned();
-    let user = fetch_user(
-        state.http(),
-        &state.config().github_api_url,
-        &token,
-        Attempt::Revalidate,
-    )
-    .await?;
+    let user = fetch_user(&state, &token, Attempt::Revalidate).await?;
     let value = self::entry(&token, &user, &source);
     let tokens = state.tokens().clone();
     store::blocking(move || {
         tokens.update(|e| {
             // Only refresh the entry if it still holds the token we validated: a save that
             // raced with us wins.
-            if e.get(KEY).and_then(entry_token).is_some_and(|t| t == token) {
-                e.insert(KEY.into(), value);
+            if e.get(STORED.key)
+                .and_then(entry_token)
+                .is_some_and(|t| t == token)
+            {
+                e.insert(STORED.key.into(), value);
             }
         })
     })

@@ -209,10 +209,7 @@ fn explain(http: &AuthedHttp, url: &str, what: &str, err: impl std::fmt::Display
     if let Some(e) = http.token_error() {
         return e.into();
     }
-    ApiError::new(
-        patchbay_proto::ErrorCode::Upstream,
-        format!("The MCP server at {url} failed to {what}: {err}"),
-    )
+    ApiError::upstream(format!("The MCP server at {url} failed to {what}: {err}"))
 }
 
 impl Session {

@@ -6,29 +6,21 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use patchbay_proto::api::{FlowStatus, Ok, SessionStarted, SubmitCodeRequest};
+use patchbay_proto::api::{FlowStatus, Ok, SubmitCodeRequest};
 use patchbay_proto::mcp::{McpServerList, McpSession, StartServerRequest, server_id};
 use patchbay_proto::redirect::parse_pasted_redirect;
 use tokio::sync::mpsc;
 
 use super::login::{self, LoginEnd, LoginEvents, Pending};
 use super::{ctx_of, list_servers, remove_server};
+use crate::engine::lease::LoopbackLease;
+use crate::engine::session::{self, SessionCtl};
+use crate::engine::text::quote_input;
 use crate::error::ApiJson;
-use crate::lease::LoopbackLease;
-use crate::session::{SessionCtl, SessionStatus};
 use crate::{ApiError, AppState};
 
 /// How long `submit` and `cancel` wait for the flow to settle before answering.
 const SETTLE: Duration = Duration::from_secs(15);
-
-fn unknown_session(id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "There is no MCP sign-in session {}: it finished more than 10 minutes ago, or never \
-         existed. Start a new one.",
-        id.chars().take(40).collect::<String>()
-    ))
-}
 
 struct SessionEvents<'a>(&'a SessionCtl<McpSession>);
 
@@ -50,13 +42,12 @@ impl LoginEvents for SessionEvents<'_> {
 pub async fn start(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<StartServerRequest>,
-) -> Result<(StatusCode, Json<SessionStarted>), ApiError> {
+) -> Result<session::Started, ApiError> {
     let url = login::server_url(&body.url)?;
     // Refuse at once (409, naming the holder) while another flow uses port 53682.
     let lease =
         LoopbackLease::try_acquire(&state.config().data_dir, &format!("MCP login for {url}"))?;
-    let mcp = state.mcp();
-    mcp.ensure_reaper();
+    let mcp = &state.connectors().mcp;
     let ctx = ctx_of(&state);
     let (paste_tx, mut pasted) = mpsc::channel::<String>(4);
     let pastes = mcp.pastes.clone();
@@ -105,13 +96,7 @@ pub async fn start(
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone(), paste_tx);
     let _ = id_tx.send(());
-    Result::Ok((
-        StatusCode::ACCEPTED,
-        Json(SessionStarted {
-            session_id: id,
-            status: FlowStatus::Pending,
-        }),
-    ))
+    Result::Ok(session::started(id))
 }
 
 /// `GET /api/connectors/mcp/sessions/{id}` (`?wait=SECONDS` long-polls).
@@ -120,14 +105,13 @@ pub async fn session(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<McpSession>, ApiError> {
-    let (wait, since) = crate::session::poll_params(&q)?;
     state
-        .mcp()
+        .connectors()
+        .mcp
         .sessions
-        .wait_since(&id, wait, since.as_deref())
+        .poll(&id, &q)
         .await
         .map(Json)
-        .ok_or_else(|| unknown_session(&id))
 }
 
 /// `POST …/sessions/{id}/submit {"code": "<pasted redirect URL>"}`.
@@ -136,8 +120,11 @@ pub async fn submit(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SubmitCodeRequest>,
 ) -> Result<Json<McpSession>, ApiError> {
-    let mcp = state.mcp();
-    let current = mcp.sessions.get(&id).ok_or_else(|| unknown_session(&id))?;
+    let mcp = &state.connectors().mcp;
+    let current = mcp
+        .sessions
+        .get(&id)
+        .ok_or_else(|| mcp.sessions.unknown(&id))?;
     if current.status != FlowStatus::AwaitingOauth {
         return Err(ApiError::conflict(format!(
             "This sign-in is {}, not waiting for a redirect.",
@@ -161,7 +148,7 @@ pub async fn submit(
         .unwrap_or_else(|p| p.into_inner())
         .get(&id)
         .cloned()
-        .ok_or_else(|| unknown_session(&id))?;
+        .ok_or_else(|| mcp.sessions.unknown(&id))?;
     tx.send(body.code)
         .await
         .map_err(|_| ApiError::conflict("This sign-in has already ended."))?;
@@ -169,7 +156,7 @@ pub async fn submit(
         .sessions
         .wait(&id, Some(SETTLE))
         .await
-        .ok_or_else(|| unknown_session(&id))?;
+        .ok_or_else(|| mcp.sessions.unknown(&id))?;
     if after.status == FlowStatus::Error {
         return Err(ApiError::bad_request(after.error.unwrap_or_default()));
     }
@@ -181,13 +168,8 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<McpSession>, ApiError> {
-    let sessions = &state.mcp().sessions;
-    let now = sessions.cancel(&id).ok_or_else(|| unknown_session(&id))?;
-    if now.is_finished() {
-        return Result::Ok(Json(now));
-    }
-    let after = sessions.wait(&id, Some(SETTLE)).await;
-    after.map(Json).ok_or_else(|| unknown_session(&id))
+    let sessions = &state.connectors().mcp.sessions;
+    sessions.cancel_and_settle(&id, SETTLE).await.map(Json)
 }
 
 /// `GET /api/connectors/mcp/servers`.
@@ -205,8 +187,8 @@ pub async fn remove(
     let removed = remove_server(&ctx_of(&state), move |url| server_id(url) == wanted).await?;
     if !removed {
         return Err(ApiError::not_found(format!(
-            "There is no MCP server {}. GET /api/connectors/mcp/servers lists them.",
-            id.chars().take(40).collect::<String>()
+            "There is no MCP server “{}”. GET /api/connectors/mcp/servers lists them.",
+            quote_input(&id)
         )));
     }
     tracing::info!(server = %id, "MCP server removed");

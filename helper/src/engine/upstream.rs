@@ -46,6 +46,24 @@ impl Attempt {
     }
 }
 
+/// Sends `request` to `service` (at `base_url`): no answer and service trouble (rate limits,
+/// outages) become errors that say what to do; every other answer is the caller's to read.
+pub async fn send(
+    service: &str,
+    base_url: &str,
+    request: reqwest::RequestBuilder,
+    attempt: Attempt,
+) -> Result<Response, ApiError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| unreachable(service, base_url, &e, attempt))?;
+    match service_trouble(service, &response, attempt) {
+        Some(err) => Err(err),
+        None => Ok(response),
+    }
+}
+
 /// The request never got an HTTP answer.
 pub fn unreachable(
     service: &str,
@@ -53,20 +71,22 @@ pub fn unreachable(
     err: &reqwest::Error,
     attempt: Attempt,
 ) -> ApiError {
-    let why = if err.is_timeout() {
+    ApiError::upstream(format!(
+        "Cannot reach {service} at {base_url} ({}). Check the network and try again. {}",
+        no_answer(err),
+        attempt.consequence()
+    ))
+}
+
+/// Why a request got no HTTP answer, in a few words.
+pub fn no_answer(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
         "the request timed out"
     } else if err.is_connect() {
         "the connection failed"
     } else {
         "the request failed"
-    };
-    ApiError::new(
-        patchbay_proto::ErrorCode::Upstream,
-        format!(
-            "Cannot reach {service} at {base_url} ({why}). Check the network and try again. {}",
-            attempt.consequence()
-        ),
-    )
+    }
 }
 
 /// An answer that is neither success nor "your credential is bad": rate limits and outages.
@@ -90,14 +110,11 @@ pub fn service_trouble(service: &str, response: &Response, attempt: Attempt) -> 
         )));
     }
     if status.is_server_error() {
-        return Some(ApiError::new(
-            patchbay_proto::ErrorCode::Upstream,
-            format!(
-                "{service} answered with an error ({status}); it may be having an outage. Try \
-                 again in a minute. {}",
-                attempt.consequence()
-            ),
-        ));
+        return Some(ApiError::upstream(format!(
+            "{service} answered with an error ({status}); it may be having an outage. Try again \
+             in a minute. {}",
+            attempt.consequence()
+        )));
     }
     None
 }

@@ -9,11 +9,15 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+/// The permission bits of `path` (`0o600`).
+pub fn mode(path: &Path) -> io::Result<u32> {
+    Ok(fs::metadata(path)?.permissions().mode() & 0o777)
+}
+
 /// Creates `dir` (and parents) if needed and makes it 0700.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode != 0o700 {
+    if mode(dir)? != 0o700 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
@@ -53,8 +57,7 @@ pub fn write_private_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// Reads a private file; if someone loosened its mode, tightens it back to 0600.
 pub fn read_private(path: &Path) -> io::Result<Vec<u8>> {
     let bytes = fs::read(path)?;
-    let mode = fs::metadata(path)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if mode(path)? & 0o077 != 0 {
         tracing::warn!(path = %path.display(), "credential file was readable by others; setting it to 0600");
         fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
     }
@@ -70,18 +73,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("a/b");
         ensure_private_dir(&dir).unwrap();
-        assert_eq!(
-            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(mode(&dir).unwrap(), 0o700);
         let f = dir.join("cred.json");
         write_private_atomic(&f, b"one").unwrap();
         write_private_atomic(&f, b"two").unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"two");
-        assert_eq!(
-            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(mode(&f).unwrap(), 0o600);
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temporary files left behind");
     }
@@ -93,9 +90,6 @@ mod tests {
         fs::write(&f, b"x").unwrap();
         fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(read_private(&f).unwrap(), b"x");
-        assert_eq!(
-            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(mode(&f).unwrap(), 0o600);
     }
 }

@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 
 use super::settings::ProviderSettings;
 use super::{Kind, RemoteFlow};
-use crate::child::GroupChild;
-use crate::lease::{LOOPBACK_PORT, LoopbackLease};
-use crate::session::SessionCtl;
-use crate::store::{LockedFile, StoreError};
+use crate::engine::child::GroupChild;
+use crate::engine::lease::{LOOPBACK_PORT, LoopbackLease};
+use crate::engine::session::SessionCtl;
+use crate::engine::store::{LockedFile, StoreError};
 
 /// How long rclone gets to print its local sign-in link.
 const LINK_TIMEOUT: Duration = Duration::from_secs(30);

@@ -6,16 +6,50 @@
 //! secret (`PATCHBAY_EDGE_TOKEN`, which never reaches a browser), and copies the credentials
 //! into `mcp-tokens.json` (`vercel`, `vercel_client`), where downstream tools read them.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use patchbay_proto::api::ConnectorId;
 use serde_json::Value;
 
-use crate::store::{self};
+use super::token;
+use crate::engine::store;
 use crate::{ApiError, AppState};
 
 const KEYS: [&str; 2] = ["vercel", "vercel_client"];
+
+/// The token connector's four routes and the OAuth pair, each forwarded to the edge. All
+/// but `oauth/start` then bring mcp-tokens.json up to date; `status` too, because an OAuth
+/// sign-in finishes on the edge's `/callback`, without the helper, and the dashboard asks for
+/// the status right after.
+pub fn routes() -> Router<AppState> {
+    let send = |action: &'static str| {
+        move |State(state): State<AppState>, body: Bytes| {
+            forward(state, Method::POST, action, Some(body), true)
+        }
+    };
+    let ask = |action: &'static str, sync: bool| {
+        move |State(state): State<AppState>| forward(state, Method::GET, action, None, sync)
+    };
+    token::routes(
+        ConnectorId::Vercel,
+        send("token"),
+        ask("status", true),
+        send("disconnect"),
+        send("reconnect"),
+    )
+    .route(
+        "/api/connectors/vercel/oauth/start",
+        get(ask("oauth/start", false)),
+    )
+    .route(
+        "/api/connectors/vercel/oauth/exchange",
+        post(send("oauth/exchange")),
+    )
+}
 
 fn edge(state: &AppState) -> Result<(&str, &patchbay_proto::Secret), ApiError> {
     let config = state.config();
@@ -47,25 +81,22 @@ async fn call_edge(
             .body(body);
     }
     let response = request.send().await.map_err(|_| {
-        ApiError::new(
-            patchbay_proto::ErrorCode::Upstream,
-            format!("Cannot reach the Patchbay edge at {url}. Is it deployed (or `wrangler dev` running)?"),
-        )
+        ApiError::upstream(format!(
+            "Cannot reach the Patchbay edge at {url}. Is it deployed (or `wrangler dev` running)?"
+        ))
     })?;
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     if status == StatusCode::UNAUTHORIZED {
-        return Err(ApiError::new(
-            patchbay_proto::ErrorCode::Upstream,
+        return Err(ApiError::upstream(
             "The Patchbay edge refused this helper's PATCHBAY_EDGE_TOKEN; set it to the edge's \
              token (wrangler secret put PATCHBAY_EDGE_TOKEN).",
         ));
     }
     let body: Value = response.json().await.map_err(|_| {
-        ApiError::new(
-            patchbay_proto::ErrorCode::Upstream,
-            format!("The Patchbay edge at {url} answered with something that is not JSON."),
-        )
+        ApiError::upstream(format!(
+            "The Patchbay edge at {url} answered with something that is not JSON."
+        ))
     })?;
     Ok((status, body))
 }
@@ -74,8 +105,7 @@ async fn call_edge(
 pub async fn sync_credentials(state: &AppState) -> Result<(), ApiError> {
     let (status, body) = call_edge(state, Method::GET, "credentials", None).await?;
     if !status.is_success() {
-        return Err(ApiError::new(
-            patchbay_proto::ErrorCode::Upstream,
+        return Err(ApiError::upstream(
             "The Patchbay edge did not hand over the Vercel credentials.",
         ));
     }
@@ -120,30 +150,4 @@ async fn forward(
         }
         Err(e) => e.into_response(),
     }
-}
-
-pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
-    forward(state, Method::POST, "token", Some(body), true).await
-}
-
-/// Status also syncs: an OAuth sign-in finishes on the edge's `/callback`, without the
-/// helper, and the dashboard asks for the status right after.
-pub async fn status(State(state): State<AppState>) -> Response {
-    forward(state, Method::GET, "status", None, true).await
-}
-
-pub async fn disconnect(State(state): State<AppState>, body: Bytes) -> Response {
-    forward(state, Method::POST, "disconnect", Some(body), true).await
-}
-
-pub async fn reconnect(State(state): State<AppState>, body: Bytes) -> Response {
-    forward(state, Method::POST, "reconnect", Some(body), true).await
-}
-
-pub async fn oauth_start(State(state): State<AppState>) -> Response {
-    forward(state, Method::GET, "oauth/start", None, false).await
-}
-
-pub async fn oauth_exchange(State(state): State<AppState>, body: Bytes) -> Response {
-    forward(state, Method::POST, "oauth/exchange", Some(body), true).await
 }

@@ -21,7 +21,7 @@ use axum::routing::{delete, get, post};
 use patchbay_proto::api::{ConnectorId, RemoteSession};
 
 use crate::AppState;
-use crate::session::{SessionStatus, SessionTable};
+use crate::engine::session::{SessionStatus, SessionTable};
 
 /// Which rclone backend a route serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ impl SessionStatus for RemoteFlow {
     }
 }
 
-/// The sign-in sessions of both backends.
+/// The rclone connectors' state: the sign-in sessions of both backends.
 pub struct RcloneState {
     gdrive: SessionTable<RemoteFlow>,
     onedrive: SessionTable<RemoteFlow>,
@@ -85,8 +85,8 @@ pub struct RcloneState {
 impl RcloneState {
     pub fn new(ttl: Duration) -> Self {
         Self {
-            gdrive: SessionTable::new("gdrive", ttl),
-            onedrive: SessionTable::new("onedrive", ttl),
+            gdrive: SessionTable::new("gdrive", Kind::Gdrive.display(), ttl),
+            onedrive: SessionTable::new("onedrive", Kind::Onedrive.display(), ttl),
         }
     }
 
@@ -97,16 +97,9 @@ impl RcloneState {
         }
     }
 
-    /// Starts the reapers that enforce the TTL (needs a Tokio runtime).
-    pub fn spawn_reapers(&self) {
-        self.gdrive.spawn_reaper();
-        self.onedrive.spawn_reaper();
-    }
-
     /// Cancels every sign-in and waits until their rclone processes are gone.
     pub async fn shutdown(&self) {
-        self.gdrive.shutdown().await;
-        self.onedrive.shutdown().await;
+        tokio::join!(self.gdrive.shutdown(), self.onedrive.shutdown());
     }
 }
 

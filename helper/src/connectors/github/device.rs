@@ -1,4 +1,5 @@
-//! GitHub through the `gh` device flow: `POST /api/connectors/github/cli/start|poll|cancel`.
+//! GitHub through the `gh` device flow: `POST /api/connectors/github/cli/start|poll|cancel`
+//! (the routes are in [`super::routes`]).
 //!
 //! `gh auth login --web` runs in its own process group with a private `GH_CONFIG_DIR` (the
 //! user's own gh login is never touched) and `BROWSER` set to a no-op. Its one-time code and
@@ -20,12 +21,14 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::child::GroupChild;
+use super::pat;
+use crate::engine::child::GroupChild;
+use crate::engine::fsutil;
+use crate::engine::session::{self, SessionCtl, SessionStatus, SessionTable};
+use crate::engine::store::{self, JsonStore, now_unix};
+use crate::engine::upstream::Attempt;
 use crate::error::ApiJson;
-use crate::session::{SessionCtl, SessionStatus, SessionTable};
-use crate::store::{self, JsonStore, now_unix};
-use crate::upstream::Attempt;
-use crate::{ApiError, AppState, fsutil, github};
+use crate::{ApiError, AppState};
 
 /// A finished device session stays readable this long (and a running one is stopped).
 pub const DEVICE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -67,26 +70,24 @@ impl SessionStatus for DeviceFlow {
     }
 }
 
-pub struct GhState {
+/// The GitHub connector's state: its device sessions.
+pub struct GithubState {
     sessions: SessionTable<DeviceFlow>,
     /// One device flow at a time: a second start returns the running one.
     start: tokio::sync::Mutex<Option<String>>,
 }
 
-impl Default for GhState {
+impl Default for GithubState {
     fn default() -> Self {
         Self {
-            sessions: SessionTable::new("gh-cli", DEVICE_TTL),
+            sessions: SessionTable::new("gh-cli", "GitHub", DEVICE_TTL),
             start: tokio::sync::Mutex::new(None),
         }
     }
 }
 
-impl GhState {
-    pub fn spawn_reaper(&self) {
-        self.sessions.spawn_reaper();
-    }
-
+impl GithubState {
+    /// Cancels the device flow, if one runs, and waits until gh is gone.
     pub async fn shutdown(&self) {
         self.sessions.shutdown().await;
     }
@@ -110,7 +111,7 @@ fn start_answer(id: &str, flow: &DeviceFlow, fallback_uri: Option<&str>) -> Opti
 }
 
 pub async fn start(State(state): State<AppState>) -> Result<Json<DeviceStart>, ApiError> {
-    let gh = state.gh();
+    let gh = &state.connectors().github;
     let config = state.config();
     let fallback_uri = format!("https://{}/login/device", config.github_host);
     let mut running = gh.start.lock().await;
@@ -186,8 +187,7 @@ pub async fn start(State(state): State<AppState>) -> Result<Json<DeviceStart>, A
             }
         }
         if flow.is_finished() {
-            return Err(ApiError::new(
-                patchbay_proto::ErrorCode::Upstream,
+            return Err(ApiError::upstream(
                 flow.poll
                     .message
                     .unwrap_or_else(|| "gh stopped before showing a code.".into()),
@@ -195,8 +195,7 @@ pub async fn start(State(state): State<AppState>) -> Result<Json<DeviceStart>, A
         }
         if Instant::now() > deadline {
             gh.sessions.cancel(&id);
-            return Err(ApiError::new(
-                patchbay_proto::ErrorCode::Upstream,
+            return Err(ApiError::upstream(
                 "gh did not show a one-time code within 30 seconds; check that this machine can \
                  reach GitHub.",
             ));
@@ -364,10 +363,10 @@ async fn finish(
     if !out.status.success() || token.is_empty() {
         return Err(fail("gh finished but has no token for this host.".into()));
     }
-    let user = github::fetch_user(state.http(), &config.github_api_url, &token, Attempt::Save)
+    let user = pat::fetch_user(state, &token, Attempt::Save)
         .await
         .map_err(|e| fail(e.message))?;
-    let entry = github::entry(&token, &user, "gh");
+    let entry = pat::entry(&token, &user, "gh");
     let cache = json!({
         "token": token.expose(),
         "login": user.login,
@@ -384,22 +383,12 @@ async fn finish(
                 e.extend(map);
             }
         })?;
-        tokens.update(|e| e.insert("github".into(), entry))
+        tokens.update(|e| e.insert(pat::STORED.key.into(), entry))
     })
     .await
     .map_err(|e| fail(e.message))?;
     tracing::info!(login = %user.login, "github connected through gh");
     Result::Ok(user)
-}
-
-fn unknown(id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "There is no GitHub sign-in session “{}”: it may have expired (15 minutes). Start again.",
-        id.chars()
-            .filter(char::is_ascii_graphic)
-            .take(64)
-            .collect::<String>()
-    ))
 }
 
 pub async fn poll(
@@ -408,20 +397,14 @@ pub async fn poll(
     ApiJson(body): ApiJson<DeviceSessionRequest>,
 ) -> Result<Json<DevicePoll>, ApiError> {
     let wait = match body.wait {
-        Some(w) if w.is_finite() && w >= 0.0 => Some(Duration::from_secs_f64(w.min(60.0))),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "wait must be a number of seconds (0 to 60).",
-            ));
-        }
-        None => crate::session::wait_param(&query)?,
+        Some(seconds) => Some(session::wait_for(seconds)?),
+        None => session::wait_param(&query)?,
     };
-    let flow = state
-        .gh()
-        .sessions
+    let sessions = &state.connectors().github.sessions;
+    let flow = sessions
         .wait(&body.session_id, wait)
         .await
-        .ok_or_else(|| unknown(&body.session_id))?;
+        .ok_or_else(|| sessions.unknown(&body.session_id))?;
     Result::Ok(Json(flow.poll))
 }
 
@@ -429,13 +412,11 @@ pub async fn cancel(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DeviceSessionRequest>,
 ) -> Result<Json<Ok>, ApiError> {
-    let sessions = &state.gh().sessions;
+    // Answer once gh is gone, so a new sign-in can start right after.
+    let sessions = &state.connectors().github.sessions;
     sessions
-        .cancel(&body.session_id)
-        .ok_or_else(|| unknown(&body.session_id))?;
-    let _ = sessions
-        .wait(&body.session_id, Some(Duration::from_secs(5)))
-        .await;
+        .cancel_and_settle(&body.session_id, Duration::from_secs(5))
+        .await?;
     Result::Ok(Json(Ok::YES))
 }
 

@@ -14,8 +14,8 @@ use patchbay_proto::Secret;
 use patchbay_proto::mcp::AuthorizationServerMetadata;
 use serde_json::{Value, json};
 
-use crate::connectors::NAMED_TOKEN_KEYS;
-use crate::store::{Entries, JsonStore, now_unix};
+use crate::connectors::overview::NAMED_TOKEN_KEYS;
+use crate::engine::store::{Entries, JsonStore, now_unix};
 
 pub const CLIENTS_FILE: &str = "mcp-clients.json";
 /// Cached authorization-server metadata is fetched again after this long.

@@ -3,17 +3,23 @@
 use std::io;
 use std::path::Path;
 
-use axum::Json;
 use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
 use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview};
 use patchbay_proto::rclone;
 
-use crate::store::{JsonStore, entry_token};
+use crate::engine::store::{JsonStore, entry_token};
+use crate::engine::text::plural;
 use crate::{ApiError, AppState};
 
 pub const RCLONE_CONF: &str = "rclone.conf";
 /// Keys of mcp-tokens.json that belong to named connectors; every other key is an MCP server.
 pub const NAMED_TOKEN_KEYS: [&str; 4] = ["github", "vercel", "vercel_client", "manus"];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/connectors", get(overview))
+}
 
 pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOverview>, ApiError> {
     let data_dir = state.config().data_dir.clone();
@@ -38,14 +44,14 @@ pub fn read_overview(data_dir: &Path) -> Result<ConnectorsOverview, ApiError> {
                     "onedrive"
                 };
                 let n = remotes.iter().filter(|r| r.kind == kind).count();
-                (n > 0, (n > 0).then(|| plural(n, "remote")))
+                (n > 0, (n > 0).then(|| plural(n as u64, "remote")))
             }
             ConnectorId::Mcp => {
                 let n = tokens
                     .keys()
                     .filter(|k| !NAMED_TOKEN_KEYS.contains(&k.as_str()))
                     .count();
-                (n > 0, (n > 0).then(|| plural(n, "server")))
+                (n > 0, (n > 0).then(|| plural(n as u64, "server")))
             }
             ConnectorId::Github | ConnectorId::Vercel | ConnectorId::Manus => {
                 let present = tokens.get(id.as_str()).and_then(entry_token).is_some();
@@ -67,13 +73,5 @@ fn read_optional(path: &Path) -> Result<String, ApiError> {
             "cannot read {}: {e}",
             path.display()
         ))),
-    }
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }

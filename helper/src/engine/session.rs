@@ -6,15 +6,23 @@
 //! long-poll (`?wait=SECONDS`) answers the moment the status changes.
 //!
 //! Connectors supply only what differs: their status type and the task that drives the flow.
+//! Each table runs its own reaper, started with its first session and ended with the table,
+//! so no connector starts or stops one.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use axum::Json;
+use axum::http::StatusCode;
+use patchbay_proto::api::{FlowStatus, SessionStarted};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use super::text::{plural, quote_input};
+use crate::ApiError;
 
 /// The longest a client may hold a long-poll open.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -23,26 +31,48 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// changes (at most [`MAX_WAIT`]); `since` is the status the client last saw, so a change
 /// that happened between two polls is answered at once instead of after the wait.
 pub fn poll_params(
-    query: &std::collections::HashMap<String, String>,
-) -> Result<(Option<Duration>, Option<String>), crate::ApiError> {
+    query: &HashMap<String, String>,
+) -> Result<(Option<Duration>, Option<String>), ApiError> {
     Ok((wait_param(query)?, query.get("since").cloned()))
 }
 
 /// The `?wait=SECONDS` query parameter alone.
-pub fn wait_param(
-    query: &std::collections::HashMap<String, String>,
-) -> Result<Option<Duration>, crate::ApiError> {
+pub fn wait_param(query: &HashMap<String, String>) -> Result<Option<Duration>, ApiError> {
     match query.get("wait") {
         None => Ok(None),
         Some(v) => v
             .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Some(Duration::from_secs_f64(s).min(MAX_WAIT)))
-            .ok_or_else(|| {
-                crate::ApiError::bad_request("wait must be a number of seconds (0 to 60).")
-            }),
+            .map_err(|_| bad_wait())
+            .and_then(wait_for)
+            .map(Some),
     }
+}
+
+/// A client's wait in seconds (a query parameter or a body field), capped at [`MAX_WAIT`].
+pub fn wait_for(seconds: f64) -> Result<Duration, ApiError> {
+    if seconds.is_finite() && seconds >= 0.0 {
+        // Capped before converting: a huge number of seconds does not fit a Duration.
+        Ok(Duration::from_secs_f64(seconds.min(MAX_WAIT.as_secs_f64())))
+    } else {
+        Err(bad_wait())
+    }
+}
+
+fn bad_wait() -> ApiError {
+    ApiError::bad_request("wait must be a number of seconds (0 to 60).")
+}
+
+/// The answer to a start: 202 with the new session's id, still `pending`.
+pub type Started = (StatusCode, Json<SessionStarted>);
+
+pub fn started(session_id: String) -> Started {
+    (
+        StatusCode::ACCEPTED,
+        Json(SessionStarted {
+            session_id,
+            status: FlowStatus::Pending,
+        }),
+    )
 }
 
 /// Statuses a session can end in; the reaper and cancel need to know.
@@ -62,19 +92,25 @@ struct Slot<S> {
     task: Option<JoinHandle<()>>,
 }
 
-/// All sessions of one kind.
+/// All sessions of one kind. Clones share the sessions.
 pub struct SessionTable<S> {
-    slots: Arc<Mutex<HashMap<String, Slot<S>>>>,
+    shared: Arc<Shared<S>>,
+}
+
+struct Shared<S> {
+    slots: Mutex<HashMap<String, Slot<S>>>,
     ttl: Duration,
     prefix: &'static str,
+    /// Who runs these sessions ("Google Drive"), for the message about an unknown id.
+    service: &'static str,
+    /// Set once the reaper runs (it starts with the first session, inside the runtime).
+    reaper: OnceLock<()>,
 }
 
 impl<S> Clone for SessionTable<S> {
     fn clone(&self) -> Self {
         Self {
-            slots: self.slots.clone(),
-            ttl: self.ttl,
-            prefix: self.prefix,
+            shared: self.shared.clone(),
         }
     }
 }
@@ -103,17 +139,26 @@ impl<S: SessionStatus> SessionCtl<S> {
 }
 
 impl<S: SessionStatus> SessionTable<S> {
-    /// Sessions whose ids start with `prefix` (`gdrive-…`) and live `ttl` from creation.
-    pub fn new(prefix: &'static str, ttl: Duration) -> Self {
+    /// Sessions of `service`'s sign-in whose ids start with `prefix` (`gdrive-…`) and live
+    /// `ttl` from creation.
+    pub fn new(prefix: &'static str, service: &'static str, ttl: Duration) -> Self {
         Self {
-            slots: Arc::default(),
-            ttl,
-            prefix,
+            shared: Arc::new(Shared {
+                slots: Mutex::default(),
+                ttl,
+                prefix,
+                service,
+                reaper: OnceLock::new(),
+            }),
         }
     }
 
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.shared.ttl
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<S>>> {
+        self.shared.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Registers a new session and starts its flow: `run` gets the control handle and is
@@ -123,9 +168,10 @@ impl<S: SessionStatus> SessionTable<S> {
         F: FnOnce(SessionCtl<S>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.shared.reaper.get_or_init(|| self.spawn_reaper());
         let id = format!(
             "{}-{}",
-            self.prefix,
+            self.shared.prefix,
             patchbay_proto::secret::random_urlsafe(12)
         );
         let (tx, _) = watch::channel(initial);
@@ -135,13 +181,13 @@ impl<S: SessionStatus> SessionTable<S> {
             status: tx.clone(),
             cancel: cancel.clone(),
         };
-        let mut slots = self.slots.lock().unwrap();
+        let mut slots = self.slots();
         let task = tokio::spawn(run(ctl));
         slots.insert(
             id.clone(),
             Slot {
                 status: tx,
-                expires_at: Instant::now() + self.ttl,
+                expires_at: Instant::now() + self.shared.ttl,
                 cancel,
                 task: Some(task),
             },
@@ -149,9 +195,29 @@ impl<S: SessionStatus> SessionTable<S> {
         id
     }
 
+    /// The 404 for an id this table does not hold: never issued, or removed after its TTL.
+    /// It quotes the id only as far as it is plain text (see [`quote_input`]).
+    pub fn unknown(&self, id: &str) -> ApiError {
+        ApiError::not_found(format!(
+            "There is no {} sign-in session “{}”: it may have expired (sessions last {}) or \
+             the helper restarted. Start the sign-in again.",
+            self.shared.service,
+            quote_input(id),
+            ttl_for_people(self.shared.ttl)
+        ))
+    }
+
     pub fn get(&self, id: &str) -> Option<S> {
-        let slots = self.slots.lock().unwrap();
-        slots.get(id).map(|s| s.status.borrow().clone())
+        self.slots().get(id).map(|s| s.status.borrow().clone())
+    }
+
+    /// Answers a client's poll of session `id`: `?wait=` and `?since=` as in
+    /// [`poll_params`], [`SessionTable::unknown`] when there is no such session.
+    pub async fn poll(&self, id: &str, query: &HashMap<String, String>) -> Result<S, ApiError> {
+        let (wait, since) = poll_params(query)?;
+        self.wait_since(id, wait, since.as_deref())
+            .await
+            .ok_or_else(|| self.unknown(id))
     }
 
     /// The status now, or, if `wait` is given, as soon as it differs from now (or when
@@ -168,10 +234,7 @@ impl<S: SessionStatus> SessionTable<S> {
         wait: Option<Duration>,
         since: Option<&str>,
     ) -> Option<S> {
-        let mut rx = {
-            let slots = self.slots.lock().unwrap();
-            slots.get(id)?.status.subscribe()
-        };
+        let mut rx = self.slots().get(id)?.status.subscribe();
         let now = rx.borrow_and_update().clone();
         let Some(wait) = wait.map(|w| w.min(MAX_WAIT)) else {
             return Some(now);
@@ -188,22 +251,35 @@ impl<S: SessionStatus> SessionTable<S> {
 
     /// Asks the flow to stop. Returns the status, or `None` for an unknown session.
     pub fn cancel(&self, id: &str) -> Option<S> {
-        let slots = self.slots.lock().unwrap();
+        let slots = self.slots();
         let slot = slots.get(id)?;
         slot.cancel.cancel();
         Some(slot.status.borrow().clone())
     }
 
+    /// Cancels session `id` and waits (at most `settle`) until its flow has ended, so that a
+    /// new flow can start right after the answer. Returns the status then.
+    pub async fn cancel_and_settle(&self, id: &str, settle: Duration) -> Result<S, ApiError> {
+        let now = self.cancel(id).ok_or_else(|| self.unknown(id))?;
+        if now.is_finished() {
+            return Ok(now);
+        }
+        self.wait(id, Some(settle))
+            .await
+            .ok_or_else(|| self.unknown(id))
+    }
+
     /// Whether any session is still running (not finished).
     pub fn any_running(&self) -> bool {
-        let slots = self.slots.lock().unwrap();
-        slots.values().any(|s| !s.status.borrow().is_finished())
+        self.slots()
+            .values()
+            .any(|s| !s.status.borrow().is_finished())
     }
 
     /// Removes expired sessions, cancelling their flows. Returns how many went.
-    pub fn reap(&self) -> usize {
+    fn reap(&self) -> usize {
         let now = Instant::now();
-        let mut slots = self.slots.lock().unwrap();
+        let mut slots = self.slots();
         let before = slots.len();
         slots.retain(|_, slot| {
             let keep = slot.expires_at > now;
@@ -215,28 +291,36 @@ impl<S: SessionStatus> SessionTable<S> {
         before - slots.len()
     }
 
-    /// A task that reaps expired sessions for as long as the table lives.
-    pub fn spawn_reaper(&self) -> JoinHandle<()> {
-        let table = self.clone();
-        let tick = (self.ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    /// The task that reaps expired sessions for as long as the table lives: it holds the
+    /// table weakly, so it ends once every clone of the table is gone.
+    fn spawn_reaper(&self) {
+        let shared = Arc::downgrade(&self.shared);
+        let tick = (self.shared.ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
+                let Some(table) = Weak::upgrade(&shared).map(|shared| SessionTable { shared })
+                else {
+                    return;
+                };
                 let gone = table.reap();
                 if gone > 0 {
-                    tracing::debug!(gone, prefix = table.prefix, "expired sessions removed");
+                    tracing::debug!(
+                        gone,
+                        prefix = table.shared.prefix,
+                        "expired sessions removed"
+                    );
                 }
             }
-        })
+        });
     }
 
     /// Cancels every flow and waits for their tasks (which kill their children) to end.
     pub async fn shutdown(&self) {
         let tasks: Vec<JoinHandle<()>> = {
-            let mut slots = self.slots.lock().unwrap();
-            slots
+            self.slots()
                 .values_mut()
                 .filter_map(|s| {
                     s.cancel.cancel();
@@ -247,6 +331,16 @@ impl<S: SessionStatus> SessionTable<S> {
         for t in tasks {
             let _ = t.await;
         }
+    }
+}
+
+/// `600 s` → "10 minutes", `1 s` → "1 second".
+fn ttl_for_people(ttl: Duration) -> String {
+    let secs = ttl.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
     }
 }
 
@@ -277,7 +371,7 @@ mod tests {
 
     #[tokio::test]
     async fn long_poll_wakes_on_change_and_reading_never_consumes() {
-        let table = SessionTable::new("t", Duration::from_secs(60));
+        let table = SessionTable::new("t", "Test", Duration::from_secs(60));
         let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
         let id = table.start(St::Pending, |ctl| async move {
             ctl.set(St::Waiting);
@@ -307,7 +401,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_missed_between_polls_is_answered_at_once() {
-        let table = SessionTable::new("t", Duration::from_secs(60));
+        let table = SessionTable::new("t", "Test", Duration::from_secs(60));
         let id = table.start(St::Waiting, |ctl| async move {
             ctl.cancel.cancelled().await;
         });
@@ -325,7 +419,7 @@ mod tests {
 
     #[tokio::test]
     async fn wait_times_out_with_the_unchanged_status() {
-        let table = SessionTable::new("t", Duration::from_secs(60));
+        let table = SessionTable::new("t", "Test", Duration::from_secs(60));
         let id = table.start(St::Waiting, |ctl| async move {
             ctl.cancel.cancelled().await;
         });
@@ -336,7 +430,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_and_reaper_stop_the_flow() {
-        let table = SessionTable::new("t", Duration::from_millis(200));
+        let table = SessionTable::new("t", "Test", Duration::from_millis(200));
         let id = table.start(St::Waiting, |ctl| async move {
             ctl.cancel.cancelled().await;
             ctl.set(St::Cancelled);
@@ -350,12 +444,77 @@ mod tests {
             ctl.cancel.cancelled().await;
             let _ = stopped_tx.send(());
         });
-        let _reaper = table.spawn_reaper();
         tokio::time::timeout(Duration::from_secs(5), stopped_rx)
             .await
             .expect("the reaper cancelled the flow")
             .unwrap();
         assert_eq!(table.get(&id2), None);
         assert_eq!(table.get(&id), None);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_id_is_a_404_that_quotes_only_plain_text() {
+        let table = SessionTable::<St>::new("t", "Test", Duration::from_secs(600));
+        let err = table.unknown("t-abc");
+        assert_eq!(err.code, patchbay_proto::ErrorCode::NotFound);
+        assert!(err.message.contains("“t-abc”"), "{}", err.message);
+        assert!(err.message.contains("10 minutes"), "{}", err.message);
+
+        let hostile = format!("t-\u{1b}[2J\r\nSet-Cookie: x\u{7}{}", "a".repeat(5000));
+        let err = table.unknown(&hostile);
+        assert!(
+            !err.message.chars().any(char::is_control),
+            "a control character was echoed: {:?}",
+            err.message
+        );
+        assert!(err.message.len() < 400, "a long id was echoed whole");
+        assert!(!err.message.contains(&"a".repeat(100)));
+
+        let query = HashMap::from([("wait".to_owned(), "0".to_owned())]);
+        let err = table.poll(&hostile, &query).await.unwrap_err();
+        assert!(!err.message.chars().any(char::is_control));
+        let err = table
+            .cancel_and_settle(&hostile, Duration::from_millis(10))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, patchbay_proto::ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn wait_is_bounded_and_never_panics() {
+        let query = |v: &str| HashMap::from([("wait".to_owned(), v.to_owned())]);
+        assert_eq!(wait_param(&HashMap::new()).unwrap(), None);
+        assert_eq!(
+            wait_param(&query("2.5")).unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(wait_param(&query("1e300")).unwrap(), Some(MAX_WAIT));
+        for bad in ["-1", "NaN", "inf", "soon", ""] {
+            assert!(wait_param(&query(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(wait_for(f64::MAX).unwrap(), MAX_WAIT);
+        assert!(wait_for(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn ttls_read_as_people_say_them() {
+        assert_eq!(ttl_for_people(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(ttl_for_people(Duration::from_secs(60)), "1 minute");
+        assert_eq!(ttl_for_people(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(ttl_for_people(Duration::from_secs(1)), "1 second");
+    }
+
+    #[tokio::test]
+    async fn the_reaper_starts_with_the_first_session_and_ends_with_the_table() {
+        let table = SessionTable::new("t", "Test", Duration::from_millis(100));
+        assert!(table.shared.reaper.get().is_none());
+        table.start(St::Done, |_| async {});
+        assert!(table.shared.reaper.get().is_some());
+        let weak = Arc::downgrade(&table.shared);
+        drop(table);
+        // The reaper wakes every 50 ms; at its next tick it finds the table gone and stops,
+        // and it never holds the table between ticks.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(weak.upgrade().is_none(), "the reaper keeps the table alive");
     }
 }

@@ -27,8 +27,10 @@ use tokio_util::sync::CancellationToken;
 use super::listener::CallbackListener;
 use super::store::{ClientRecord, McpFiles, ServerEntry};
 use crate::ApiError;
-use crate::lease::LoopbackLease;
-use crate::store::{blocking, now_unix};
+use crate::engine::lease::LoopbackLease;
+use crate::engine::store::{blocking, now_unix};
+use crate::engine::text::quote_input;
+use crate::engine::upstream;
 
 /// How long a sign-in waits for the redirect.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -41,20 +43,23 @@ pub struct Ctx {
 }
 
 fn upstream_err(message: String) -> ApiError {
-    ApiError::new(patchbay_proto::ErrorCode::Upstream, message)
+    ApiError::upstream(message)
 }
 
 fn unreachable(what: &str, url: &str, e: &reqwest::Error) -> ApiError {
-    let why = if e.is_timeout() {
-        "the request timed out"
-    } else if e.is_connect() {
-        "the connection failed"
-    } else {
-        "the request failed"
-    };
     upstream_err(format!(
-        "Cannot reach {what} at {url} ({why}). Check the address and the network, then try again."
+        "Cannot reach {what} at {url} ({}). Check the address and the network, then try again.",
+        upstream::no_answer(e)
     ))
+}
+
+/// A form-encoded POST to a token endpoint (the code exchange here, refreshes in `tokens`).
+pub(super) fn token_request(ctx: &Ctx, endpoint: &str, form: String) -> reqwest::RequestBuilder {
+    ctx.http
+        .post(endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(form)
 }
 
 /// Checks and normalises a server URL given by a person.
@@ -64,7 +69,7 @@ pub fn server_url(input: &str) -> Result<String, ApiError> {
             mcp::UrlError::NotHttpUrl => format!(
                 "“{}” is not an MCP server address; give its https:// URL (for example \
                  https://mcp.example.com/mcp).",
-                input.trim().chars().take(200).collect::<String>()
+                quote_input(input.trim())
             ),
             mcp::UrlError::InsecureHttp => "MCP servers must be reached over https (plain http \
                 is only allowed to this machine), because tokens travel with every request."
@@ -385,12 +390,7 @@ pub async fn complete(
         &pending.verifier,
         &pending.resource,
     );
-    let r = ctx
-        .http
-        .post(&pending.token_endpoint)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body(form)
+    let r = token_request(ctx, &pending.token_endpoint, form)
         .send()
         .await
         .map_err(|e| unreachable("the token endpoint", &pending.token_endpoint, &e))?;

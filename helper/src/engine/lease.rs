@@ -74,7 +74,7 @@ impl LoopbackLease {
             dir: data_dir.display().to_string(),
             source,
         };
-        crate::fsutil::ensure_private_dir(data_dir).map_err(io_err)?;
+        super::fsutil::ensure_private_dir(data_dir).map_err(io_err)?;
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use patchbay_proto::api::{
-    FlowStatus, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
-    SubmitCodeRequest,
+    FlowStatus, Ok, RemoteList, RemoteSession, StartRemoteRequest, SubmitCodeRequest,
 };
 use patchbay_proto::rclone::{self, REMOTE_NAME_RULE, is_valid_remote_name};
 use patchbay_proto::redirect::parse_pasted_redirect;
@@ -16,10 +15,12 @@ use patchbay_proto::redirect::parse_pasted_redirect;
 use super::flow::{self, FlowContext};
 use super::settings::ProviderSettings;
 use super::{Kind, RemoteFlow};
-use crate::child::GroupChild;
+use crate::engine::child::GroupChild;
+use crate::engine::lease::{LOOPBACK_PORT, LoopbackLease};
+use crate::engine::session;
+use crate::engine::store::{LockedFile, StoreError, blocking};
+use crate::engine::text::quote_input;
 use crate::error::ApiJson;
-use crate::lease::{LOOPBACK_PORT, LoopbackLease};
-use crate::store::{LockedFile, StoreError, blocking};
 use crate::{ApiError, AppState};
 
 /// How long `submit` waits for rclone to finish before answering.
@@ -51,12 +52,12 @@ pub async fn start(
     State(state): State<AppState>,
     kind: Kind,
     ApiJson(body): ApiJson<StartRemoteRequest>,
-) -> Result<(StatusCode, Json<SessionStarted>), ApiError> {
+) -> Result<session::Started, ApiError> {
     let name = body.name.trim().to_owned();
     if !is_valid_remote_name(&name) {
         return Err(ApiError::bad_request(format!(
             "“{}” cannot be a remote name: {REMOTE_NAME_RULE}.",
-            printable(&name)
+            quote_input(&name)
         )));
     }
     let conf = read_conf(&state).await?;
@@ -130,33 +131,12 @@ pub async fn start(
         oauth_state: None,
     };
     let id = state
-        .rclone()
+        .connectors()
+        .rclone
         .sessions(kind)
         .start(initial, move |ctl| flow::run(ctl, child, lease, ctx));
     tracing::info!(session = %id, remote = %name, backend = kind.backend(), "rclone sign-in started");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(SessionStarted {
-            session_id: id,
-            status: FlowStatus::Pending,
-        }),
-    ))
-}
-
-fn unknown_session(id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "There is no sign-in session “{}”: it may have expired (sessions last 10 minutes) or \
-         the helper restarted. Start the sign-in again.",
-        printable(id)
-    ))
-}
-
-/// Ids and names come from the request: show them only if they are plain.
-fn printable(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(64)
-        .collect()
+    Ok(session::started(id))
 }
 
 pub async fn session(
@@ -165,14 +145,8 @@ pub async fn session(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<RemoteSession>, ApiError> {
-    let (wait, since) = crate::session::poll_params(&query)?;
-    let flow = state
-        .rclone()
-        .sessions(kind)
-        .wait_since(&id, wait, since.as_deref())
-        .await
-        .ok_or_else(|| unknown_session(&id))?;
-    Ok(Json(flow.public))
+    let sessions = state.connectors().rclone.sessions(kind);
+    Ok(Json(sessions.poll(&id, &query).await?.public))
 }
 
 pub async fn submit(
@@ -181,8 +155,8 @@ pub async fn submit(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SubmitCodeRequest>,
 ) -> Result<Json<Ok>, ApiError> {
-    let sessions = state.rclone().sessions(kind);
-    let flow = sessions.get(&id).ok_or_else(|| unknown_session(&id))?;
+    let sessions = state.connectors().rclone.sessions(kind);
+    let flow = sessions.get(&id).ok_or_else(|| sessions.unknown(&id))?;
     if flow.public.status != FlowStatus::AwaitingOauth {
         return Err(ApiError::conflict(format!(
             "This sign-in is not waiting for a code (it is {}).",
@@ -244,10 +218,11 @@ pub async fn cancel(
     kind: Kind,
     Path(id): Path<String>,
 ) -> Result<Json<Ok>, ApiError> {
-    let sessions = state.rclone().sessions(kind);
-    sessions.cancel(&id).ok_or_else(|| unknown_session(&id))?;
-    // Wait until rclone is gone, so a new sign-in can start right after this answer.
-    let _ = sessions.wait(&id, Some(Duration::from_secs(5))).await;
+    // Answer once rclone is gone, so a new sign-in can start right after.
+    let sessions = state.connectors().rclone.sessions(kind);
+    sessions
+        .cancel_and_settle(&id, Duration::from_secs(5))
+        .await?;
     Ok(Json(Ok::YES))
 }
 
@@ -259,7 +234,7 @@ pub async fn delete_remote(
     if !is_valid_remote_name(&name) {
         return Err(ApiError::bad_request(format!(
             "“{}” cannot be a remote name: {REMOTE_NAME_RULE}.",
-            printable(&name)
+            quote_input(&name)
         )));
     }
     let file = rclone_conf(&state);

@@ -25,10 +25,11 @@ use patchbay_proto::mcp::{
 };
 use patchbay_proto::oauth::TokenResponse;
 
-use super::login::Ctx;
+use super::login::{self, Ctx};
 use super::store::ServerEntry;
-use crate::store::{blocking, now_unix};
-use crate::{ApiError, fsutil};
+use crate::ApiError;
+use crate::engine::fsutil;
+use crate::engine::store::{blocking, now_unix};
 
 const REFRESH_LOCK: &str = ".mcp-refresh.lock";
 
@@ -162,7 +163,7 @@ impl TokenManager {
         let dir = self.ctx.files.data_dir.clone();
         blocking(move || {
             let path = dir.join(REFRESH_LOCK);
-            let io = |source| crate::store::StoreError::Io {
+            let io = |source| crate::engine::store::StoreError::Io {
                 action: "lock",
                 path: path.clone(),
                 source,
@@ -188,29 +189,20 @@ impl TokenManager {
             return Err(needs_login(&url, "has expired and has no refresh token"));
         };
         let form = refresh_form(&entry.client_id, &refresh_token, &entry.resource);
-        let response = self
-            .ctx
-            .http
-            .post(&entry.token_endpoint)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(form)
+        let response = login::token_request(&self.ctx, &entry.token_endpoint, form)
             .send()
             .await
             .map_err(|e| {
-                TokenError::Other(ApiError::new(
-                    patchbay_proto::ErrorCode::Upstream,
-                    format!(
-                        "Cannot reach the token endpoint {} to refresh the sign-in for {url} \
+                TokenError::Other(ApiError::upstream(format!(
+                    "Cannot reach the token endpoint {} to refresh the sign-in for {url} \
                          ({}). The stored credentials were kept; try again.",
-                        entry.token_endpoint,
-                        if e.is_timeout() {
-                            "timed out"
-                        } else {
-                            "connection failed"
-                        }
-                    ),
-                ))
+                    entry.token_endpoint,
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection failed"
+                    }
+                )))
             })?;
         let status = response.status();
         if !status.is_success() {
@@ -228,24 +220,18 @@ impl TokenManager {
                         .map_err(TokenError::Other)?;
                     needs_login(&url, "belongs to a client id the server no longer knows")
                 }
-                TokenFailure::Transient(why) => TokenError::Other(ApiError::new(
-                    patchbay_proto::ErrorCode::Upstream,
-                    format!(
-                        "Refreshing the sign-in for {url} failed ({why}). The stored \
+                TokenFailure::Transient(why) => TokenError::Other(ApiError::upstream(format!(
+                    "Refreshing the sign-in for {url} failed ({why}). The stored \
                          credentials were kept; try again in a moment."
-                    ),
-                )),
+                ))),
             });
         }
         let tokens: TokenResponse = response.json().await.map_err(|_| {
-            TokenError::Other(ApiError::new(
-                patchbay_proto::ErrorCode::Upstream,
-                format!(
-                    "The token endpoint {} answered a refresh with something that is not a \
+            TokenError::Other(ApiError::upstream(format!(
+                "The token endpoint {} answered a refresh with something that is not a \
                      token response. The stored credentials were kept.",
-                    entry.token_endpoint
-                ),
-            ))
+                entry.token_endpoint
+            )))
         })?;
         let access = tokens.access_token.clone();
         let mut fresh = entry.clone();

@@ -22,7 +22,7 @@ pub mod store;
 pub mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,10 +31,9 @@ use patchbay_proto::mcp::{
     McpServer, McpSession, REFRESH_MARGIN_SECS, TokenState, needs_refresh, server_id,
 };
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use crate::session::{SessionStatus, SessionTable};
-use crate::store::{blocking, now_unix};
+use crate::engine::session::{SessionStatus, SessionTable};
+use crate::engine::store::{blocking, now_unix};
 use crate::{ApiError, AppState};
 
 /// How long a login session stays readable.
@@ -49,22 +48,20 @@ impl SessionStatus for McpSession {
     }
 }
 
-/// Everything the MCP connector keeps while the helper runs.
+/// The MCP connector's state: its login sessions, and what the helper keeps beside them.
 pub struct McpState {
     sessions: SessionTable<McpSession>,
     /// Where `submit` hands a pasted redirect to the session's flow.
     pastes: Arc<Mutex<HashMap<String, mpsc::Sender<String>>>>,
     inflight: tokens::Inflight,
-    reaper: OnceLock<JoinHandle<()>>,
 }
 
 impl Default for McpState {
     fn default() -> Self {
         Self {
-            sessions: SessionTable::new("mcp", SESSION_TTL),
+            sessions: SessionTable::new("mcp", "MCP", SESSION_TTL),
             pastes: Arc::default(),
             inflight: tokens::Inflight::default(),
-            reaper: OnceLock::new(),
         }
     }
 }
@@ -73,17 +70,10 @@ impl McpState {
     /// Cancels running logins and waits for them to release their listener.
     pub async fn shutdown(&self) {
         self.sessions.shutdown().await;
-        if let Some(reaper) = self.reaper.get() {
-            reaper.abort();
-        }
     }
 
     pub fn sessions(&self) -> &SessionTable<McpSession> {
         &self.sessions
-    }
-
-    fn ensure_reaper(&self) {
-        self.reaper.get_or_init(|| self.sessions.spawn_reaper());
     }
 
     /// The token manager for this helper's data folder.
@@ -99,7 +89,7 @@ fn ctx_of(state: &AppState) -> login::Ctx {
     }
 }
 
-/// The MCP routes, merged into the protected API router by [`crate::app`].
+/// The MCP routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
