@@ -27,9 +27,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
-use patchbay_proto::mcp::{
-    McpServer, McpSession, REFRESH_MARGIN_SECS, TokenState, needs_refresh, server_id,
-};
+use patchbay_proto::mcp::{McpServer, McpSession, TokenState, server_id};
+use patchbay_proto::oauth::{REFRESH_MARGIN_SECS, needs_refresh};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
