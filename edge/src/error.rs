@@ -1,9 +1,12 @@
 //! `ApiError`: the edge's one error type. Every failure of an `/api` route becomes the same
 //! JSON body (`patchbay_proto::ErrorBody`) in [`ApiError::into_response`].
+//!
+//! The constructors are the helper's, one per [`ErrorCode`], so a message reads the same
+//! way in both crates.
 
 use patchbay_proto::{ErrorBody, ErrorCode};
 
-use crate::router::EdgeResponse;
+use crate::http::EdgeResponse;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
@@ -21,17 +24,29 @@ impl ApiError {
             message: message.into(),
         }
     }
-
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
     }
-
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
     pub fn upstream(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Upstream, message)
     }
-
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
     }
 
     pub fn into_response(self) -> EdgeResponse {
@@ -55,13 +70,10 @@ impl From<StoreError> for ApiError {
                  --remote` in edge/ (or `--local` for wrangler dev).",
             )
         } else {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!(
-                    "The edge's D1 database failed ({}); check the DB binding in wrangler.toml.",
-                    e.0
-                ),
-            )
+            ApiError::internal(format!(
+                "The edge's D1 database failed ({}); check the DB binding in wrangler.toml.",
+                e.0
+            ))
         }
     }
 }
