@@ -1,8 +1,8 @@
 //! `ApiError`: the edge's one error type. Every failure of an `/api` route becomes the same
 //! JSON body (`patchbay_proto::ErrorBody`) in [`ApiError::into_response`].
 //!
-//! The constructors are the helper's, one per [`ErrorCode`], so a message reads the same
-//! way in both crates.
+//! Its constructors (`not_found`, `conflict`, … one per [`ErrorCode`]) come from
+//! `patchbay_proto::api_error_constructors!`, so they are the same in every crate.
 
 use patchbay_proto::{ErrorBody, ErrorCode};
 
@@ -18,36 +18,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::BadRequest, message)
-    }
-    pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unauthorized, message)
-    }
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Forbidden, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::NotFound, message)
-    }
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Conflict, message)
-    }
-    pub fn upstream(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Upstream, message)
-    }
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unavailable, message)
-    }
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Internal, message)
-    }
+    patchbay_proto::api_error_constructors!();
 
     pub fn into_response(self) -> EdgeResponse {
         let mut r = EdgeResponse::json(
