@@ -61,7 +61,7 @@ mod tests {
     use patchbay_proto::{ErrorBody, ErrorCode, Secret};
 
     use super::*;
-    use crate::testing::{EDGE_TOKEN, TestEdge, error_of, get};
+    use crate::testing::{EDGE_TOKEN, TestEdge, assert_refused, get};
 
     #[test]
     fn unknown_routes_get_a_json_404_and_wrong_methods_a_400() {
@@ -70,9 +70,7 @@ mod tests {
         assert_eq!(r.status, 404);
         let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body.error, ErrorCode::NotFound);
-        let (status, body) = t.api("GET", "token", "");
-        assert_eq!(status, 400);
-        assert!(error_of(&body).1.contains("not supported"));
+        assert_refused(t.api("GET", "token", ""), 400, "not supported");
     }
 
     #[test]
@@ -100,25 +98,23 @@ mod tests {
     fn missing_secrets_are_a_503_that_names_the_command() {
         let mut t = TestEdge::new();
         t.secrets.edge_token = None;
-        let (status, body) = t.api("GET", "status", "");
-        assert_eq!(status, 503);
-        assert!(
-            error_of(&body)
-                .1
-                .contains("wrangler secret put PATCHBAY_EDGE_TOKEN")
+        assert_refused(
+            t.api("GET", "status", ""),
+            503,
+            "wrangler secret put PATCHBAY_EDGE_TOKEN",
         );
 
         let mut t = TestEdge::new();
         t.secrets.encryption_key = None;
-        let (status, body) = t.api("POST", "token", r#"{"token":"x"}"#);
-        assert_eq!(status, 503);
-        assert!(error_of(&body).1.contains("PATCHBAY_ENCRYPTION_KEY"));
+        assert_refused(
+            t.api("POST", "token", r#"{"token":"x"}"#),
+            503,
+            "PATCHBAY_ENCRYPTION_KEY",
+        );
         let r = t.callback("code=a&state=b");
         assert_eq!(r.status, 503);
 
         t.secrets.encryption_key = Some(Secret::new("c2hvcnQ="));
-        let (status, body) = t.api("GET", "oauth/start", "");
-        assert_eq!(status, 503);
-        assert!(error_of(&body).1.contains("32 bytes"));
+        assert_refused(t.api("GET", "oauth/start", ""), 503, "32 bytes");
     }
 }

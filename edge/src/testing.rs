@@ -153,6 +153,14 @@ pub fn error_of(v: &serde_json::Value) -> (String, String) {
     )
 }
 
+/// Asserts that an answer (from [`TestEdge::api`]) is an error with this status whose message
+/// contains `needle`.
+pub fn assert_refused((status, body): (u16, serde_json::Value), expected: u16, needle: &str) {
+    assert_eq!(status, expected, "{body}");
+    let (_, message) = error_of(&body);
+    assert!(message.contains(needle), "{message}");
+}
+
 pub fn get(path: &str) -> EdgeRequest {
     EdgeRequest {
         method: "GET".into(),

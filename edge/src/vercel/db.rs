@@ -4,8 +4,8 @@
 //! [`Secret`].
 
 use patchbay_proto::Secret;
-use patchbay_proto::oauth::{ClientAuth, ClientRegistrationResponse};
-use patchbay_proto::pkce::PkceVerifier;
+use patchbay_proto::oauth::{AuthorizationRequest, ClientAuth, ClientRegistrationResponse};
+use patchbay_proto::pkce::{PkceVerifier, state_key};
 use patchbay_proto::tokens::{TokenStatus, VercelAccount, VercelStatus};
 use serde_json::{Value, json};
 
@@ -160,15 +160,15 @@ pub async fn save_connection<S: Store, U>(
              updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             &params,
         )
-        .await?;
-    Ok(())
+        .await
+        .map_err(ApiError::from)
 }
 
 pub async fn delete_connection<S: Store, U>(edge: &Edge<'_, S, U>) -> Result<(), ApiError> {
     edge.store
         .execute("DELETE FROM vercel_connection WHERE id = 1", &[])
-        .await?;
-    Ok(())
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The connection as `GET …/status` shows it, read without the key: never a token, only its
@@ -199,57 +199,36 @@ pub async fn status<S: Store, U>(edge: &Edge<'_, S, U>) -> Result<VercelStatus, 
     })
 }
 
-/// The registered client with this id.
+/// Which registered client to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Registered<'a> {
+    WithId(&'a str),
+    ForRedirect(&'a str),
+    Any,
+}
+
+/// The client the edge registered at Vercel (there is at most one), if it is the one asked
+/// for.
 pub async fn registered_client<S: Store, U>(
     edge: &Edge<'_, S, U>,
     cipher: &Cipher,
-    client_id: &str,
+    which: Registered<'_>,
 ) -> Result<Option<OAuthClient>, ApiError> {
-    first_client(
-        edge,
-        cipher,
-        "SELECT client_id, client_secret FROM vercel_client WHERE id = 1 AND client_id = ?1",
-        &[client_id.into()],
-    )
-    .await
-}
-
-/// The registered client for this redirect URI.
-pub async fn registered_client_for<S: Store, U>(
-    edge: &Edge<'_, S, U>,
-    cipher: &Cipher,
-    redirect_uri: &str,
-) -> Result<Option<OAuthClient>, ApiError> {
-    first_client(
-        edge,
-        cipher,
-        "SELECT client_id, client_secret FROM vercel_client WHERE id = 1 AND redirect_uri = ?1",
-        &[redirect_uri.into()],
-    )
-    .await
-}
-
-/// The registered client, whatever its redirect URI.
-pub async fn any_registered_client<S: Store, U>(
-    edge: &Edge<'_, S, U>,
-    cipher: &Cipher,
-) -> Result<Option<OAuthClient>, ApiError> {
-    first_client(
-        edge,
-        cipher,
-        "SELECT client_id, client_secret FROM vercel_client WHERE id = 1",
-        &[],
-    )
-    .await
-}
-
-async fn first_client<S: Store, U>(
-    edge: &Edge<'_, S, U>,
-    cipher: &Cipher,
-    select: &str,
-    params: &[SqlValue],
-) -> Result<Option<OAuthClient>, ApiError> {
-    let rows = edge.store.query(select, params).await?;
+    let (sql, params): (&str, Vec<SqlValue>) = match which {
+        Registered::WithId(id) => (
+            "SELECT client_id, client_secret FROM vercel_client WHERE id = 1 AND client_id = ?1",
+            vec![id.into()],
+        ),
+        Registered::ForRedirect(uri) => (
+            "SELECT client_id, client_secret FROM vercel_client WHERE id = 1 AND redirect_uri = ?1",
+            vec![uri.into()],
+        ),
+        Registered::Any => (
+            "SELECT client_id, client_secret FROM vercel_client WHERE id = 1",
+            vec![],
+        ),
+    };
+    let rows = edge.store.query(sql, &params).await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
@@ -297,17 +276,8 @@ pub async fn save_registered_client<S: Store, U>(
                 edge.now.into(),
             ],
         )
-        .await?;
-    Ok(())
-}
-
-/// A started sign-in, as stored: the state only as its hash, the verifier only sealed.
-pub struct NewSignIn<'a> {
-    pub state_key: &'a str,
-    pub verifier_id: &'a str,
-    pub verifier: &'a PkceVerifier,
-    pub client_id: &'a str,
-    pub redirect_uri: &'a str,
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Forgets sign-ins that expired before `before`.
@@ -320,31 +290,34 @@ pub async fn forget_sign_ins<S: Store, U>(
             "DELETE FROM oauth_states WHERE expires_at < ?1",
             &[before.into()],
         )
-        .await?;
-    Ok(())
+        .await
+        .map_err(ApiError::from)
 }
 
+/// Keeps a started sign-in: the state only as its hash, the verifier only sealed.
 pub async fn save_sign_in<S: Store, U>(
     edge: &Edge<'_, S, U>,
     cipher: &Cipher,
-    s: &NewSignIn<'_>,
+    request: &AuthorizationRequest<'_>,
+    verifier: &PkceVerifier,
+    verifier_id: &str,
 ) -> Result<(), ApiError> {
     edge.store
         .execute(
             "INSERT INTO oauth_states (state_key, verifier_id, code_verifier, client_id, \
              redirect_uri, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             &[
-                s.state_key.into(),
-                s.verifier_id.into(),
-                cipher.seal(COL_VERIFIER, s.verifier.expose()).into(),
-                s.client_id.into(),
-                s.redirect_uri.into(),
+                state_key(request.state).into(),
+                verifier_id.into(),
+                cipher.seal(COL_VERIFIER, verifier.expose()).into(),
+                request.client_id.into(),
+                request.redirect_uri.into(),
                 edge.now.into(),
                 (edge.now + edge.config.vercel.state_ttl_secs).into(),
             ],
         )
-        .await?;
-    Ok(())
+        .await
+        .map_err(ApiError::from)
 }
 
 /// A sign-in claimed for completion.
@@ -355,59 +328,64 @@ pub struct ClaimedSignIn {
     pub redirect_uri: String,
 }
 
+/// What claiming a sign-in found.
+pub enum Claim {
+    /// It was pending and unexpired, and is now the caller's to complete.
+    Claimed(ClaimedSignIn),
+    /// It cannot be claimed. Its status (`pending`: expired; `exchanging`, `connected`,
+    /// `failed`: used), or `None`: it was never started here.
+    Refused(Option<String>),
+}
+
 /// Claims a pending, unexpired sign-in atomically (`pending` → `exchanging`), so a reload or
-/// a double click never completes it twice. `None`: nothing to claim.
+/// a double click never completes it twice.
 pub async fn claim_sign_in<S: Store, U>(
     edge: &Edge<'_, S, U>,
     cipher: &Cipher,
-    state_key: &str,
-) -> Result<Option<ClaimedSignIn>, ApiError> {
+    state: &str,
+) -> Result<Claim, ApiError> {
+    let key = state_key(state);
     let claimed = edge
         .store
         .query(
             "UPDATE oauth_states SET status = 'exchanging', used_at = ?2 \
              WHERE state_key = ?1 AND status = 'pending' AND expires_at > ?2 \
              RETURNING code_verifier, client_id, redirect_uri",
-            &[state_key.into(), edge.now.into()],
+            &[key.as_str().into(), edge.now.into()],
         )
         .await?;
-    Ok(claimed.first().map(|row| ClaimedSignIn {
-        verifier: cipher
-            .open(COL_VERIFIER, &row.text("code_verifier").unwrap_or_default())
-            .ok()
-            .and_then(|v| PkceVerifier::from_stored(v.expose().to_owned())),
-        client_id: row.text("client_id").unwrap_or_default(),
-        redirect_uri: row.text("redirect_uri").unwrap_or_default(),
-    }))
+    if let Some(row) = claimed.first() {
+        return Ok(Claim::Claimed(ClaimedSignIn {
+            verifier: cipher
+                .open(COL_VERIFIER, &row.text("code_verifier").unwrap_or_default())
+                .ok()
+                .and_then(|v| PkceVerifier::from_stored(v.expose().to_owned())),
+            client_id: row.text("client_id").unwrap_or_default(),
+            redirect_uri: row.text("redirect_uri").unwrap_or_default(),
+        }));
+    }
+    let rows = edge
+        .store
+        .query(
+            "SELECT status FROM oauth_states WHERE state_key = ?1",
+            &[key.into()],
+        )
+        .await?;
+    Ok(Claim::Refused(rows.first().and_then(|r| r.text("status"))))
 }
 
 /// Records how a claimed sign-in ended and wipes its verifier. Best effort: the outcome only
 /// serves to explain a replay.
-pub async fn finish_sign_in<S: Store, U>(edge: &Edge<'_, S, U>, state_key: &str, connected: bool) {
+pub async fn finish_sign_in<S: Store, U>(edge: &Edge<'_, S, U>, state: &str, connected: bool) {
     let status = if connected { "connected" } else { "failed" };
     let _ = edge
         .store
         .execute(
             // RETURNING gave the values after the claim; the verifier is wiped only now.
             "UPDATE oauth_states SET status = ?2, code_verifier = '' WHERE state_key = ?1",
-            &[state_key.into(), status.into()],
+            &[state_key(state).into(), status.into()],
         )
         .await;
-}
-
-/// The status of a sign-in (`pending`, `exchanging`, `connected`, `failed`), if it exists.
-pub async fn sign_in_status<S: Store, U>(
-    edge: &Edge<'_, S, U>,
-    state_key: &str,
-) -> Result<Option<String>, ApiError> {
-    let rows = edge
-        .store
-        .query(
-            "SELECT status FROM oauth_states WHERE state_key = ?1",
-            &[state_key.into()],
-        )
-        .await?;
-    Ok(rows.first().and_then(|r| r.text("status")))
 }
 
 /// The `vercel` and `vercel_client` entries of `mcp-tokens.json`.

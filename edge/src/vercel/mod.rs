@@ -18,7 +18,7 @@ use patchbay_proto::oauth::{
     AuthorizationRequest, REFRESH_MARGIN_SECS, TokenFailure, authorization_code_form,
     needs_refresh, refresh_token_form,
 };
-use patchbay_proto::pkce::{PkceVerifier, new_state, state_key};
+use patchbay_proto::pkce::{PkceVerifier, new_state};
 use patchbay_proto::secret::random_urlsafe;
 use patchbay_proto::tokens::{
     OAuthExchangeRequest, OAuthStartResponse, SaveTokenRequest, VercelAccount, VercelSaved,
@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use self::api::Validation;
-use self::db::{Connection, NewSignIn, OAuthClient, Source};
+use self::db::{Claim, Connection, OAuthClient, Registered, Source};
 use crate::Edge;
 use crate::config::EdgeConfig;
 use crate::crypto::Cipher;
@@ -207,7 +207,7 @@ async fn client_by_id<S: Store, U>(
 ) -> Result<Option<OAuthClient>, ApiError> {
     match OAuthClient::configured(edge.secrets) {
         Some(configured) => Ok((configured.client_id == client_id).then_some(configured)),
-        None => db::registered_client(edge, cipher, client_id).await,
+        None => db::registered_client(edge, cipher, Registered::WithId(client_id)).await,
     }
 }
 
@@ -221,12 +221,14 @@ pub async fn ensure_client<S: Store, U: Upstream>(
     if let Some(configured) = OAuthClient::configured(edge.secrets) {
         return Ok(configured);
     }
-    if let Some(registered) = db::registered_client_for(edge, cipher, redirect_uri).await? {
+    if let Some(registered) =
+        db::registered_client(edge, cipher, Registered::ForRedirect(redirect_uri)).await?
+    {
         return Ok(registered);
     }
     let registration = api::register(edge, redirect_uri).await?;
     db::save_registered_client(edge, cipher, redirect_uri, &registration).await?;
-    db::registered_client_for(edge, cipher, redirect_uri)
+    db::registered_client(edge, cipher, Registered::ForRedirect(redirect_uri))
         .await?
         .ok_or_else(|| ApiError::internal("The registered client was not stored; try again."))
 }
@@ -386,27 +388,17 @@ pub async fn start<S: Store, U: Upstream>(
     let verifier = PkceVerifier::generate();
     let state = new_state();
     let verifier_id = random_urlsafe(16);
-    db::save_sign_in(
-        edge,
-        cipher,
-        &NewSignIn {
-            state_key: &state_key(&state),
-            verifier_id: &verifier_id,
-            verifier: &verifier,
-            client_id: &client.client_id,
-            redirect_uri,
-        },
-    )
-    .await?;
-    let authorize_url = AuthorizationRequest {
+    let code_challenge = verifier.challenge();
+    let request = AuthorizationRequest {
         endpoint: &edge.config.vercel.authorize_url,
         client_id: &client.client_id,
         redirect_uri,
         scope: &edge.config.vercel.scopes,
         state: &state,
-        code_challenge: &verifier.challenge(),
-    }
-    .url();
+        code_challenge: &code_challenge,
+    };
+    db::save_sign_in(edge, cipher, &request, &verifier, &verifier_id).await?;
+    let authorize_url = request.url();
     Ok(OAuthStartResponse {
         authorize_url,
         state,
@@ -423,28 +415,25 @@ pub async fn complete<S: Store, U: Upstream>(
     code: Option<&str>,
     state: &str,
 ) -> Result<VercelAccount, CompleteError> {
-    let key = state_key(state);
-    let claimed = db::claim_sign_in(edge, cipher, &key)
+    let claim = db::claim_sign_in(edge, cipher, state)
         .await
         .map_err(CompleteError::Failed)?;
-    let Some(sign_in) = claimed else {
-        return Err(why_not_claimed(edge, &key).await);
+    let sign_in = match claim {
+        Claim::Claimed(sign_in) => sign_in,
+        Claim::Refused(status) => return Err(why_not_claimed(status.as_deref())),
     };
     let result = exchange(edge, cipher, code, sign_in).await;
-    db::finish_sign_in(edge, &key, result.is_ok()).await;
+    db::finish_sign_in(edge, state, result.is_ok()).await;
     result.map_err(CompleteError::Failed)
 }
 
-async fn why_not_claimed<S: Store, U>(edge: &Edge<'_, S, U>, key: &str) -> CompleteError {
-    match db::sign_in_status(edge, key).await {
-        Err(e) => CompleteError::Failed(e),
-        Ok(None) => CompleteError::Unknown,
-        Ok(Some(status)) => match status.as_str() {
-            "pending" => CompleteError::Expired,
-            "connected" => CompleteError::AlreadyUsed(FirstOutcome::Connected),
-            "failed" => CompleteError::AlreadyUsed(FirstOutcome::Failed),
-            _ => CompleteError::AlreadyUsed(FirstOutcome::InProgress),
-        },
+fn why_not_claimed(status: Option<&str>) -> CompleteError {
+    match status {
+        None => CompleteError::Unknown,
+        Some("pending") => CompleteError::Expired,
+        Some("connected") => CompleteError::AlreadyUsed(FirstOutcome::Connected),
+        Some("failed") => CompleteError::AlreadyUsed(FirstOutcome::Failed),
+        Some(_) => CompleteError::AlreadyUsed(FirstOutcome::InProgress),
     }
 }
 
@@ -538,7 +527,7 @@ pub async fn credentials<S: Store, U: Upstream>(
                 ..
             }),
         ) => client_by_id(edge, cipher, id).await?,
-        (None, _) => db::any_registered_client(edge, cipher).await?,
+        (None, _) => db::registered_client(edge, cipher, Registered::Any).await?,
     };
     Ok(db::credentials_json(conn.as_ref(), client.as_ref()))
 }

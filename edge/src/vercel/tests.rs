@@ -6,9 +6,18 @@ use std::collections::HashMap;
 use patchbay_testkit::vercel::FakeRequest;
 use serde_json::json;
 
-use crate::testing::{FAKE, ORIGIN, TestEdge, error_of};
+use crate::testing::{FAKE, ORIGIN, TestEdge, assert_refused, error_of};
+
+const MANUAL_TOKEN: &str = "vercel_manual_token_AbCd";
 
 impl TestEdge {
+    /// Connects with a personal token the fake Vercel knows.
+    fn connect_manual(&self) {
+        self.fake.add_personal_token(MANUAL_TOKEN);
+        let (status, body) = self.api("POST", "token", &json!({"token": MANUAL_TOKEN}).to_string());
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// `oauth/start`, then the person approves at (fake) Vercel: (state, code).
     fn approve(&self) -> (String, String) {
         let (status, start) = self.api("GET", "oauth/start", "");
@@ -107,8 +116,7 @@ fn a_bad_manual_token_is_refused_and_nothing_is_stored() {
 #[test]
 fn disconnecting_a_manual_token_forgets_it_without_revoking_it() {
     let t = TestEdge::new();
-    t.fake.add_personal_token("vercel_manual_token_AbCd");
-    t.api("POST", "token", r#"{"token": "vercel_manual_token_AbCd"}"#);
+    t.connect_manual();
     let (status, body) = t.api("POST", "disconnect", "");
     assert_eq!((status, body), (200, json!({"ok": true, "revoked": false})));
     assert_eq!(t.fake.counters().revocations, 0);
@@ -122,15 +130,12 @@ fn disconnecting_a_manual_token_forgets_it_without_revoking_it() {
 #[test]
 fn reconnect_revalidates_and_reports_a_revoked_manual_token() {
     let t = TestEdge::new();
-    t.fake.add_personal_token("vercel_manual_token_AbCd");
-    t.api("POST", "token", r#"{"token": "vercel_manual_token_AbCd"}"#);
+    t.connect_manual();
     let (status, body) = t.api("POST", "reconnect", "");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["id"], "usr_fake0001");
     t.fake.expire_access_tokens();
-    let (status, body) = t.api("POST", "reconnect", "");
-    assert_eq!(status, 409);
-    assert!(error_of(&body).1.contains("connect Vercel again"));
+    assert_refused(t.api("POST", "reconnect", ""), 409, "connect Vercel again");
     let fresh = TestEdge::new();
     assert_eq!(fresh.api("POST", "reconnect", "").0, 404);
 }
@@ -190,9 +195,7 @@ fn oauth_exchange_connects_and_a_replay_never_exchanges_again() {
     assert_eq!(first["user"]["username"], "patchbay-tester");
     assert_eq!(t.fake.counters().code_exchanges, 1);
 
-    let (status, again) = t.api("POST", "oauth/exchange", &body);
-    assert_eq!(status, 409);
-    assert!(error_of(&again).1.contains("already used"));
+    assert_refused(t.api("POST", "oauth/exchange", &body), 409, "already used");
     let page = t.callback(&format!("code={code}&state={state}"));
     assert_eq!(page.status, 200);
     assert!(String::from_utf8_lossy(&page.body).contains("already used"));
@@ -260,21 +263,21 @@ fn the_callback_completes_the_flow_and_reflects_no_input() {
 #[test]
 fn unknown_and_expired_states_are_refused() {
     let t = TestEdge::with(&[("VERCEL_OAUTH_STATE_TTL_SECS", "60")]);
-    let (status, body) = t.api(
-        "POST",
-        "oauth/exchange",
-        r#"{"code":"c","state":"never-issued"}"#,
+    assert_refused(
+        t.api(
+            "POST",
+            "oauth/exchange",
+            r#"{"code":"c","state":"never-issued"}"#,
+        ),
+        404,
+        "unknown",
     );
-    assert_eq!(status, 404);
-    assert!(error_of(&body).1.contains("unknown"));
     assert_eq!(t.callback("code=c&state=never-issued").status, 400);
 
     let (state, code) = t.approve();
     t.now.set(t.now.get() + 61);
     let body = json!({"code": code, "state": state}).to_string();
-    let (status, err) = t.api("POST", "oauth/exchange", &body);
-    assert_eq!(status, 404);
-    assert!(error_of(&err).1.contains("expired"));
+    assert_refused(t.api("POST", "oauth/exchange", &body), 404, "expired");
     let html = String::from_utf8(t.callback(&format!("code={code}&state={state}")).body).unwrap();
     assert!(html.contains("expired"));
     assert_eq!(t.fake.counters().code_exchanges, 0);
@@ -403,9 +406,7 @@ fn disconnect_revokes_oauth_tokens_then_forgets_them() {
 fn a_missing_schema_says_to_run_the_migrations() {
     let t = TestEdge::new();
     t.store.sql("DROP TABLE vercel_connection");
-    let (status, body) = t.api("GET", "status", "");
-    assert_eq!(status, 503);
-    assert!(error_of(&body).1.contains("d1 migrations apply"));
+    assert_refused(t.api("GET", "status", ""), 503, "d1 migrations apply");
 }
 
 /// The helper, the dashboard and the e2e tests read these answers: their bytes (member
