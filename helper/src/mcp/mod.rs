@@ -10,7 +10,8 @@
 //! - [`api`]: login sessions and the server list for the dashboard; [`cli`]: the terminal.
 //! - [`store`]: the entries in `mcp-tokens.json` and `mcp-clients.json`.
 //!
-//! The sans-IO parts (parsing, URL building, checks, expiry) are in `patchbay_proto::mcp`.
+//! The sans-IO parts (parsing, URL building, checks, expiry) are in `patchbay_proto::oauth`
+//! and `patchbay_proto::mcp`.
 
 pub mod api;
 pub mod cli;
