@@ -123,7 +123,7 @@ pub fn remote_name_problem(name: &str, existing: &[String], replace: bool) -> Op
 
 /// The inline message for an MCP server URL; `None` when it can be used.
 pub fn server_url_problem(url: &str) -> Option<String> {
-    use patchbay_proto::mcp::{UrlError, check_url};
+    use patchbay_proto::oauth::{UrlError, check_url};
     let url = url.trim();
     if url.is_empty() {
         return Some("Enter the server's address, like https://mcp.example.com/mcp.".into());

@@ -1,9 +1,12 @@
 //! `ApiError`: the edge's one error type. Every failure of an `/api` route becomes the same
 //! JSON body (`patchbay_proto::ErrorBody`) in [`ApiError::into_response`].
+//!
+//! Its constructors (`not_found`, `conflict`, … one per [`ErrorCode`]) come from
+//! `patchbay_proto::api_error_constructors!`, so they are the same in every crate.
 
 use patchbay_proto::{ErrorBody, ErrorCode};
 
-use crate::router::EdgeResponse;
+use crate::http::EdgeResponse;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
@@ -15,24 +18,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::BadRequest, message)
-    }
-
-    pub fn upstream(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Upstream, message)
-    }
-
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unavailable, message)
-    }
+    patchbay_proto::api_error_constructors!();
 
     pub fn into_response(self) -> EdgeResponse {
         let mut r = EdgeResponse::json(
@@ -55,13 +41,10 @@ impl From<StoreError> for ApiError {
                  --remote` in edge/ (or `--local` for wrangler dev).",
             )
         } else {
-            ApiError::new(
-                ErrorCode::Internal,
-                format!(
-                    "The edge's D1 database failed ({}); check the DB binding in wrangler.toml.",
-                    e.0
-                ),
-            )
+            ApiError::internal(format!(
+                "The edge's D1 database failed ({}); check the DB binding in wrangler.toml.",
+                e.0
+            ))
         }
     }
 }

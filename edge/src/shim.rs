@@ -7,11 +7,12 @@ use worker::{
     event,
 };
 
+use crate::Edge;
 use crate::config::{EdgeConfig, EdgeSecrets};
-use crate::router::{self, EdgeRequest};
+use crate::http::EdgeRequest;
+use crate::router;
 use crate::store::{Row, SqlValue, Store, StoreError};
 use crate::upstream::{Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
-use crate::vercel::Edge;
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {

@@ -28,26 +28,22 @@ impl UpstreamRequest {
     }
 
     pub fn post_form(url: String, form: String) -> Self {
-        Self {
-            method: "POST",
-            url,
-            headers: vec![
-                ("accept", "application/json".into()),
-                ("content-type", "application/x-www-form-urlencoded".into()),
-            ],
-            body: Some(form.into_bytes()),
-        }
+        Self::post(url, "application/x-www-form-urlencoded", form.into_bytes())
     }
 
     pub fn post_json(url: String, json: Vec<u8>) -> Self {
+        Self::post(url, "application/json", json)
+    }
+
+    fn post(url: String, content_type: &'static str, body: Vec<u8>) -> Self {
         Self {
             method: "POST",
             url,
             headers: vec![
                 ("accept", "application/json".into()),
-                ("content-type", "application/json".into()),
+                ("content-type", content_type.into()),
             ],
-            body: Some(json),
+            body: Some(body),
         }
     }
 

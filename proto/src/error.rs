@@ -61,6 +61,36 @@ impl ErrorBody {
     }
 }
 
+/// The constructors of a crate's `ApiError`, written once so every crate has the same ones:
+/// `new(code, message)` and one per [`ErrorCode`], named after it in snake case
+/// (`bad_request`, `not_found`, `conflict`, `insufficient_storage`, …). Expand it
+/// inside `impl ApiError { … }` of a type with `code: ErrorCode` and `message: String`.
+#[macro_export]
+macro_rules! api_error_constructors {
+    () => {
+        pub fn new(code: $crate::ErrorCode, message: impl Into<String>) -> Self {
+            Self {
+                code,
+                message: message.into(),
+            }
+        }
+        $crate::api_error_constructors!(@each
+            bad_request BadRequest, unauthorized Unauthorized, forbidden Forbidden,
+            not_found NotFound, method_not_allowed MethodNotAllowed, conflict Conflict,
+            payload_too_large PayloadTooLarge, uri_too_long UriTooLong,
+            headers_too_large HeadersTooLarge, upstream Upstream, unavailable Unavailable,
+            insufficient_storage InsufficientStorage, internal Internal);
+    };
+    (@each $($name:ident $code:ident),*) => {
+        $(
+            #[doc = concat!("An error with code `", stringify!($code), "` and this message.")]
+            pub fn $name(message: impl Into<String>) -> Self {
+                Self::new($crate::ErrorCode::$code, message)
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,27 +107,38 @@ mod tests {
     }
 
     #[test]
-    fn each_code_is_one_client_or_server_error_status() {
-        let codes = [
-            ErrorCode::BadRequest,
-            ErrorCode::Unauthorized,
-            ErrorCode::Forbidden,
-            ErrorCode::NotFound,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Conflict,
-            ErrorCode::PayloadTooLarge,
-            ErrorCode::UriTooLong,
-            ErrorCode::HeadersTooLarge,
-            ErrorCode::Upstream,
-            ErrorCode::Unavailable,
-            ErrorCode::InsufficientStorage,
-            ErrorCode::Internal,
+    fn every_code_has_its_constructor_and_its_own_status() {
+        #[derive(Debug, PartialEq)]
+        struct ApiError {
+            code: ErrorCode,
+            message: String,
+        }
+        impl ApiError {
+            crate::api_error_constructors!();
+        }
+        let made = [
+            (ApiError::bad_request("m"), ErrorCode::BadRequest),
+            (ApiError::unauthorized("m"), ErrorCode::Unauthorized),
+            (ApiError::forbidden("m"), ErrorCode::Forbidden),
+            (ApiError::not_found("m"), ErrorCode::NotFound),
+            (ApiError::method_not_allowed("m"), ErrorCode::MethodNotAllowed),
+            (ApiError::conflict("m"), ErrorCode::Conflict),
+            (ApiError::payload_too_large("m"), ErrorCode::PayloadTooLarge),
+            (ApiError::uri_too_long("m"), ErrorCode::UriTooLong),
+            (ApiError::headers_too_large("m"), ErrorCode::HeadersTooLarge),
+            (ApiError::upstream("m"), ErrorCode::Upstream),
+            (ApiError::unavailable("m"), ErrorCode::Unavailable),
+            (ApiError::insufficient_storage("m"), ErrorCode::InsufficientStorage),
+            (ApiError::internal("m"), ErrorCode::Internal),
         ];
-        let mut statuses: Vec<u16> = codes.iter().map(|c| c.http_status()).collect();
+        for (error, code) in &made {
+            assert_eq!(error, &ApiError::new(*code, "m"));
+        }
+        let mut statuses: Vec<u16> = made.iter().map(|(_, c)| c.http_status()).collect();
         assert!(statuses.iter().all(|s| (400..600).contains(s)));
         statuses.sort_unstable();
         statuses.dedup();
-        assert_eq!(statuses.len(), codes.len(), "two codes share a status");
+        assert_eq!(statuses.len(), made.len(), "two codes share a status");
         let v = serde_json::to_value(ErrorCode::HeadersTooLarge).unwrap();
         assert_eq!(v, "headers_too_large");
     }

@@ -114,44 +114,6 @@ pub fn check_manus_key_shape(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn github_shapes() {
-        let ok = format!("ghp_{}", "a".repeat(36));
-        assert_eq!(check_github_token_shape(&ok), Ok(()));
-        assert_eq!(
-            check_github_token_shape(&format!("github_pat_{}", "B_1".repeat(27))),
-            Ok(())
-        );
-        for bad in ["", "abc", "ghp_short", "xyz_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
-            assert!(check_github_token_shape(bad).is_err(), "{bad}");
-        }
-        let spaced = format!("ghp_{} x", "a".repeat(30));
-        let err = check_github_token_shape(&spaced).unwrap_err();
-        assert!(!err.contains("aaaa"), "error quoted the token");
-    }
-
-    #[test]
-    fn manus_shapes() {
-        assert!(check_manus_key_shape("manus_0123456789").is_ok());
-        assert!(check_manus_key_shape("short").is_err());
-        assert!(check_manus_key_shape("has space in it").is_err());
-    }
-
-    #[test]
-    fn secrets_deserialise_from_request_bodies() {
-        let r: SaveTokenRequest = serde_json::from_str(r#"{"token":"ghp_x"}"#).unwrap();
-        assert!(r.token.matches("ghp_x"));
-        assert_eq!(
-            format!("{r:?}"),
-            "SaveTokenRequest { token: Secret([redacted]) }"
-        );
-    }
-}
-
 /// `POST /api/connectors/github/cli/start`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceStart {
@@ -199,14 +161,25 @@ pub struct SaveTokenBody<'a> {
     pub token: &'a str,
 }
 
-/// A Vercel account as the edge reports it (status, token save, OAuth exchange).
+/// A Vercel account as the edge reports it (status, token save, OAuth exchange), read from
+/// Vercel's `GET /v2/user` (older accounts say `uid`). `email` is `null` when unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VercelAccount {
     #[serde(alias = "uid")]
     pub id: String,
     pub username: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub email: Option<String>,
+}
+
+/// `GET /api/connectors/vercel/status`: the token connectors' status, plus when an OAuth
+/// access token expires (the edge refreshes it before then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VercelStatus {
+    #[serde(flatten)]
+    pub token: TokenStatus<VercelAccount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 /// `POST /api/connectors/vercel/token`, `…/reconnect` and `…/oauth/exchange` on success.
@@ -234,22 +207,77 @@ pub struct OAuthExchangeRequest {
 }
 
 #[cfg(test)]
-mod client_body_tests {
+mod tests {
     use super::*;
 
     #[test]
-    fn vercel_bodies_read_what_the_edge_writes() {
-        let status: TokenStatus<VercelAccount> = serde_json::from_str(
-            r#"{"connected":true,"user":{"id":"u1","username":"ada"},"token_hint":"…wxyz","source":"oauth","expires_at":1}"#,
+    fn github_shapes() {
+        let ok = format!("ghp_{}", "a".repeat(36));
+        assert_eq!(check_github_token_shape(&ok), Ok(()));
+        assert_eq!(
+            check_github_token_shape(&format!("github_pat_{}", "B_1".repeat(27))),
+            Ok(())
+        );
+        for bad in ["", "abc", "ghp_short", "xyz_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+            assert!(check_github_token_shape(bad).is_err(), "{bad}");
+        }
+        let spaced = format!("ghp_{} x", "a".repeat(30));
+        let err = check_github_token_shape(&spaced).unwrap_err();
+        assert!(!err.contains("aaaa"), "error quoted the token");
+    }
+
+    #[test]
+    fn manus_shapes() {
+        assert!(check_manus_key_shape("manus_0123456789").is_ok());
+        assert!(check_manus_key_shape("short").is_err());
+        assert!(check_manus_key_shape("has space in it").is_err());
+    }
+
+    #[test]
+    fn secrets_deserialise_from_request_bodies() {
+        let r: SaveTokenRequest = serde_json::from_str(r#"{"token":"ghp_x"}"#).unwrap();
+        assert!(r.token.matches("ghp_x"));
+        assert_eq!(
+            format!("{r:?}"),
+            "SaveTokenRequest { token: Secret([redacted]) }"
+        );
+    }
+
+    #[test]
+    fn vercel_bodies_are_the_contracts() {
+        // Seed 003, "4. Vercel", as written there.
+        let r: SaveTokenRequest = serde_json::from_str(r#"{ "token": "vercel_..." }"#).unwrap();
+        assert!(r.token.matches("vercel_..."));
+        assert_eq!(
+            serde_json::to_string(&SaveTokenBody {
+                token: "vercel_..."
+            })
+            .unwrap(),
+            r#"{"token":"vercel_..."}"#
+        );
+        let start: OAuthStartResponse = serde_json::from_str(
+            r#"{
+                "authorize_url": "https://vercel.com/oauth/authorize?...",
+                "state":         "...",
+                "code_verifier_id": "..."
+            }"#,
         )
         .unwrap();
-        assert_eq!(status.user.unwrap().username, "ada");
-        let saved: VercelSaved =
-            serde_json::from_str(r#"{"ok":true,"user":{"uid":"u2","username":"bo"}}"#).unwrap();
-        assert_eq!(saved.user.unwrap().id, "u2");
+        assert_eq!(start.code_verifier_id, "...");
+        let exchange: OAuthExchangeRequest =
+            serde_json::from_str(r#"{ "code": "...", "state": "..." }"#).unwrap();
         assert_eq!(
-            serde_json::to_string(&SaveTokenBody { token: "t" }).unwrap(),
-            r#"{"token":"t"}"#
+            (exchange.code.as_str(), exchange.state.as_str()),
+            ("...", "...")
         );
+        // "Same shape as GitHub": `{ connected: bool, user?: {...} }`.
+        let status: VercelStatus = serde_json::from_str(r#"{"connected":false}"#).unwrap();
+        assert_eq!(
+            (status.token, status.expires_at),
+            (TokenStatus::disconnected(), None)
+        );
+        let user: VercelAccount =
+            serde_json::from_str(r#"{"uid":"u2","username":"bo","name":"Bo"}"#).unwrap();
+        assert_eq!((user.id.as_str(), user.email), ("u2", None));
     }
 }

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use patchbay_proto::Secret;
 use patchbay_proto::mcp::{
-    self, AuthorizationServerMetadata, BearerChallenge, HttpUrl,
-    authorization_server_metadata_urls, check_redirect, choose_scope, classify_token_error,
-    code_exchange_form, normalize_server_url, parse_bearer_challenge,
-    protected_resource_metadata_urls, registration_request,
+    self, check_redirect, choose_scope, code_exchange_form, normalize_server_url,
+    registration_request,
 };
-use patchbay_proto::oauth::{ClientRegistrationResponse, ProtectedResourceMetadata, TokenResponse};
+use patchbay_proto::oauth::{
+    self, AuthorizationServerMetadata, BearerChallenge, ClientRegistrationResponse, HttpUrl,
+    ProtectedResourceMetadata, TokenResponse, authorization_server_metadata_urls,
+    classify_token_error, parse_bearer_challenge, protected_resource_metadata_urls,
+};
 use patchbay_proto::pkce::{PkceVerifier, new_state};
 use patchbay_proto::redirect::{AuthorizationResponse, parse_pasted_redirect};
 use reqwest::StatusCode;
@@ -66,12 +68,12 @@ pub(super) fn token_request(ctx: &Ctx, endpoint: &str, form: String) -> reqwest:
 pub fn server_url(input: &str) -> Result<String, ApiError> {
     normalize_server_url(input).map_err(|e| {
         ApiError::bad_request(match e {
-            mcp::UrlError::NotHttpUrl => format!(
+            oauth::UrlError::NotHttpUrl => format!(
                 "“{}” is not an MCP server address; give its https:// URL (for example \
                  https://mcp.example.com/mcp).",
                 quote_input(input.trim())
             ),
-            mcp::UrlError::InsecureHttp => "MCP servers must be reached over https (plain http \
+            oauth::UrlError::InsecureHttp => "MCP servers must be reached over https (plain http \
                 is only allowed to this machine), because tokens travel with every request."
                 .into(),
         })
@@ -133,7 +135,7 @@ async fn discover_resource(ctx: &Ctx, url: &str) -> Result<ResourceInfo, ApiErro
         // https only; and a remote server may not point us at this machine's services.
         let remote_to_local = HttpUrl::parse(url).is_some_and(|u| !u.is_loopback())
             && HttpUrl::parse(&candidate).is_some_and(|c| c.is_loopback());
-        if mcp::check_url(&candidate).is_err() || remote_to_local {
+        if oauth::check_url(&candidate).is_err() || remote_to_local {
             return Err(upstream_err(format!(
                 "The MCP server points to its metadata at {candidate}, which is not an https \
                  URL of another machine. Patchbay will not use it."
@@ -219,7 +221,7 @@ async fn get_metadata(ctx: &Ctx, url: &str, what: &str) -> Result<reqwest::Respo
 }
 
 async fn fetch_metadata(ctx: &Ctx, issuer: &str) -> Result<AuthorizationServerMetadata, ApiError> {
-    if mcp::check_url(issuer).is_err() {
+    if oauth::check_url(issuer).is_err() {
         return Err(upstream_err(format!(
             "The authorization server {issuer} is not an https URL."
         )));
@@ -256,7 +258,7 @@ async fn register(
 ) -> Result<String, ApiError> {
     let endpoint = metadata.registration_endpoint.as_deref().ok_or_else(|| {
         ApiError::bad_request(
-            mcp::MetadataProblem::NoRegistration {
+            oauth::MetadataProblem::NoRegistration {
                 issuer: metadata.issuer.clone(),
             }
             .message(),
@@ -398,18 +400,18 @@ pub async fn complete(
     if !status.is_success() {
         let body = r.bytes().await.unwrap_or_default();
         return Err(match classify_token_error(status.as_u16(), &body) {
-            mcp::TokenFailure::InvalidGrant => ApiError::bad_request(
+            oauth::TokenFailure::InvalidGrant => ApiError::bad_request(
                 "The authorization server refused the sign-in code (it may have expired or \
                  been used already). Nothing was saved; start the sign-in again.",
             ),
-            mcp::TokenFailure::InvalidClient => {
+            oauth::TokenFailure::InvalidClient => {
                 forget_client(ctx, &pending.issuer).await?;
                 ApiError::bad_request(
                     "The authorization server no longer knows Patchbay's client id. It was \
                      forgotten; start the sign-in again to register anew.",
                 )
             }
-            mcp::TokenFailure::Transient(why) => upstream_err(format!(
+            oauth::TokenFailure::Transient(why) => upstream_err(format!(
                 "The token endpoint {} failed ({why}). Nothing was saved; try again.",
                 pending.token_endpoint
             )),

@@ -10,7 +10,8 @@
 //! - [`api`]: login sessions and the server list for the dashboard; [`cli`]: the terminal.
 //! - [`store`]: the entries in `mcp-tokens.json` and `mcp-clients.json`.
 //!
-//! The sans-IO parts (parsing, URL building, checks, expiry) are in `patchbay_proto::mcp`.
+//! The sans-IO parts (parsing, URL building, checks, expiry) are in `patchbay_proto::oauth`
+//! and `patchbay_proto::mcp`.
 
 pub mod api;
 pub mod cli;
@@ -27,9 +28,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
-use patchbay_proto::mcp::{
-    McpServer, McpSession, REFRESH_MARGIN_SECS, TokenState, needs_refresh, server_id,
-};
+use patchbay_proto::mcp::{McpServer, McpSession, TokenState, server_id};
+use patchbay_proto::oauth::{REFRESH_MARGIN_SECS, needs_refresh};
 use tokio::sync::mpsc;
 
 use crate::engine::session::{SessionStatus, SessionTable};

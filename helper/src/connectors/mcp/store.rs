@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use patchbay_proto::Secret;
-use patchbay_proto::mcp::AuthorizationServerMetadata;
+use patchbay_proto::oauth::AuthorizationServerMetadata;
 use serde_json::{Value, json};
 
 use crate::connectors::overview::NAMED_TOKEN_KEYS;

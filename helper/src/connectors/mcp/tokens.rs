@@ -20,10 +20,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Mutex};
 
 use patchbay_proto::Secret;
-use patchbay_proto::mcp::{
-    REFRESH_MARGIN_SECS, TokenFailure, classify_token_error, needs_refresh, refresh_form,
+use patchbay_proto::mcp::refresh_form;
+use patchbay_proto::oauth::{
+    REFRESH_MARGIN_SECS, TokenFailure, TokenResponse, classify_token_error, needs_refresh,
 };
-use patchbay_proto::oauth::TokenResponse;
 
 use super::login::{self, Ctx};
 use super::store::ServerEntry;

@@ -1,0 +1,61 @@
+//! The request and response the router works with: only the parts it looks at, as plain
+//! values, so every route runs natively in tests. The shim converts `worker::Request` and
+//! `worker::Response` to and from these.
+
+use serde::Serialize;
+
+/// The parts of a request the router looks at.
+#[derive(Clone, Default)]
+pub struct EdgeRequest {
+    pub method: String,
+    /// The request's origin (`https://pb.example.com`), from its URL.
+    pub origin: String,
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for EdgeRequest {
+    /// Method and path only: the query (`/callback?code=`), header and body carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl EdgeResponse {
+    /// A JSON answer that no cache keeps.
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/json".into()),
+                ("cache-control", "no-store".into()),
+            ],
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces every header called `name` (compared as written: the edge names its
+    /// headers in lower case).
+    pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
+        self.headers.retain(|(k, _)| *k != name);
+        self.headers.push((name, value.into()));
+    }
+}

@@ -1,0 +1,90 @@
+//! `GET /.well-known/oauth-protected-resource`: this deployment's RFC 9728 metadata, built
+//! from configuration. Public (no bearer) and cacheable for a short while: it changes only
+//! with configuration.
+
+use patchbay_proto::oauth::ProtectedResourceMetadata;
+
+use crate::config::EdgeConfig;
+use crate::error::ApiError;
+use crate::http::{EdgeRequest, EdgeResponse};
+
+pub const PATH: &str = "/.well-known/oauth-protected-resource";
+
+pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
+    if !matches!(req.method.as_str(), "GET" | "HEAD") {
+        return ApiError::bad_request("Use GET for this document.").into_response();
+    }
+    let resource = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| req.origin.clone());
+    let doc = ProtectedResourceMetadata {
+        resource,
+        authorization_servers: config.authorization_servers.clone(),
+        scopes_supported: config.scopes.clone(),
+        bearer_methods_supported: vec!["header".into()],
+        resource_name: Some("Patchbay".into()),
+        resource_documentation: None,
+        registration_endpoint: config.registration_endpoint.clone(),
+    };
+    if let Err(e) = doc.validate() {
+        return ApiError::internal(format!(
+            "The edge's OAuth settings are invalid ({e:?}); check PATCHBAY_PUBLIC_URL and \
+             PATCHBAY_AUTHORIZATION_SERVERS."
+        ))
+        .into_response();
+    }
+    let mut response = EdgeResponse::json(200, &doc);
+    response.set_header("cache-control", "public, max-age=300");
+    response.set_header("access-control-allow-origin", "*");
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use patchbay_proto::ErrorBody;
+
+    use super::*;
+    use crate::testing::{ORIGIN, TestEdge, get};
+
+    #[test]
+    fn metadata_uses_configuration() {
+        let mut t = TestEdge::new();
+        t.config.public_url = Some("https://pb.example.com".into());
+        t.config.authorization_servers = vec!["https://auth.example.com".into()];
+        t.config.scopes = vec!["read".into(), "write".into()];
+        t.config.registration_endpoint = Some("https://auth.example.com/register".into());
+        let r = t.send(get(PATH));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+        let doc: ProtectedResourceMetadata = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(doc.resource, "https://pb.example.com");
+        assert_eq!(doc.authorization_servers, ["https://auth.example.com"]);
+        assert_eq!(doc.scopes_supported, ["read", "write"]);
+        assert_eq!(
+            doc.registration_endpoint.as_deref(),
+            Some("https://auth.example.com/register")
+        );
+        assert_eq!(doc.validate(), Ok(()));
+    }
+
+    #[test]
+    fn metadata_defaults_to_the_request_origin() {
+        let t = TestEdge::new();
+        let r = t.send(get(PATH));
+        let doc: ProtectedResourceMetadata = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(doc.resource, ORIGIN);
+        assert!(doc.registration_endpoint.is_none());
+    }
+
+    #[test]
+    fn bad_configuration_is_a_clear_500_not_a_bad_document() {
+        let mut t = TestEdge::new();
+        t.config.public_url = Some("not a url".into());
+        let r = t.send(get(PATH));
+        assert_eq!(r.status, 500);
+        let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
+        assert!(body.message.contains("PATCHBAY_PUBLIC_URL"));
+    }
+}
