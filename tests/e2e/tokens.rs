@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Helper, secret};
+use crate::harness::{helper, secret};
 use patchbay_testkit::fake::Mode;
 use patchbay_testkit::github::FakeGithub;
 use patchbay_testkit::manus::FakeManus;
@@ -19,16 +19,10 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
     let key = secret("manus_e2e_key_cccccccccccc");
     let wrong_key = secret("manus_e2e_wrong_dddddddd");
     manus.add_key(&key);
-    let github_url = github.api_url();
-    let manus_url = manus.api_url();
-    let helper = Helper::start_with(
-        &[],
-        &[
-            ("PATCHBAY_GITHUB_API_URL", &github_url),
-            ("PATCHBAY_MANUS_API_URL", &manus_url),
-        ],
-        |_| {},
-    );
+    let helper = helper()
+        .envs(github.helper_env())
+        .envs(manus.helper_env())
+        .start();
 
     let (status, body) = helper
         .call(
