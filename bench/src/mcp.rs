@@ -143,12 +143,7 @@ fn mcp_remote_once(script: &Path, fake: &FakeMcp) -> Result<RemoteRun> {
         l.text.contains("Proxy established").then_some(())
     })?;
     let login = t0.elapsed();
-    send(&mut p, &[initialize(1)])?;
-    p.next_line(Duration::from_secs(30), |l| answer(l, 1).then_some(()))?;
-    send(
-        &mut p,
-        &[json!({"jsonrpc": "2.0", "method": "notifications/initialized"})],
-    )?;
+    handshake(&mut p)?;
     send(
         &mut p,
         &[json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})],
@@ -166,22 +161,24 @@ fn mcp_remote_once(script: &Path, fake: &FakeMcp) -> Result<RemoteRun> {
     })
 }
 
-fn initialize(id: u64) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+/// The MCP handshake a stdio client opens with: `initialize`, its answer, `initialized`.
+fn handshake(p: &mut Running) -> Result {
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "patchbay-bench", "version": "1"}}})
+        "clientInfo": {"name": "patchbay-bench", "version": "1"}}});
+    send(p, &[initialize])?;
+    p.next_line(Duration::from_secs(30), |l| answer(l, 1).then_some(()))?;
+    send(
+        p,
+        &[json!({"jsonrpc": "2.0", "method": "notifications/initialized"})],
+    )
 }
 
 /// 50 concurrent `tools/call`s through one `patchbay mcp proxy`: with a valid token, then
 /// right after every token expired. Returns (valid batch, expired batch, refresh grants).
 fn refresh_storm(fake: &FakeMcp, data_dir: &Path) -> Result<(Duration, Duration, u32, u32)> {
     let mut p = spawn(patchbay(data_dir, &["proxy", &fake.mcp_url()]))?;
-    send(&mut p, &[initialize(1)])?;
-    p.next_line(Duration::from_secs(30), |l| answer(l, 1).then_some(()))?;
-    send(
-        &mut p,
-        &[json!({"jsonrpc": "2.0", "method": "notifications/initialized"})],
-    )?;
+    handshake(&mut p)?;
     let batch = |p: &mut Running, first: usize| -> Result<Duration> {
         let calls: Vec<Value> = (0..CALLS)
             .map(|i| {

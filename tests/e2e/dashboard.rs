@@ -102,10 +102,9 @@ async fn a_busy_port_is_explained_in_plain_words_on_the_card() {
     let helper = rclone_helper(&provider).start();
     // Someone else's Drive sign-in holds port 53682.
     let (status, started) = helper
-        .call(
-            Method::POST,
+        .post(
             "/api/connectors/gdrive/remotes",
-            Some(json!({"name": "elsewhere"})),
+            json!({"name": "elsewhere"}),
         )
         .await;
     assert_eq!(status, 202, "{started}");
@@ -281,9 +280,7 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
 
     // Vercel may also send the person back to the dashboard itself (`?code=…&state=…`):
     // the page exchanges the code and takes it out of the address bar.
-    let (status, start) = helper
-        .call(Method::GET, "/api/connectors/vercel/oauth/start", None)
-        .await;
+    let (status, start) = helper.get("/api/connectors/vercel/oauth/start").await;
     assert_eq!(status, 200, "{start}");
     let (_, callback) = redirect_of(start["authorize_url"].as_str().unwrap())
         .await

@@ -125,10 +125,8 @@ async fn cli_login_through_the_browser_then_tools_call_list_proxy_and_logout() {
     let data = dir.path();
     let url = fake.mcp_url();
 
-    let mut login = Cli::start(data, &["login", &url]);
-    let auth_url = printed_auth_url(&mut login, &fake);
+    let (login, location) = approved_login(data, &fake).await;
     // The listener runs before the URL is printed: the redirect lands at once.
-    let location = approve(&auth_url).await;
     assert_eq!(land(&location).await, 200);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
@@ -222,11 +220,8 @@ async fn cli_login_accepts_the_redirect_pasted_on_stdin() {
     let fake = FakeMcp::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let url = fake.mcp_url();
 
-    let mut login = Cli::start(data, &["login", &url]);
-    let auth_url = printed_auth_url(&mut login, &fake);
-    let location = approve(&auth_url).await;
+    let (mut login, location) = approved_login(data, &fake).await;
     login.write_line("this is not it");
     login.write_line(&location);
     let (ok, out) = login.finish();
@@ -237,9 +232,8 @@ async fn cli_login_accepts_the_redirect_pasted_on_stdin() {
 
     // A second login reuses the registration.
     fake.reset_counters();
-    let mut login = Cli::start(data, &["login", &url]);
-    let auth_url = printed_auth_url(&mut login, &fake);
-    login.write_line(&approve(&auth_url).await);
+    let (mut login, location) = approved_login(data, &fake).await;
+    login.write_line(&location);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
     assert_eq!(fake.counters().registrations, 0);
@@ -270,18 +264,17 @@ async fn cli_refuses_an_authorization_server_without_s256_and_a_busy_port() {
 /// as it then is, and the path that long-polls it.
 async fn api_login(helper: &Helper, fake: &FakeMcp) -> (Value, String) {
     let (status, body) = helper
-        .call(
-            reqwest::Method::POST,
+        .post(
             "/api/connectors/mcp/servers",
-            Some(json!({"url": fake.mcp_url()})),
+            json!({"url": fake.mcp_url()}),
         )
         .await;
     assert_eq!(status, 202, "{body}");
     let id = body["session_id"].as_str().unwrap().to_owned();
     let path = format!("/api/connectors/mcp/sessions/{id}?wait=10");
-    let mut session = helper.call(reqwest::Method::GET, &path, None).await.1;
+    let mut session = helper.get(&path).await.1;
     if session["status"] == "pending" {
-        session = helper.call(reqwest::Method::GET, &path, None).await.1;
+        session = helper.get(&path).await.1;
     }
     assert_eq!(session["status"], "awaiting_oauth", "{session}");
     (session, path)
@@ -295,22 +288,27 @@ async fn api_login_through_patchbay_serve() {
     let (session, path) = api_login(&helper, &fake).await;
     let location = approve(session["auth_url"].as_str().unwrap()).await;
     land(&location).await;
-    let (_, done) = helper.call(reqwest::Method::GET, &path, None).await;
+    let (_, done) = helper.get(&path).await;
     assert_eq!(done["status"], "completed", "{done}");
     for s in secrets(helper.data_dir()) {
         crate::harness::secret(&s);
     }
-    let (_, list) = helper
-        .call(reqwest::Method::GET, "/api/connectors/mcp/servers", None)
-        .await;
+    let (_, list) = helper.get("/api/connectors/mcp/servers").await;
     assert_eq!(list["servers"][0]["token_state"], "valid", "{list}");
+}
+
+/// Starts `patchbay mcp login` and approves the URL it prints: the running login, and where
+/// the authorization server sends the browser (the CLI's listener).
+async fn approved_login(data: &Path, fake: &FakeMcp) -> (Cli, String) {
+    let mut login = Cli::start(data, &["login", &fake.mcp_url()]);
+    let auth_url = printed_auth_url(&mut login, fake);
+    (login, approve(&auth_url).await)
 }
 
 /// Signs in through the CLI with the redirect pasted on stdin.
 async fn cli_login(data: &Path, fake: &FakeMcp) {
-    let mut login = Cli::start(data, &["login", &fake.mcp_url()]);
-    let auth_url = printed_auth_url(&mut login, fake);
-    login.write_line(&approve(&auth_url).await);
+    let (mut login, location) = approved_login(data, fake).await;
+    login.write_line(&location);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
 }

@@ -123,14 +123,17 @@ impl Card<'_> {
         format!("article.card[data-connector={}] {inner}", self.connector)
     }
 
-    async fn click(&self, inner: &str) {
+    /// The element `inner`, once there is one, and its whole selector.
+    async fn element(&self, inner: &str) -> (Element, String) {
         let css = self.css(inner);
         self.browser.wait_for_count(&css, 1).await;
-        self.browser
-            .client
-            .find(Locator::Css(&css))
-            .await
-            .unwrap()
+        let found = self.browser.client.find(Locator::Css(&css)).await;
+        (found.unwrap_or_else(|e| panic!("{css}: {e}")), css)
+    }
+
+    async fn click(&self, inner: &str) {
+        let (button, css) = self.element(inner).await;
+        button
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
@@ -138,9 +141,7 @@ impl Card<'_> {
     }
 
     async fn fill(&self, inner: &str, text: &str) {
-        let css = self.css(inner);
-        self.browser.wait_for_count(&css, 1).await;
-        let field = self.browser.client.find(Locator::Css(&css)).await.unwrap();
+        let (field, _) = self.element(inner).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
         self.browser.check_page().await;
@@ -157,14 +158,8 @@ impl Card<'_> {
 
     /// The `href` of the link `inner`, once there is one.
     async fn href(&self, inner: &str) -> String {
-        let css = self.css(inner);
-        self.browser.wait_for_count(&css, 1).await;
-        self.browser
-            .client
-            .find(Locator::Css(&css))
-            .await
-            .unwrap()
-            .attr("href")
+        let (link, css) = self.element(inner).await;
+        link.attr("href")
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{css} has no address"))

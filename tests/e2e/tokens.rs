@@ -25,28 +25,18 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
         .start();
 
     let (status, body) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/github/token",
-            Some(json!({"token": rejected})),
-        )
+        .post("/api/connectors/github/token", json!({"token": rejected}))
         .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/github/token",
-            Some(json!({"token": good})),
-        )
+        .post("/api/connectors/github/token", json!({"token": good}))
         .await;
     assert_eq!(
         (status, &body["user"]["login"]),
         (200, &json!("octocat")),
         "{body}"
     );
-    let (_, body) = helper
-        .call(Method::GET, "/api/connectors/github/status", None)
-        .await;
+    let (_, body) = helper.get("/api/connectors/github/status").await;
     assert_eq!(body["connected"], true);
     github.set_mode(Mode::Broken);
     let (status, _) = helper
@@ -55,19 +45,11 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
     assert_eq!(status, 502);
 
     let (status, _) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/manus/token",
-            Some(json!({"token": wrong_key})),
-        )
+        .post("/api/connectors/manus/token", json!({"token": wrong_key}))
         .await;
     assert_eq!(status, 400);
     let (status, _) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/manus/token",
-            Some(json!({"token": key})),
-        )
+        .post("/api/connectors/manus/token", json!({"token": key}))
         .await;
     assert_eq!(status, 200);
 
@@ -91,7 +73,7 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
         .call(Method::POST, "/api/connectors/manus/disconnect", None)
         .await;
     assert_eq!(status, 200);
-    let (_, overview) = helper.call(Method::GET, "/api/connectors", None).await;
+    let (_, overview) = helper.get("/api/connectors").await;
     assert!(
         overview["connectors"]
             .as_array()

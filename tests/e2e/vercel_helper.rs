@@ -1,7 +1,6 @@
 //! Vercel as the dashboard uses it: through the real helper, which forwards to the real
 //! Worker (wrangler dev) and copies the credentials into mcp-tokens.json.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{Helper, VercelEdge, helper, secret};
@@ -22,26 +21,19 @@ async fn vercel_through_the_helper_reaches_mcp_tokens_json() {
     let personal = secret("vercel_e2e_personal_token_0123456789");
     fake.add_personal_token(&personal);
     let (status, body) = helper
-        .call(
-            Method::POST,
+        .post(
             "/api/connectors/vercel/token",
-            Some(json!({"token": "bad_token_value_xyz"})),
+            json!({"token": "bad_token_value_xyz"}),
         )
         .await;
     assert!((400..500).contains(&status), "{status} {body}");
     assert!(tokens(&helper).get("vercel").is_none());
     let (status, body) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/vercel/token",
-            Some(json!({"token": personal})),
-        )
+        .post("/api/connectors/vercel/token", json!({"token": personal}))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(tokens(&helper)["vercel"]["token"], personal.as_str());
-    let (status, body) = helper
-        .call(Method::GET, "/api/connectors/vercel/status", None)
-        .await;
+    let (status, body) = helper.get("/api/connectors/vercel/status").await;
     assert_eq!(status, 200);
     assert_eq!(body["connected"], true, "{body}");
     assert!(
@@ -50,9 +42,7 @@ async fn vercel_through_the_helper_reaches_mcp_tokens_json() {
     );
 
     // OAuth: start through the helper, approve at Vercel, land on the edge's /callback.
-    let (status, start) = helper
-        .call(Method::GET, "/api/connectors/vercel/oauth/start", None)
-        .await;
+    let (status, start) = helper.get("/api/connectors/vercel/oauth/start").await;
     assert_eq!(status, 200, "{start}");
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(5))
@@ -66,9 +56,7 @@ async fn vercel_through_the_helper_reaches_mcp_tokens_json() {
     assert_eq!(page.status(), 200);
     assert!(page.url().path().starts_with("/callback"), "{}", page.url());
     // The dashboard checks the status after the person comes back: that copies the new token.
-    let (_, body) = helper
-        .call(Method::GET, "/api/connectors/vercel/status", None)
-        .await;
+    let (_, body) = helper.get("/api/connectors/vercel/status").await;
     assert_eq!(body["connected"], true);
     let stored = tokens(&helper);
     assert_eq!(stored["vercel"]["source"], "oauth", "{stored}");
@@ -78,11 +66,7 @@ async fn vercel_through_the_helper_reaches_mcp_tokens_json() {
     secret(stored["vercel"]["refresh_token"].as_str().unwrap());
 
     let (status, _) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/vercel/disconnect",
-            Some(json!({})),
-        )
+        .post("/api/connectors/vercel/disconnect", json!({}))
         .await;
     assert_eq!(status, 200);
     assert!(tokens(&helper).get("vercel").is_none());
@@ -91,9 +75,7 @@ async fn vercel_through_the_helper_reaches_mcp_tokens_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn vercel_without_an_edge_is_a_503_that_says_what_to_set() {
     let helper = helper().start();
-    let (status, body) = helper
-        .call(Method::GET, "/api/connectors/vercel/status", None)
-        .await;
+    let (status, body) = helper.get("/api/connectors/vercel/status").await;
     assert_eq!(status, 503);
     assert!(
         body["message"]

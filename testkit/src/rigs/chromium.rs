@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use super::{STARTUP, target_dir};
+use super::{STARTUP, or_panic, target_dir};
 use crate::process::{Running, free_port, wait_for_port};
 
 /// How long a page may take to show what a test waits for.
@@ -107,7 +107,7 @@ impl BrowserBuilder {
 
     /// [`BrowserBuilder::try_start`] for tests: panics with what went wrong.
     pub async fn start(self) -> Browser {
-        self.try_start().await.unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_start().await)
     }
 }
 
@@ -224,7 +224,7 @@ impl Browser {
 
     /// Ends the session; panics listing the page errors, if any appeared.
     pub async fn close(self) {
-        self.try_close().await.unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_close().await)
     }
 
     /// Ends the session; an error lists the page errors, if any appeared.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use patchbay_proto::Secret;
 use patchbay_proto::pairing::{Pairing, new_pairing_token};
 
-use super::{STARTUP, registered_secrets, target_dir};
+use super::{Spawned, or_panic, ready, registered_secrets, target_dir};
 use crate::process::{Running, workspace_root};
 
 /// The debug `patchbay` binary, built once per test run from the current sources.
@@ -159,14 +159,12 @@ impl HelperBuilder {
 
     /// Starts the helper and waits until it serves.
     pub fn try_start(self) -> Result<Helper, String> {
-        let mut helper = self.spawn()?;
-        helper.wait_ready(STARTUP)?;
-        Ok(helper)
+        ready(self.spawn())
     }
 
     /// [`HelperBuilder::try_start`] for tests: panics with what went wrong.
     pub fn start(self) -> Helper {
-        self.try_start().unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_start())
     }
 }
 
@@ -269,6 +267,16 @@ impl Helper {
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// [`Helper::call`] with `GET`.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// [`Helper::call`] with `POST` and a JSON body.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
     /// The link `patchbay serve` prints, for a dashboard at `dashboard`.
     pub fn pairing_link(&self, dashboard: &str) -> String {
         Pairing {
@@ -295,6 +303,12 @@ impl Helper {
             return Err(format!("a secret reached the helper's output:\n{output}"));
         }
         Ok(())
+    }
+}
+
+impl Spawned for Helper {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        Helper::wait_ready(self, timeout)
     }
 }
 

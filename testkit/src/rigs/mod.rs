@@ -26,6 +26,23 @@ use crate::process::workspace_root;
 /// How long a real part may take to start (a cold `wrangler dev` on a loaded machine).
 pub const STARTUP: Duration = Duration::from_secs(60);
 
+/// A part that is spawned first and serves a moment later.
+trait Spawned: Sized {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String>;
+}
+
+/// `spawned`, once it serves (within [`STARTUP`]).
+fn ready<P: Spawned>(spawned: Result<P, String>) -> Result<P, String> {
+    let mut part = spawned?;
+    part.wait_ready(STARTUP)?;
+    Ok(part)
+}
+
+/// For tests: the value, or a panic that says what went wrong.
+fn or_panic<T>(result: Result<T, String>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// What a person's browser does when a test plays one: no proxy, and no redirect followed,
 /// so the test sees where each answer sends the browser.
 pub fn browser_http() -> reqwest::Client {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{STARTUP, built, secret};
+use super::{Spawned, built, or_panic, ready, secret};
 use crate::FakeServer;
 use crate::process::{Running, free_port, wait_for_port, workspace_root};
 use crate::vercel::FakeVercel;
@@ -121,14 +121,12 @@ impl EdgeBuilder {
     }
 
     pub fn try_start(self) -> Result<Edge, String> {
-        let mut edge = self.spawn()?;
-        edge.wait_ready(STARTUP)?;
-        Ok(edge)
+        ready(self.spawn())
     }
 
     /// [`EdgeBuilder::try_start`] for tests: panics with what went wrong.
     pub fn start(self) -> Edge {
-        self.try_start().unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_start())
     }
 }
 
@@ -183,6 +181,12 @@ impl Edge {
     }
 }
 
+impl Spawned for Edge {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        Edge::wait_ready(self, timeout)
+    }
+}
+
 /// The edge in front of a fake Vercel (`testkit::vercel`), with a test edge token and
 /// encryption key.
 pub struct VercelEdge {
@@ -200,11 +204,7 @@ impl VercelEdge {
 
     /// Started and ready; `extra`: more Worker vars.
     pub fn start(extra: &[(&str, &str)]) -> VercelEdge {
-        let mut rig = Self::spawn(extra).unwrap_or_else(|e| panic!("{e}"));
-        rig.edge
-            .wait_ready(STARTUP)
-            .unwrap_or_else(|e| panic!("{e}"));
-        rig
+        or_panic(ready(Self::spawn(extra)))
     }
 
     /// Like [`VercelEdge::start`], without waiting for `wrangler dev`.
@@ -227,6 +227,12 @@ impl VercelEdge {
             ("PATCHBAY_EDGE_URL", self.edge.origin()),
             ("PATCHBAY_EDGE_TOKEN", Self::TOKEN.to_owned()),
         ]
+    }
+}
+
+impl Spawned for VercelEdge {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        self.edge.wait_ready(timeout)
     }
 }
 
