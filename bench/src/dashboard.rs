@@ -1,20 +1,18 @@
 //! The dashboard: release wasm size, and navigation → six cards in headless Chromium.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
-use patchbay_testkit::process::{Running, free_port, wait_for_port, workspace_root};
+use patchbay_testkit::rigs::{Browser, dist_dir};
 use serde_json::{Value, json};
 
 use crate::report::{Row, Section, kib, median, ms, ratio};
-use crate::util::{self, Helper, Result};
+use crate::util::{self, Result};
 
 const WARM_RUNS: usize = 3;
 
 fn wasm_file() -> Result<PathBuf> {
-    let dist = workspace_root().join("dist");
+    let dist = dist_dir()?;
     std::fs::read_dir(&dist)
         .map_err(|e| format!("{}: {e} (run `cargo xtask build`)", dist.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -49,53 +47,6 @@ pub fn size(section: &mut Section) {
             );
         }
     }
-}
-
-struct Browser {
-    client: Client,
-    _driver: Running,
-    _profile: tempfile::TempDir,
-}
-
-async fn browser() -> Result<Browser> {
-    let port = free_port();
-    let mut cmd = Command::new("chromedriver");
-    cmd.arg(format!("--port={port}"));
-    let driver = Running::start("chromedriver", cmd);
-    if !wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30)) {
-        return Err("chromedriver did not start".into());
-    }
-    let profile = util::tempdir();
-    let args = json!([
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1280,900",
-        format!("--user-data-dir={}", profile.path().display()),
-    ]);
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({ "binary": "/usr/bin/chromium", "args": args }),
-    );
-    // Navigation returns at once; the page is then watched from inside.
-    caps.insert("pageLoadStrategy".into(), json!("none"));
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .map_err(|e| format!("connect to chromedriver: {e}"))?;
-    Ok(Browser {
-        client,
-        _driver: driver,
-        _profile: profile,
-    })
 }
 
 /// Installs (once per document) a MutationObserver that notes `performance.now()` when the
@@ -202,22 +153,16 @@ pub async fn render(section: &mut Section) {
 }
 
 async fn render_inner() -> Result<(Nav, Vec<Nav>)> {
-    let helper = Helper::start(
-        &[],
-        &[
-            "--dashboard-dir",
-            &workspace_root().join("dist").to_string_lossy(),
-        ],
-        |dir| {
-            std::fs::write(dir.join("rclone.conf"), "[personal]\ntype = drive\n").unwrap();
-        },
-    )?;
-    let link = patchbay_proto::pairing::Pairing {
-        helper: helper.origin(),
-        token: patchbay_proto::Secret::new(helper.token.clone()),
-    }
-    .dashboard_link(&helper.origin());
-    let b = browser().await?;
+    let helper = util::helper()
+        .dashboard()?
+        .file("rclone.conf", "[personal]\ntype = drive\n")
+        .try_start()?;
+    let link = helper.pairing_link(&helper.origin());
+    // Navigation returns at once; the page is then watched from inside.
+    let b = Browser::builder("bench-dashboard")
+        .no_wait_for_load()
+        .try_start()
+        .await?;
     let result = async {
         let cold = navigate(&b, &link, &helper.origin()).await?;
         let mut warm = Vec::new();
@@ -227,6 +172,7 @@ async fn render_inner() -> Result<(Nav, Vec<Nav>)> {
         Ok((cold, warm))
     }
     .await;
-    let _ = b.client.clone().close().await;
-    result
+    // A page that threw or logged an error did not render what was timed.
+    let closed = b.try_close().await;
+    result.and_then(|r| closed.map(|()| r))
 }

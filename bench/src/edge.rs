@@ -1,32 +1,16 @@
 //! The edge Worker: upload size from `wrangler deploy --dry-run`, a fresh `wrangler dev`'s
 //! first answer, and requests/s under workerd.
 
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use patchbay_testkit::process::{Running, free_port, workspace_root};
-use patchbay_testkit::vercel::FakeVercel;
+use patchbay_testkit::rigs::VercelEdge;
+use patchbay_testkit::rigs::wrangler::deploy_dry_run;
 
 use crate::report::{Row, Section, kib, ms, ratio};
-use crate::util::{self, LOAD_SECS, Result, probe, wrangler_bin};
+use crate::util::{self, LOAD_SECS, Result, probe};
 
 const FREE_PLAN: u64 = 3 * 1024 * 1024;
 const BUDGET: u64 = 1024 * 1024;
-/// Base64 of the bytes 0..32: a bench-only key, passed with `--var`.
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn wrangler(args: &[&str], log_dir: &std::path::Path) -> Command {
-    let mut c = Command::new(wrangler_bin());
-    c.current_dir(workspace_root().join("edge"))
-        .args(args)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("WRANGLER_LOG_PATH", log_dir.join("logs"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c
-}
 
 pub fn size(section: &mut Section) {
     match dry_run() {
@@ -56,37 +40,8 @@ pub fn size(section: &mut Section) {
 }
 
 fn dry_run() -> Result<(u64, Option<u64>, Option<u64>)> {
-    if !workspace_root().join("edge/build/worker/shim.mjs").exists() {
-        return Err("edge/build is missing (run `cargo xtask build`)".into());
-    }
-    let out_dir = util::tempdir();
-    let out = wrangler(&["deploy", "--dry-run", "--outdir"], out_dir.path())
-        .arg(out_dir.path())
-        .output()
-        .map_err(|e| format!("wrangler: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        return Err(format!("wrangler deploy --dry-run failed:\n{text}"));
-    }
-    // "Total Upload: 650.12 KiB / gzip: 250.34 KiB"
-    let gzip = text
-        .lines()
-        .find_map(|l| l.split_once("gzip:").map(|(_, r)| r.trim().to_owned()))
-        .ok_or_else(|| format!("no size in wrangler's output:\n{text}"))?;
-    let (number, unit) = gzip.split_once(' ').ok_or("unexpected size")?;
-    let number: f64 = number.parse().map_err(|_| format!("size {gzip:?}"))?;
-    let bytes = number
-        * match unit.trim() {
-            "KiB" => 1024.0,
-            "MiB" => 1024.0 * 1024.0,
-            "B" | "bytes" => 1.0,
-            other => return Err(format!("unit {other}")),
-        };
-    let wasm = walk(out_dir.path())
+    let dry_run = deploy_dry_run()?;
+    let wasm = walk(dry_run.out_dir.path())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
         .max_by_key(|p| p.metadata().map(|m| m.len()).unwrap_or(0));
@@ -95,7 +50,7 @@ fn dry_run() -> Result<(u64, Option<u64>, Option<u64>)> {
         .and_then(|p| p.metadata().ok())
         .map(|m| m.len());
     let gz = wasm.as_ref().and_then(|p| util::gzip_size(p).ok());
-    Ok((bytes as u64, raw, gz))
+    Ok((dry_run.upload_gzip, raw, gz))
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -120,73 +75,26 @@ pub fn dev(section: &mut Section) {
 }
 
 fn dev_inner(section: &mut Section) -> Result {
-    let fake = FakeVercel::new();
-    let server = fake.serve();
-    let edge_token = util::pairing_token();
-    let vars: Vec<(&str, String)> = FakeVercel::edge_vars(&server.url());
-
-    let state = util::tempdir();
-    let t = Instant::now();
-    let migrate = wrangler(
-        &["d1", "migrations", "apply", "DB", "--local", "--persist-to"],
-        state.path(),
-    )
-    .arg(state.path())
-    .output()
-    .map_err(|e| format!("wrangler: {e}"))?;
-    if !migrate.status.success() {
-        return Err(format!(
-            "wrangler d1 migrations apply failed:\n{}{}",
-            String::from_utf8_lossy(&migrate.stdout),
-            String::from_utf8_lossy(&migrate.stderr)
-        ));
-    }
-    let migrate_time = t.elapsed();
-
-    let port = free_port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut cmd = wrangler(
-        &[
-            "dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--show-interactive-dev-session=false",
-        ],
-        state.path(),
-    );
-    cmd.arg("--inspector-port")
-        .arg(free_port().to_string())
-        .arg("--persist-to")
-        .arg(state.path());
-    // The secrets go through an env file (like edge/.dev.vars), not argv.
-    let env_file = state.path().join("bench.vars");
-    std::fs::write(
-        &env_file,
-        format!("PATCHBAY_EDGE_TOKEN={edge_token}\nPATCHBAY_ENCRYPTION_KEY={KEY}\n"),
-    )
-    .map_err(|e| e.to_string())?;
-    cmd.arg("--env-file").arg(&env_file);
-    for (k, v) in &vars {
-        cmd.arg("--var").arg(format!("{k}:{v}"));
-    }
-    let t0 = Instant::now();
-    let mut process = Running::start("wrangler dev", cmd);
+    // The fake Vercel's vars; the edge token and key through an env file, never argv.
+    let VercelEdge {
+        mut edge,
+        fake: _fake,
+        server: _server,
+    } = VercelEdge::spawn(&[])?;
+    let edge_token = VercelEdge::TOKEN;
+    let addr = edge.addr();
     let path = "/.well-known/oauth-protected-resource";
+    let t0 = edge.spawned_at;
     let first = loop {
         let t = Instant::now();
         if probe(addr, path, None) == Some(200) {
             break (t0.elapsed(), t.elapsed());
         }
-        if process.has_exited() {
-            return Err(format!("wrangler dev exited:\n{}", process.output()));
+        if edge.has_exited() {
+            return Err(format!("wrangler dev exited:\n{}", edge.output()));
         }
         if t0.elapsed() > Duration::from_secs(60) {
-            return Err(format!(
-                "wrangler dev did not answer:\n{}",
-                process.output()
-            ));
+            return Err(format!("wrangler dev did not answer:\n{}", edge.output()));
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -200,7 +108,7 @@ fn dev_inner(section: &mut Section) -> Result {
         )
         .baseline(format!(
             "(D1 migrations applied before, {})",
-            ms(migrate_time)
+            ms(edge.migrations_took)
         )),
     );
     section.row(
@@ -211,16 +119,16 @@ fn dev_inner(section: &mut Section) -> Result {
     );
 
     let status_path = "/api/connectors/vercel/status";
-    if probe(addr, status_path, Some(&edge_token)) != Some(200) {
+    if probe(addr, status_path, Some(edge_token)) != Some(200) {
         return Err(format!(
             "{status_path} did not answer 200:\n{}",
-            process.output()
+            edge.output()
         ));
     }
     let base = util::wrk(&format!("http://{addr}{path}"), None, LOAD_SECS);
     let status = util::wrk(
         &format!("http://{addr}{status_path}"),
-        Some(&edge_token),
+        Some(edge_token),
         LOAD_SECS,
     );
     match (&status, &base) {
@@ -247,6 +155,5 @@ fn dev_inner(section: &mut Section) -> Result {
          first request is polled every 5 ms from the spawn on. Under load, workerd, wrangler's \
          node process and wrk share the 2 cores.",
     );
-    drop(process);
     Ok(())
 }

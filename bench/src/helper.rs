@@ -4,34 +4,26 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use patchbay_testkit::process::{Running, free_port};
+use patchbay_testkit::process::free_port;
+use patchbay_testkit::rigs::Helper;
 
 use crate::report::{Row, Section, median, ms, ratio};
-use crate::util::{self, Helper, LOAD_SECS, Result, RssSampler, helper_bin, probe, rss_kib};
+use crate::util::{self, LOAD_SECS, RssSampler, helper_bin, probe, rss_kib};
 
 const STARTS: usize = 7;
 
 /// Spawn → first `200` from `/api/health`, probing on fresh connections every 0.5 ms.
 /// Returns the time and the still running helper (for idle RSS).
-fn start_once() -> Result<(Duration, Running, tempfile::TempDir)> {
-    let dir = util::tempdir();
+fn start_once() -> util::Result<(Duration, Helper)> {
     let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let mut cmd = Command::new(helper_bin());
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("PATCHBAY_TOKEN", util::pairing_token())
-        .env_remove("PATCHBAY_ALLOWED_ORIGINS");
-    let t0 = Instant::now();
-    let mut process = Running::start("patchbay serve", cmd);
+    let mut helper = util::helper().listen(addr).spawn()?;
+    let t0 = helper.spawned_at;
     loop {
         if probe(addr, "/api/health", None) == Some(200) {
-            return Ok((t0.elapsed(), process, dir));
+            return Ok((t0.elapsed(), helper));
         }
-        if process.has_exited() {
-            return Err(format!("the helper exited:\n{}", process.output()));
+        if helper.has_exited() {
+            return Err(format!("the helper exited:\n{}", helper.output()));
         }
         if t0.elapsed() > Duration::from_secs(20) {
             return Err("the helper did not answer within 20 s".into());
@@ -57,15 +49,13 @@ pub fn start_and_idle(section: &mut Section) {
     for i in 0..STARTS {
         floors.push(exec_floor());
         match start_once() {
-            Ok((t, process, dir)) => {
+            Ok((t, helper)) => {
                 times.push(t);
                 if i == 0 {
                     // Idle: a second after start-up, nothing asked.
                     std::thread::sleep(Duration::from_secs(1));
-                    idle = rss_kib(process.pid());
+                    idle = rss_kib(helper.pid());
                 }
-                drop(process);
-                drop(dir);
             }
             Err(e) => section.failed("start → first answered request", &e),
         }
@@ -106,7 +96,7 @@ pub fn start_and_idle(section: &mut Section) {
 pub fn load(rig_helper: &Helper, session_id: Option<&str>, section: &mut Section) {
     let token = Some(rig_helper.token.as_str());
     let health = util::wrk(&rig_helper.url("/api/health"), None, LOAD_SECS);
-    let sampler = RssSampler::start(rig_helper.process.pid());
+    let sampler = RssSampler::start(rig_helper.pid());
     let connectors = util::wrk(&rig_helper.url("/api/connectors"), token, LOAD_SECS);
     let session = session_id.map(|id| {
         util::wrk(

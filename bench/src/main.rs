@@ -157,7 +157,7 @@ fn machine() -> Machine {
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let v = util::version_of;
-    let wrangler = util::wrangler_bin();
+    let wrangler = patchbay_testkit::rigs::wrangler::wrangler_bin();
     let root = workspace_root().to_string_lossy().into_owned();
     let commit = v("git", &["-C", &root, "rev-parse", "--short", "HEAD"]);
     let dirty = std::process::Command::new("git")

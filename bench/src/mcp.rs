@@ -2,15 +2,12 @@
 //! (auto-approving), mcp-remote (npm) against the same fake in the same run, and 50
 //! concurrent calls through `patchbay mcp proxy` at token expiry.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::mcp::{Counters, FakeMcp};
-use patchbay_testkit::process::free_port;
+use patchbay_testkit::process::{Line, Running, free_port};
 use serde_json::{Value, json};
 
 use crate::report::{Row, Section, median, ms, ratio};
@@ -20,137 +17,21 @@ const RUNS: usize = 3;
 const MCP_REMOTE: &str = "mcp-remote@0.15.1";
 const CALLS: usize = 50;
 
-/// A child in its own process group, its output as tagged lines; killed (group) on drop.
-struct Spawned {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<(bool, String)>,
-    seen: Vec<String>,
+/// A program with a stdin of ours, in its own process group (killed, group-wide, on drop).
+fn spawn(cmd: Command) -> Result<Running> {
+    let name = cmd.get_program().to_string_lossy().into_owned();
+    Running::try_start_with_stdin(&name, cmd)
 }
 
-impl Spawned {
-    fn start(mut cmd: Command) -> Result<Spawned> {
-        cmd.process_group(0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-        let (tx, lines) = channel();
-        for (is_out, stream) in [
-            (
-                true,
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            ),
-            (
-                false,
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            ),
-        ] {
-            let tx = tx.clone();
-            if let Some(stream) = stream {
-                std::thread::spawn(move || {
-                    for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
-                        if tx.send((is_out, line)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        }
-        Ok(Spawned {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        })
-    }
-
-    /// The first line (stdout or stderr) for which `pick` returns something.
-    fn wait_line<T>(
-        &mut self,
-        timeout: Duration,
-        mut pick: impl FnMut(bool, &str) -> Option<T>,
-    ) -> Result<T> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((out, line)) => {
-                    let hit = pick(out, &line);
-                    self.seen.push(line);
-                    if let Some(v) = hit {
-                        return Ok(v);
-                    }
-                }
-                Err(_) => {
-                    return Err(format!(
-                        "timed out; the program said:\n{}",
-                        self.seen.join("\n")
-                    ));
-                }
-            }
-        }
-    }
-
-    fn send(&mut self, message: &Value) -> Result {
-        let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
-        writeln!(stdin, "{message}").map_err(|e| e.to_string())?;
-        stdin.flush().map_err(|e| e.to_string())
-    }
-
-    fn send_all(&mut self, messages: &[Value]) -> Result {
-        let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
-        let mut buf = String::new();
-        for m in messages {
-            buf.push_str(&m.to_string());
-            buf.push('\n');
-        }
-        stdin.write_all(buf.as_bytes()).map_err(|e| e.to_string())?;
-        stdin.flush().map_err(|e| e.to_string())
-    }
-
-    /// Waits for the exit; the status's success.
-    fn wait_exit(&mut self, timeout: Duration) -> Result<bool> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
-                return Ok(status.success());
-            }
-            if Instant::now() > deadline {
-                return Err("did not exit in time".into());
-            }
-            std::thread::sleep(Duration::from_micros(500));
-        }
-    }
-
-    fn output(&mut self) -> String {
-        while let Ok((_, l)) = self.lines.try_recv() {
-            self.seen.push(l);
-        }
-        self.seen.join("\n")
-    }
+/// Sends JSON-RPC messages in one write, one per line, so they arrive together.
+fn send(p: &mut Running, messages: &[Value]) -> Result {
+    let lines: Vec<String> = messages.iter().map(Value::to_string).collect();
+    p.write_line(&lines.join("\n"))
 }
 
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        self.stdin.take();
-        // SAFETY: kill(2) on our child's process group.
-        unsafe {
-            patchbay_testkit::libc::kill(
-                -(self.child.id() as i32),
-                patchbay_testkit::libc::SIGKILL,
-            );
-        }
-        let _ = self.child.wait();
-    }
+/// The first stdout line (after those already read) that answers request `id`.
+fn answer(line: &Line, id: u64) -> bool {
+    line.stdout && line.text.contains(&format!("\"id\":{id}"))
 }
 
 fn patchbay(data_dir: &Path, args: &[&str]) -> Command {
@@ -166,15 +47,15 @@ fn patchbay(data_dir: &Path, args: &[&str]) -> Command {
 fn patchbay_login(fake: &FakeMcp, data_dir: &Path) -> Result<(Duration, Counters)> {
     fake.reset_counters();
     let t0 = Instant::now();
-    let mut p = Spawned::start(patchbay(data_dir, &["login", &fake.mcp_url()]))?;
-    let url = p.wait_line(Duration::from_secs(30), |_, l| {
-        let l = l.trim();
+    let mut p = spawn(patchbay(data_dir, &["login", &fake.mcp_url()]))?;
+    let url = p.next_line(Duration::from_secs(30), |l| {
+        let l = l.text.trim();
         l.starts_with("http").then(|| l.to_owned())
     })?;
     let (_, back) = raw_get(&url)?;
     let back = back.ok_or("the authorization server did not redirect")?;
     raw_get(&back)?;
-    let ok = p.wait_exit(Duration::from_secs(30))?;
+    let ok = p.wait_exit(Duration::from_secs(30))?.success();
     let took = t0.elapsed();
     if !ok {
         return Err(format!("patchbay mcp login failed:\n{}", p.output()));
@@ -250,26 +131,25 @@ fn mcp_remote_once(script: &Path, fake: &FakeMcp) -> Result<RemoteRun> {
         .env_remove("WAYLAND_DISPLAY")
         .env("BROWSER", "true");
     let t0 = Instant::now();
-    let mut p = Spawned::start(cmd)?;
-    let url = p.wait_line(Duration::from_secs(60), |_, l| {
-        let l = l.trim();
+    let mut p = spawn(cmd)?;
+    let url = p.next_line(Duration::from_secs(60), |l| {
+        let l = l.text.trim();
         (l.starts_with("http") && l.contains("/as/authorize")).then(|| l.to_owned())
     })?;
     let (_, back) = raw_get(&url)?;
     let back = back.ok_or("the authorization server did not redirect")?;
     raw_get(&back)?;
-    p.wait_line(Duration::from_secs(60), |_, l| {
-        l.contains("Proxy established").then_some(())
+    p.next_line(Duration::from_secs(60), |l| {
+        l.text.contains("Proxy established").then_some(())
     })?;
     let login = t0.elapsed();
-    p.send(&initialize(1))?;
-    p.wait_line(Duration::from_secs(30), |out, l| {
-        (out && l.contains("\"id\":1")).then_some(())
-    })?;
-    p.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
-    p.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))?;
-    p.wait_line(Duration::from_secs(30), |out, l| {
-        (out && l.contains("\"id\":2") && l.contains("echo")).then_some(())
+    handshake(&mut p)?;
+    send(
+        &mut p,
+        &[json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})],
+    )?;
+    p.next_line(Duration::from_secs(30), |l| {
+        (answer(l, 2) && l.text.contains("echo")).then_some(())
     })?;
     let login_and_tools = t0.elapsed();
     let c = fake.counters();
@@ -281,22 +161,25 @@ fn mcp_remote_once(script: &Path, fake: &FakeMcp) -> Result<RemoteRun> {
     })
 }
 
-fn initialize(id: u64) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+/// The MCP handshake a stdio client opens with: `initialize`, its answer, `initialized`.
+fn handshake(p: &mut Running) -> Result {
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "patchbay-bench", "version": "1"}}})
+        "clientInfo": {"name": "patchbay-bench", "version": "1"}}});
+    send(p, &[initialize])?;
+    p.next_line(Duration::from_secs(30), |l| answer(l, 1).then_some(()))?;
+    send(
+        p,
+        &[json!({"jsonrpc": "2.0", "method": "notifications/initialized"})],
+    )
 }
 
 /// 50 concurrent `tools/call`s through one `patchbay mcp proxy`: with a valid token, then
 /// right after every token expired. Returns (valid batch, expired batch, refresh grants).
 fn refresh_storm(fake: &FakeMcp, data_dir: &Path) -> Result<(Duration, Duration, u32, u32)> {
-    let mut p = Spawned::start(patchbay(data_dir, &["proxy", &fake.mcp_url()]))?;
-    p.send(&initialize(1))?;
-    p.wait_line(Duration::from_secs(30), |out, l| {
-        (out && l.contains("\"id\":1")).then_some(())
-    })?;
-    p.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
-    let batch = |p: &mut Spawned, first: usize| -> Result<Duration> {
+    let mut p = spawn(patchbay(data_dir, &["proxy", &fake.mcp_url()]))?;
+    handshake(&mut p)?;
+    let batch = |p: &mut Running, first: usize| -> Result<Duration> {
         let calls: Vec<Value> = (0..CALLS)
             .map(|i| {
                 json!({"jsonrpc": "2.0", "id": first + i, "method": "tools/call",
@@ -304,13 +187,13 @@ fn refresh_storm(fake: &FakeMcp, data_dir: &Path) -> Result<(Duration, Duration,
             })
             .collect();
         let t0 = Instant::now();
-        p.send_all(&calls)?;
+        send(p, &calls)?;
         let mut left = CALLS;
-        p.wait_line(Duration::from_secs(60), |out, l| {
-            if out && l.contains("\"result\"") {
+        p.next_line(Duration::from_secs(60), |l| {
+            if l.stdout && l.text.contains("\"result\"") {
                 left -= 1;
-            } else if out && l.contains("\"error\"") {
-                return Some(Err(format!("a call failed: {l}")));
+            } else if l.stdout && l.text.contains("\"error\"") {
+                return Some(Err(format!("a call failed: {}", l.text)));
             }
             (left == 0).then_some(Ok(()))
         })??;

@@ -8,10 +8,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::oauth::FakeOAuth;
+use patchbay_testkit::rigs::{Helper, browser_http, redirect_of};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::report::{Row, Section, mean, median, ms, ratio};
-use crate::util::{self, Helper, LOAD_SECS, Result, browser_client, retry};
+use crate::util::{self, LOAD_SECS, Result, retry};
 
 const CLIENT_ID: &str = "patchbay-bench-client";
 const CLIENT_SECRET: &str = "patchbay-bench-client-secret";
@@ -29,32 +31,20 @@ pub struct Rig {
 impl Rig {
     pub fn start() -> Result<Rig> {
         let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
-        let env = rclone_env(&provider);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let helper = Helper::start(&env, &[], |dir| {
+        let helper = util::helper()
+            .envs(provider.helper_env())
             // What the overview and the remote list read on every request.
-            std::fs::write(
-                dir.join("rclone.conf"),
+            .file(
+                "rclone.conf",
                 "[personal]\ntype = drive\n\n[work]\ntype = onedrive\n\n[archive]\ntype = drive\n",
             )
-            .unwrap();
-            std::fs::write(
-                dir.join("mcp-tokens.json"),
+            .file(
+                "mcp-tokens.json",
                 r#"{"manus": {"token": "manus_bench_fake_key"}}"#,
             )
-            .unwrap();
-        })?;
+            .try_start()?;
         Ok(Rig { provider, helper })
     }
-}
-
-fn rclone_env(p: &FakeOAuth) -> Vec<(&'static str, String)> {
-    vec![
-        ("RCLONE_DRIVE_AUTH_URL", p.auth_url()),
-        ("RCLONE_DRIVE_TOKEN_URL", p.token_url()),
-        ("PATCHBAY_GDRIVE_CLIENT_ID", CLIENT_ID.into()),
-        ("PATCHBAY_GDRIVE_CLIENT_SECRET", CLIENT_SECRET.into()),
-    ]
 }
 
 /// What one sign-in through the helper took.
@@ -69,26 +59,46 @@ struct Flow {
     submit_round_trip: Option<Duration>,
 }
 
-async fn status_of(rig: &Rig, http: &reqwest::Client, id: &str, wait: bool) -> Result<Value> {
-    let path = if wait {
-        format!("/api/connectors/gdrive/sessions/{id}?wait=30")
-    } else {
-        format!("/api/connectors/gdrive/sessions/{id}")
-    };
-    let res = rig
-        .helper
-        .get(http, &path)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    res.json().await.map_err(|e| e.to_string())
+/// One Drive session of the helper's API, for the tasks that watch it.
+#[derive(Clone)]
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Session {
+    fn of(helper: &Helper, id: &str) -> Session {
+        Session {
+            http: helper.http(),
+            url: helper.url(&format!("/api/connectors/gdrive/sessions/{id}")),
+            token: helper.token.clone(),
+        }
+    }
+
+    /// Its status now or, with `wait`, once it changes (`?wait=30`, a long-poll).
+    async fn status(&self, wait: bool) -> Result<Value> {
+        let url = if wait {
+            format!("{}?wait=30", self.url)
+        } else {
+            self.url.clone()
+        };
+        let res = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        res.json().await.map_err(|e| e.to_string())
+    }
 }
 
 /// Long-polls until the status leaves `from`.
-async fn wait_change(rig: &Rig, http: &reqwest::Client, id: &str, from: &str) -> Result<Value> {
+async fn wait_change(session: &Session, from: &str) -> Result<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let s = status_of(rig, http, id, true).await?;
+        let s = session.status(true).await?;
         if s["status"] != from {
             return Ok(s);
         }
@@ -99,12 +109,10 @@ async fn wait_change(rig: &Rig, http: &reqwest::Client, id: &str, from: &str) ->
 }
 
 async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
-    let http = rig.helper.http();
-    let browser = browser_client();
     let t0 = Instant::now();
     let res = rig
         .helper
-        .post(&http, "/api/connectors/gdrive/remotes")
+        .api(Method::POST, "/api/connectors/gdrive/remotes")
         .json(&json!({"name": format!("bench{n}"), "force": true}))
         .send()
         .await
@@ -121,35 +129,22 @@ async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let s = wait_change(rig, &http, &id, "pending").await?;
+    let session = Session::of(&rig.helper, &id);
+    let s = wait_change(&session, "pending").await?;
     let to_awaiting = t0.elapsed();
     if s["status"] != "awaiting_oauth" {
         return Err(format!("expected awaiting_oauth: {s}"));
     }
     // The person approves at the provider, which sends the browser back to rclone.
-    let auth_url = s["auth_url"].as_str().unwrap_or_default();
-    let approved = browser
-        .get(auth_url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let redirect = approved
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .ok_or("the provider did not redirect")?
-        .to_owned();
+    let (_, redirect) = redirect_of(s["auth_url"].as_str().unwrap_or_default()).await?;
 
     if !paste {
         // The browser reaches rclone's listener; the dashboard long-polls.
         let watcher = {
-            let http = http.clone();
-            let rig_id = id.clone();
-            let helper = (rig.helper.origin(), rig.helper.token.clone());
-            tokio::spawn(
-                async move { long_poll_until_done(&http, &helper.0, &helper.1, &rig_id).await },
-            )
+            let session = session.clone();
+            tokio::spawn(async move { long_poll_until_done(&session).await })
         };
+        let browser = browser_http();
         tokio::time::sleep(Duration::from_millis(50)).await;
         let t1 = Instant::now();
         browser
@@ -169,18 +164,17 @@ async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
     }
 
     // Paste: one long-polling client and POLLERS one-second pollers watch the session.
-    let helper = (rig.helper.origin(), rig.helper.token.clone());
     let long = {
-        let (http, h, id) = (http.clone(), helper.clone(), id.clone());
-        tokio::spawn(async move { long_poll_until_done(&http, &h.0, &h.1, &id).await })
+        let session = session.clone();
+        tokio::spawn(async move { long_poll_until_done(&session).await })
     };
     let phase0 = Instant::now();
     let mut pollers = Vec::new();
     for i in 0..POLLERS {
-        let (http, h, id) = (http.clone(), helper.clone(), id.clone());
+        let session = session.clone();
         let first = phase0 + Duration::from_millis(u64::from(i) * 1000 / u64::from(POLLERS));
         pollers.push(tokio::spawn(async move {
-            one_second_poller(&http, &h.0, &h.1, &id, first).await
+            one_second_poller(&session, first).await
         }));
     }
     // Every poller has polled at least once before the paste.
@@ -188,8 +182,8 @@ async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
     let t1 = Instant::now();
     let res = rig
         .helper
-        .post(
-            &http,
+        .api(
+            Method::POST,
             &format!("/api/connectors/gdrive/sessions/{id}/submit"),
         )
         .json(&json!({"code": redirect}))
@@ -209,7 +203,7 @@ async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
     for p in pollers {
         seen.push(p.await.map_err(|e| e.to_string())?? - t1);
     }
-    let done = status_of(rig, &http, &id, false).await?;
+    let done = session.status(false).await?;
     if done["status"] != "completed" {
         return Err(format!("expected completed: {done}"));
     }
@@ -223,23 +217,9 @@ async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
     })
 }
 
-async fn long_poll_until_done(
-    http: &reqwest::Client,
-    origin: &str,
-    token: &str,
-    id: &str,
-) -> Result<Instant> {
-    let url = format!("{origin}/api/connectors/gdrive/sessions/{id}?wait=30");
+async fn long_poll_until_done(session: &Session) -> Result<Instant> {
     loop {
-        let s: Value = http
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let s = session.status(true).await?;
         match s["status"].as_str() {
             Some("completed") => return Ok(Instant::now()),
             Some("awaiting_oauth") | Some("pending") => continue,
@@ -249,27 +229,12 @@ async fn long_poll_until_done(
 }
 
 /// The seed's dashboard: a plain GET every second from `first` on.
-async fn one_second_poller(
-    http: &reqwest::Client,
-    origin: &str,
-    token: &str,
-    id: &str,
-    first: Instant,
-) -> Result<Instant> {
-    let url = format!("{origin}/api/connectors/gdrive/sessions/{id}");
+async fn one_second_poller(session: &Session, first: Instant) -> Result<Instant> {
     let mut tick = first;
     let deadline = first + Duration::from_secs(30);
     loop {
         tokio::time::sleep_until(tick.into()).await;
-        let s: Value = http
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let s = session.status(false).await?;
         if s["status"] == "completed" {
             return Ok(Instant::now());
         }
@@ -290,8 +255,7 @@ fn rclone_alone(p: &FakeOAuth) -> Result<(Duration, Duration)> {
         "--config",
         "/dev/null",
     ])
-    .env("RCLONE_DRIVE_AUTH_URL", p.auth_url())
-    .env("RCLONE_DRIVE_TOKEN_URL", p.token_url())
+    .envs(p.rclone_env())
     .env("RCLONE_DRIVE_CLIENT_ID", CLIENT_ID)
     .env("RCLONE_DRIVE_CLIENT_SECRET", CLIENT_SECRET)
     .stdin(Stdio::null())
@@ -462,7 +426,7 @@ pub async fn run(rig: &Rig, rclone: &mut Section, propagation: &mut Section) -> 
     );
 
     // Listing remotes: the helper reads rclone.conf; the alternative spawns rclone.
-    let conf = rig.helper.dir.path().join("rclone.conf");
+    let conf = rig.helper.data_dir().join("rclone.conf");
     let alt = rclone_listremotes_rate(&conf);
     match util::wrk(
         &rig.helper.url("/api/connectors/gdrive/remotes"),

@@ -1,4 +1,5 @@
 //! What every area uses: the load generator (wrk), RSS, a raw HTTP probe, the helper binary.
+//! The real parts themselves (helper, Chromium, wrangler dev) come from `testkit::rigs`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -6,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use patchbay_testkit::process::{Running, free_port, workspace_root};
+use patchbay_testkit::rigs::{HelperBuilder, target_dir};
 
 pub type Result<T = ()> = std::result::Result<T, String>;
 
@@ -36,16 +37,17 @@ pub const CONNECTIONS: u32 = 64;
 pub fn helper_bin() -> PathBuf {
     std::env::var_os("PATCHBAY_BENCH_HELPER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/release/patchbay"))
+        .unwrap_or_else(|| target_dir().join("release/patchbay"))
 }
 
-pub fn wrangler_bin() -> PathBuf {
-    workspace_root().join("node_modules/.bin/wrangler")
+/// A release helper as the bench starts it: logging at its default level, as it runs.
+pub fn helper() -> HelperBuilder {
+    HelperBuilder::new(helper_bin())
 }
 
 /// The scratch folder of the bench (inside `target/`, never in the source tree).
 pub fn scratch() -> PathBuf {
-    let dir = workspace_root().join("target/bench");
+    let dir = target_dir().join("bench");
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
@@ -55,82 +57,6 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("run-")
         .tempdir_in(scratch())
         .expect("temp dir in target/bench")
-}
-
-/// A pairing token for a helper started by the bench.
-pub fn pairing_token() -> String {
-    patchbay_proto::pairing::new_pairing_token()
-        .expose()
-        .to_owned()
-}
-
-/// A started `patchbay serve` (release build) on a free port.
-pub struct Helper {
-    pub addr: SocketAddr,
-    pub token: String,
-    pub dir: tempfile::TempDir,
-    pub process: Running,
-}
-
-impl Helper {
-    pub fn start(
-        env: &[(&str, &str)],
-        args: &[&str],
-        prepare: impl FnOnce(&Path),
-    ) -> Result<Helper> {
-        let dir = tempdir();
-        prepare(dir.path());
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let token = pairing_token();
-        let mut cmd = Command::new(helper_bin());
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(args)
-            .env("PATCHBAY_TOKEN", &token)
-            .env(
-                "PATCHBAY_GITHUB_TOKEN_FILE",
-                dir.path().join("xo-cowork/github_token.json"),
-            )
-            .env_remove("PATCHBAY_ALLOWED_ORIGINS")
-            .envs(env.iter().copied());
-        let process = Running::start("patchbay serve", cmd);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while probe(addr, "/api/health", None) != Some(200) {
-            if Instant::now() > deadline {
-                return Err(format!("the helper did not answer:\n{}", process.output()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(Helper {
-            addr,
-            token,
-            dir,
-            process,
-        })
-    }
-
-    pub fn origin(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin())
-    }
-
-    pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::builder().no_proxy().build().unwrap()
-    }
-
-    pub fn get(&self, http: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
-        http.get(self.url(path)).bearer_auth(&self.token)
-    }
-
-    pub fn post(&self, http: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
-        http.post(self.url(path)).bearer_auth(&self.token)
-    }
 }
 
 /// One HTTP/1.1 GET on a fresh connection; the status, or `None` if nothing answered.
@@ -334,15 +260,6 @@ pub fn version_of(program: &str, args: &[&str]) -> String {
         }
         Err(_) => "not installed".into(),
     }
-}
-
-/// A reqwest client for what a browser does: no proxy, no redirects followed.
-pub fn browser_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Runs `f` until it succeeds or `tries` attempts failed; the port 53682 may be held for a

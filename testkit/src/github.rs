@@ -122,6 +122,23 @@ impl FakeGithub {
         self.server.url()
     }
 
+    /// What points a helper's token checks at this fake's API.
+    pub fn helper_env(&self) -> Vec<(&'static str, String)> {
+        vec![("PATCHBAY_GITHUB_API_URL", self.api_url())]
+    }
+
+    /// [`FakeGithub::helper_env`] plus what sends its `gh` device flow here too: gh 2.23
+    /// talks plain HTTP to `github.localhost`, which the proxy routes to this fake.
+    pub fn gh_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.helper_env();
+        env.extend([
+            ("HTTP_PROXY", self.proxy_url()),
+            ("http_proxy", self.proxy_url()),
+            ("PATCHBAY_GITHUB_HOST", "github.localhost".to_owned()),
+        ]);
+        env
+    }
+
     /// How long new device codes live (GitHub: 15 minutes).
     pub fn set_device_lifetime(&self, lifetime: Duration) {
         *self.state.device_lifetime.lock().unwrap() = lifetime;

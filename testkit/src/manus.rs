@@ -41,6 +41,11 @@ impl FakeManus {
         self.server.url()
     }
 
+    /// What points a helper's Manus connector at this fake.
+    pub fn helper_env(&self) -> Vec<(&'static str, String)> {
+        vec![("PATCHBAY_MANUS_API_URL", self.api_url())]
+    }
+
     pub fn add_key(&self, key: &str) {
         self.state.keys.lock().unwrap().insert(key.to_owned());
     }

@@ -77,6 +77,32 @@ impl FakeOAuth {
         self.server.url()
     }
 
+    /// What points `rclone authorize drive|onedrive` at this provider: its endpoints, with
+    /// rclone's own names (the helper passes `RCLONE_*` on to rclone unchanged).
+    pub fn rclone_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("RCLONE_DRIVE_AUTH_URL", self.auth_url()),
+            ("RCLONE_DRIVE_TOKEN_URL", self.token_url()),
+            ("RCLONE_ONEDRIVE_AUTH_URL", self.auth_url()),
+            ("RCLONE_ONEDRIVE_TOKEN_URL", self.token_url()),
+        ]
+    }
+
+    /// What points a helper's Drive and OneDrive sign-ins at this provider: rclone's
+    /// endpoints, this provider's client for both, and its Graph for the drive lookup.
+    pub fn helper_env(&self) -> Vec<(&'static str, String)> {
+        let (id, secret) = (&self.provider.client_id, &self.provider.client_secret);
+        let mut env = self.rclone_env();
+        env.extend([
+            ("PATCHBAY_GDRIVE_CLIENT_ID", id.clone()),
+            ("PATCHBAY_GDRIVE_CLIENT_SECRET", secret.clone()),
+            ("PATCHBAY_ONEDRIVE_CLIENT_ID", id.clone()),
+            ("PATCHBAY_ONEDRIVE_CLIENT_SECRET", secret.clone()),
+            ("PATCHBAY_GRAPH_API_URL", self.graph_url()),
+        ]);
+        env
+    }
+
     /// From now on the user "declines" at the consent screen.
     pub fn deny(&self, deny: bool) {
         *self.provider.deny.lock().unwrap() = deny;

@@ -1,11 +1,12 @@
 //! Child processes that cannot outlive the test that started them.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,32 +16,69 @@ use std::time::{Duration, Instant};
 pub struct Running {
     name: String,
     child: Child,
-    output: Arc<Mutex<String>>,
+    stdin: Option<ChildStdin>,
+    output: Arc<Captured>,
+    /// Lines already handed out by [`Running::next_line`].
+    cursor: usize,
+}
+
+/// One line the program printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Whether it came on stdout (else stderr).
+    pub stdout: bool,
+    pub text: String,
+}
+
+/// What the program printed so far, filled by one reader thread per stream.
+#[derive(Default)]
+struct Captured {
+    lines: Mutex<Vec<Line>>,
+    changed: Condvar,
+    /// Streams whose reader has not reached the end yet.
+    open: AtomicUsize,
 }
 
 impl Running {
-    /// Starts `cmd` in a new process group, capturing stdout and stderr into one buffer
-    /// (see [`Running::output`]) so a failing test can show what the program said.
-    pub fn start(name: &str, mut cmd: Command) -> Running {
+    /// Starts `cmd` in a new process group, capturing stdout and stderr (see
+    /// [`Running::output`]) so a failing test can show what the program said.
+    pub fn start(name: &str, cmd: Command) -> Running {
+        Self::spawn(name, cmd, Stdio::null()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Running::start`], with a pipe to the program's stdin
+    /// ([`Running::write_line`], [`Running::close_stdin`]).
+    pub fn start_with_stdin(name: &str, cmd: Command) -> Running {
+        Self::try_start_with_stdin(name, cmd).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Running::start_with_stdin`], or why the program could not be started.
+    pub fn try_start_with_stdin(name: &str, cmd: Command) -> Result<Running, String> {
+        Self::spawn(name, cmd, Stdio::piped())
+    }
+
+    fn spawn(name: &str, mut cmd: Command, stdin: Stdio) -> Result<Running, String> {
         cmd.process_group(0)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
-        let output = Arc::new(Mutex::new(String::new()));
+            .map_err(|e| format!("cannot start {name} ({:?}): {e}", cmd.get_program()))?;
+        let output = Arc::new(Captured::default());
         if let Some(out) = child.stdout.take() {
-            collect(out, output.clone());
+            collect(out, true, output.clone());
         }
         if let Some(err) = child.stderr.take() {
-            collect(err, output.clone());
+            collect(err, false, output.clone());
         }
-        Running {
+        Ok(Running {
             name: name.to_owned(),
+            stdin: child.stdin.take(),
             child,
             output,
-        }
+            cursor: 0,
+        })
     }
 
     /// Starts `cmd` in a new process group with the terminal's stdout and stderr, for
@@ -53,7 +91,9 @@ impl Running {
         Running {
             name: name.to_owned(),
             child,
+            stdin: None,
             output: Arc::default(),
+            cursor: 0,
         }
     }
 
@@ -63,7 +103,12 @@ impl Running {
 
     /// Everything the program printed so far (stdout and stderr interleaved by line).
     pub fn output(&self) -> String {
-        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+        let lines = self.output.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().fold(String::new(), |mut all, line| {
+            all.push_str(&line.text);
+            all.push('\n');
+            all
+        })
     }
 
     /// Waits until the output contains `needle`; panics with the output after `timeout`.
@@ -90,6 +135,89 @@ impl Running {
         }
     }
 
+    /// The first line not handed out before for which `pick` says yes (lines it passes over
+    /// are consumed). Fails with the whole output after `timeout`, or once the program has
+    /// closed its output.
+    pub fn next_line<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&Line) -> Option<T>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        let mut lines = self.output.lines.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            while let Some(line) = lines.get(self.cursor) {
+                self.cursor += 1;
+                if let Some(hit) = pick(line) {
+                    return Ok(hit);
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ended = self.output.open.load(Ordering::SeqCst) == 0;
+            if left.is_zero() || ended {
+                drop(lines);
+                let why = if ended {
+                    "closed its output"
+                } else {
+                    "printed nothing matching"
+                };
+                return Err(format!(
+                    "{} {why} (waited {timeout:?}):\n{}",
+                    self.name,
+                    self.output()
+                ));
+            }
+            lines = self
+                .output
+                .changed
+                .wait_timeout(lines, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Writes `line` and a newline to the program's stdin, in one write (so several lines
+    /// joined by `\n` arrive together).
+    pub fn write_line(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{}: stdin is not open", self.name))?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("{}: write to stdin: {e}", self.name))
+    }
+
+    /// Closes the program's stdin (end of input).
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for the program to exit, then (briefly) for the rest of its output.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not exit within {timeout:?}:\n{}",
+                    self.name,
+                    self.output()
+                ));
+            }
+            // Fine-grained: the benchmarks time programs up to their exit.
+            thread::sleep(Duration::from_micros(500));
+        };
+        // The readers end with the pipes; a grandchild may hold them open, so not for long.
+        let drained = Instant::now() + Duration::from_millis(500);
+        while self.output.open.load(Ordering::SeqCst) > 0 && Instant::now() < drained {
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(status)
+    }
+
     /// Whether the program has exited (reaping it if so).
     pub fn has_exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
@@ -111,6 +239,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        self.stdin.take();
         if !self.signal_group(libc::SIGTERM, Duration::from_secs(3)) {
             signal_group(self.child.id(), libc::SIGKILL);
             let _ = self.child.wait();
@@ -189,14 +318,19 @@ pub fn group_alive(pgid: u32) -> bool {
     !group_members(pgid).is_empty()
 }
 
-fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+fn collect(stream: impl Read + Send + 'static, stdout: bool, into: Arc<Captured>) {
+    into.open.fetch_add(1, Ordering::SeqCst);
     thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Ok(mut buf) = into.lock() {
-                buf.push_str(&line);
-                buf.push('\n');
+        for text in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Ok(mut lines) = into.lines.lock() {
+                lines.push(Line { stdout, text });
             }
+            into.changed.notify_all();
         }
+        into.open.fetch_sub(1, Ordering::SeqCst);
+        // Taken so a waiter cannot miss the wake-up between its check and its wait.
+        drop(into.lines.lock());
+        into.changed.notify_all();
     });
 }
 
@@ -243,6 +377,20 @@ pub fn machine_port(port: u16) -> MachinePort {
     MachinePort { _lock: file }
 }
 
+/// Polls `done` every 20 ms until it holds or `timeout` passes; whether it held.
+pub fn eventually(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits until something accepts TCP connections on `addr`.
 pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
@@ -276,11 +424,41 @@ mod tests {
         assert!(group_alive(pgid));
         drop(running);
         // SIGKILL is delivered at once but the kernel takes a moment to tear a process down.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while group_alive(pgid) {
-            assert!(Instant::now() < deadline, "a process of the group survived");
-            thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            eventually(Duration::from_secs(2), || !group_alive(pgid)),
+            "a process of the group survived"
+        );
+    }
+
+    #[test]
+    fn lines_come_in_order_from_both_streams_and_stdin_reaches_the_program() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo ready >&2; while read l; do echo \"got $l\"; done; echo bye >&2",
+        ]);
+        let mut running = Running::start_with_stdin("sh", cmd);
+        let wait = Duration::from_secs(5);
+        let first = running.next_line(wait, |l| Some(l.clone())).unwrap();
+        assert_eq!(
+            first,
+            Line {
+                stdout: false,
+                text: "ready".into()
+            }
+        );
+        running.write_line("one").unwrap();
+        running.write_line("two").unwrap();
+        // Lines passed over are consumed: "got one" is not seen again.
+        let two = running.next_line(wait, |l| l.text.contains("two").then_some(l.stdout));
+        assert_eq!(two, Ok(true));
+        running.close_stdin();
+        assert!(running.wait_exit(wait).unwrap().success());
+        assert_eq!(running.output(), "ready\ngot one\ngot two\nbye\n");
+        let after = running.next_line(wait, |l| l.text.contains("one").then_some(()));
+        let err = after.unwrap_err();
+        assert!(err.contains("closed its output"), "{err}");
+        assert!(running.write_line("three").is_err());
     }
 
     /// `free_port` hands out ports the kernel considers free, never one in use. (Binding the

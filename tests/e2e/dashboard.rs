@@ -6,32 +6,17 @@ use patchbay_testkit::github::FakeGithub;
 use patchbay_testkit::manus::FakeManus;
 use patchbay_testkit::mcp::FakeMcp;
 use patchbay_testkit::oauth::FakeOAuth;
-use patchbay_testkit::process::workspace_root;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Browser, Helper, VercelEdge, port_53682, secret};
-use crate::pages::Dashboard;
+use crate::harness::{
+    Browser, Helper, HelperBuilder, UI_TIMEOUT, VercelEdge, dashboard_helper, port_53682,
+    redirect_of, secret,
+};
+use crate::pages::{Card, Dashboard};
 
 const CLIENT_ID: &str = "patchbay-dash-client";
 const CLIENT_SECRET: &str = "patchbay-dash-client-secret";
-
-fn dist() -> String {
-    let dist = workspace_root().join("dist");
-    assert!(
-        dist.join("index.html").exists(),
-        "dist/ is missing: run `cargo xtask build`"
-    );
-    dist.display().to_string()
-}
-
-/// A helper that serves the dashboard itself, with `env` added.
-fn helper_with(env: &[(&str, &str)], prepare: impl FnOnce(&std::path::Path)) -> Helper {
-    let dist = dist();
-    let mut all = vec![("PATCHBAY_DASHBOARD_DIR", dist.as_str())];
-    all.extend_from_slice(env);
-    Helper::start_with(&[], &all, prepare)
-}
 
 async fn open<'a>(browser: &'a Browser, helper: &Helper) -> Dashboard<'a> {
     let page = Dashboard::open(browser, &helper.pairing_link(&helper.origin())).await;
@@ -39,50 +24,28 @@ async fn open<'a>(browser: &'a Browser, helper: &Helper) -> Dashboard<'a> {
     page
 }
 
-/// The environment that points rclone at the fake Google/Microsoft.
-fn rclone_env(provider: &FakeOAuth) -> Vec<(&'static str, String)> {
+/// A dashboard helper whose Drive and OneDrive sign-ins go to `provider`.
+fn rclone_helper(provider: &FakeOAuth) -> HelperBuilder {
     secret(CLIENT_SECRET);
-    vec![
-        ("RCLONE_DRIVE_AUTH_URL", provider.auth_url()),
-        ("RCLONE_DRIVE_TOKEN_URL", provider.token_url()),
-        ("RCLONE_ONEDRIVE_AUTH_URL", provider.auth_url()),
-        ("RCLONE_ONEDRIVE_TOKEN_URL", provider.token_url()),
-        ("PATCHBAY_GDRIVE_CLIENT_ID", CLIENT_ID.into()),
-        ("PATCHBAY_GDRIVE_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("PATCHBAY_ONEDRIVE_CLIENT_ID", CLIENT_ID.into()),
-        ("PATCHBAY_ONEDRIVE_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("PATCHBAY_GRAPH_API_URL", provider.graph_url()),
-    ]
-}
-
-fn borrow<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    dashboard_helper().envs(provider.helper_env())
 }
 
 /// The person approves at the provider in a browser that cannot reach this machine's port
 /// 53682: where the provider sends them is what they copy from the address bar.
 async fn approve_elsewhere(auth_url: &str) -> String {
-    let res = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(auth_url)
-        .send()
+    let (status, location) = redirect_of(auth_url)
         .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the provider should redirect");
-    res.headers()["location"].to_str().unwrap().to_owned()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 303, "the provider should redirect");
+    location
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirmation() {
     let _port = port_53682();
     let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
-    let env = rclone_env(&provider);
-    let helper = helper_with(&borrow(&env), |_| {});
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-drive");
+    let helper = rclone_helper(&provider).start();
+    let browser = Browser::start("dashboard-drive").await;
     let page = open(&browser, &helper).await;
     let drive = page.card("gdrive");
     drive.wait_state("disconnected").await;
@@ -129,26 +92,23 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     drive.wait_state("disconnected").await;
     let conf = std::fs::read_to_string(helper.data_dir().join("rclone.conf")).unwrap();
     assert!(!conf.contains("[personal]"), "{conf}");
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_port_is_explained_in_plain_words_on_the_card() {
     let _port = port_53682();
     let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
-    let env = rclone_env(&provider);
-    let helper = helper_with(&borrow(&env), |_| {});
+    let helper = rclone_helper(&provider).start();
     // Someone else's Drive sign-in holds port 53682.
     let (status, started) = helper
-        .call(
-            Method::POST,
+        .post(
             "/api/connectors/gdrive/remotes",
-            Some(json!({"name": "elsewhere"})),
+            json!({"name": "elsewhere"}),
         )
         .await;
     assert_eq!(status, 202, "{started}");
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-busy-port");
+    let browser = Browser::start("dashboard-busy-port").await;
     let page = open(&browser, &helper).await;
     let onedrive = page.card("onedrive");
     onedrive.connect().await;
@@ -165,7 +125,7 @@ async fn a_busy_port_is_explained_in_plain_words_on_the_card() {
             None,
         )
         .await;
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -177,16 +137,11 @@ async fn manus_key_and_github_token_forms() {
     let key = secret("manus_dash_key_cccccccccccc");
     let wrong = secret("manus_dash_wrong_dddddddd");
     manus.add_key(&key);
-    let (github_url, manus_url) = (github.api_url(), manus.api_url());
-    let helper = helper_with(
-        &[
-            ("PATCHBAY_GITHUB_API_URL", &github_url),
-            ("PATCHBAY_MANUS_API_URL", &manus_url),
-        ],
-        |_| {},
-    );
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-tokens");
+    let helper = dashboard_helper()
+        .envs(github.helper_env())
+        .envs(manus.helper_env())
+        .start();
+    let browser = Browser::start("dashboard-tokens").await;
     let page = open(&browser, &helper).await;
 
     // Manus: a key Manus refuses is explained; the right one connects; disconnect asks first.
@@ -227,24 +182,14 @@ async fn manus_key_and_github_token_forms() {
     for s in [&pat, &key, &wrong, &helper.token] {
         assert!(!html.contains(s.as_str()), "a secret is in the page");
     }
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
     let github = FakeGithub::start();
-    let (proxy, api) = (github.proxy_url(), github.api_url());
-    let helper = helper_with(
-        &[
-            ("HTTP_PROXY", &proxy),
-            ("http_proxy", &proxy),
-            ("PATCHBAY_GITHUB_HOST", "github.localhost"),
-            ("PATCHBAY_GITHUB_API_URL", &api),
-        ],
-        |_| {},
-    );
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-device");
+    let helper = dashboard_helper().envs(github.gh_env()).start();
+    let browser = Browser::start("dashboard-device").await;
     let page = open(&browser, &helper).await;
     let card = page.card("github");
 
@@ -253,7 +198,7 @@ async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
     let first = card.device_code().await;
     card.cancel_flow().await;
     card.start_device_flow().await;
-    let code = wait_new_code(&card, &first).await;
+    let code = wait_new_code(&browser, &card, &first).await;
     assert!(github.user_codes().contains(&code), "{code}");
     // The address gh printed (the helper waits for gh's URL line before answering).
     let link = card.verification_link().await;
@@ -269,39 +214,25 @@ async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
     card.wait_state("connected").await;
     card.account("Connected as @octocat").await;
     card.notice("Signed in to GitHub as @octocat").await;
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 /// The code shown once it is not `old` any more.
-async fn wait_new_code(card: &crate::pages::Card<'_>, old: &str) -> String {
-    let deadline = std::time::Instant::now() + crate::harness::UI_TIMEOUT;
-    loop {
-        let code = card.device_code().await;
-        if code != old {
-            return code;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no new code after {old}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+async fn wait_new_code(browser: &Browser, card: &Card<'_>, old: &str) -> String {
+    browser
+        .wait_for(&format!("a new code after {old}"), || async {
+            let code = card.device_code().await;
+            (code != old).then_some(code)
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vercel_token_form_and_oauth_through_the_edge_callback() {
-    const EDGE_TOKEN: &str = VercelEdge::TOKEN;
-    let VercelEdge { edge, fake, server } = VercelEdge::start(&[]);
-    let edge_url = edge.origin();
-    let helper = helper_with(
-        &[
-            ("PATCHBAY_EDGE_URL", &edge_url),
-            ("PATCHBAY_EDGE_TOKEN", EDGE_TOKEN),
-        ],
-        |_| {},
-    );
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-vercel");
+    let vercel = VercelEdge::start(&[]);
+    let (fake, server) = (&vercel.fake, &vercel.server);
+    let helper = dashboard_helper().envs(vercel.helper_env()).start();
+    let browser = Browser::start("dashboard-vercel").await;
     let page = open(&browser, &helper).await;
     let card = page.card("vercel");
     card.wait_state("disconnected").await;
@@ -325,20 +256,11 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     let authorize = card.auth_link().await;
     assert!(authorize.starts_with(&server.url()), "{authorize}");
     card.open_auth_link().await;
-    let deadline = std::time::Instant::now() + crate::harness::UI_TIMEOUT;
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
     loop {
         card.check_now().await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        if card.problems_now().await.is_empty()
-            && browser
-                .client
-                .find_all(fantoccini::Locator::Css(
-                    "article[data-connector=vercel] .badge[data-state=connected]",
-                ))
-                .await
-                .map(|v| !v.is_empty())
-                .unwrap_or(false)
-        {
+        if card.problems_now().await.is_empty() && card.is_state("connected").await {
             break;
         }
         assert!(
@@ -358,19 +280,11 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
 
     // Vercel may also send the person back to the dashboard itself (`?code=…&state=…`):
     // the page exchanges the code and takes it out of the address bar.
-    let (status, start) = helper
-        .call(Method::GET, "/api/connectors/vercel/oauth/start", None)
-        .await;
+    let (status, start) = helper.get("/api/connectors/vercel/oauth/start").await;
     assert_eq!(status, 200, "{start}");
-    let approved = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(start["authorize_url"].as_str().unwrap())
-        .send()
+    let (_, callback) = redirect_of(start["authorize_url"].as_str().unwrap())
         .await
-        .unwrap();
-    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+        .unwrap_or_else(|e| panic!("{e}"));
     let query = callback
         .split_once('?')
         .expect("code and state")
@@ -385,17 +299,15 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     card.wait_state("connected").await;
     let url = page.current_url().await;
     assert!(!url.contains("code=") && !url.contains('#'), "{url}");
-    browser.client.close().await.unwrap();
-    drop(server);
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mcp_server_added_by_url_signs_in_and_is_listed() {
     let _port = port_53682();
     let fake = FakeMcp::start();
-    let helper = helper_with(&[], |_| {});
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-mcp");
+    let helper = dashboard_helper().start();
+    let browser = Browser::start("dashboard-mcp").await;
     let page = open(&browser, &helper).await;
     let card = page.card("mcp");
     card.wait_state("disconnected").await;
@@ -416,15 +328,14 @@ async fn mcp_server_added_by_url_signs_in_and_is_listed() {
         [(fake.mcp_url(), "Signed in".to_owned())],
         "{servers:?}"
     );
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
-    let first = helper_with(&[], |_| {});
+    let first = dashboard_helper().start();
     let (addr, token) = (first.addr, first.token.clone());
-    let browser = Browser::start().await;
-    let _shot = browser.screenshot_on_failure("dashboard-reconnect");
+    let browser = Browser::start("dashboard-reconnect").await;
     let page = open(&browser, &first).await;
     page.card("manus").wait_state("disconnected").await;
 
@@ -439,24 +350,18 @@ async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
 
     // A helper comes back at the same address (a restart): the page recovers by itself and
     // reads the new helper's state.
-    let dist = dist();
-    let _second = Helper::start_on(
-        addr,
-        &token,
-        &[],
-        &[("PATCHBAY_DASHBOARD_DIR", dist.as_str())],
-        |dir| {
-            std::fs::write(
-                dir.join("mcp-tokens.json"),
-                r#"{"manus": {"token": "manus_restarted_key_0000"}}"#,
-            )
-            .unwrap();
-        },
-    );
+    let _second = dashboard_helper()
+        .listen(addr)
+        .token(&token)
+        .file(
+            "mcp-tokens.json",
+            r#"{"manus": {"token": "manus_restarted_key_0000"}}"#,
+        )
+        .start();
     page.banner_cleared().await;
     page.card("manus").wait_state("connected").await;
     assert_eq!(page.cards(6).await.len(), 6);
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 /// Not a check: pictures of the dashboard, light and dark, wide and phone-width, for a
@@ -466,28 +371,18 @@ async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
 async fn dashboard_screenshots() {
     let _port = port_53682();
     let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
-    let env = rclone_env(&provider);
     let github = FakeGithub::start();
-    let (proxy, api) = (github.proxy_url(), github.api_url());
-    let mut env = borrow(&env);
-    env.extend([
-        ("HTTP_PROXY", proxy.as_str()),
-        ("http_proxy", proxy.as_str()),
-        ("PATCHBAY_GITHUB_HOST", "github.localhost"),
-        ("PATCHBAY_GITHUB_API_URL", api.as_str()),
-    ]);
-    let helper = helper_with(&env, |dir| {
-        std::fs::write(
-            dir.join("rclone.conf"),
+    let helper = rclone_helper(&provider)
+        .envs(github.gh_env())
+        .file(
+            "rclone.conf",
             "[personal]\ntype = drive\n\n[work]\ntype = drive\n",
         )
-        .unwrap();
-        std::fs::write(
-            dir.join("mcp-tokens.json"),
+        .file(
+            "mcp-tokens.json",
             r#"{"manus": {"token": "manus_shot_key_abcd"}}"#,
         )
-        .unwrap();
-    });
+        .start();
     for (scheme, flags) in [
         ("light", vec![]),
         (
@@ -499,10 +394,14 @@ async fn dashboard_screenshots() {
         ),
     ] {
         for (width, height) in [(1280, 1000), (390, 2400)] {
-            let size = format!("--window-size={width},{height}");
-            let mut args = flags.clone();
-            args.push(&size);
-            let browser = Browser::start_with_args(&args).await;
+            let mut browser = Browser::builder(&format!("dashboard-{scheme}-{width}"));
+            for flag in &flags {
+                browser = browser.arg(flag);
+            }
+            let browser = browser
+                .arg(&format!("--window-size={width},{height}"))
+                .start()
+                .await;
             let page = open(&browser, &helper).await;
             page.card("onedrive").connect().await;
             page.card("onedrive")
@@ -528,7 +427,7 @@ async fn dashboard_screenshots() {
                 .screenshot(&format!("dashboard-{scheme}-{width}"))
                 .await;
             eprintln!("{}", path.display());
-            browser.client.close().await.unwrap();
+            browser.close().await;
         }
     }
 }

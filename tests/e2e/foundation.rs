@@ -1,21 +1,21 @@
 //! The first slice through all three parts: edge serves the dashboard, the dashboard pairs
 //! with a real helper and shows what the helper reports.
 
-use crate::harness::{Browser, Edge, Helper};
+use crate::harness::{Browser, Edge, helper};
 use crate::pages::Dashboard;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
-    let edge = Edge::start(&[]);
-    let helper = Helper::start(&[&edge.origin()], |dir| {
-        std::fs::write(dir.join("rclone.conf"), "[personal]\ntype = drive\n").unwrap();
-        std::fs::write(
-            dir.join("mcp-tokens.json"),
+    let edge = Edge::builder().start();
+    let helper = helper()
+        .allow_origin(&edge.origin())
+        .file("rclone.conf", "[personal]\ntype = drive\n")
+        .file(
+            "mcp-tokens.json",
             r#"{"manus": {"token": "manus_e2e_fake_key"}}"#,
         )
-        .unwrap();
-    });
-    let browser = Browser::start().await;
+        .start();
+    let browser = Browser::start("foundation-six-cards").await;
 
     // Without a pairing the dashboard says how to get one.
     let page = Dashboard::open(&browser, &format!("{}/", edge.origin())).await;
@@ -47,23 +47,23 @@ async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
     // The token left the address bar at once; a reload stays paired for this session.
     let url = page.current_url().await;
     assert!(!url.contains(&helper.token) && !url.contains('#'), "{url}");
-    browser.client.refresh().await.unwrap();
+    page.reload().await;
     assert_eq!(page.cards(6).await.len(), 6);
 
     // The page source never holds the token either.
     let html = browser.client.source().await.unwrap();
     assert!(!html.contains(&helper.token));
     assert!(!html.contains("manus_e2e_fake_key"));
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_says_what_to_do_when_the_helper_is_down() {
-    let edge = Edge::start(&[]);
-    let helper = Helper::start(&[&edge.origin()], |_| {});
+    let edge = Edge::builder().start();
+    let helper = helper().allow_origin(&edge.origin()).start();
     let link = helper.pairing_link(&edge.origin());
     drop(helper);
-    let browser = Browser::start().await;
+    let browser = Browser::start("foundation-helper-down").await;
     let page = Dashboard::open(&browser, &link).await;
     let banner = page.banner().await;
     assert!(
@@ -71,18 +71,18 @@ async fn dashboard_says_what_to_do_when_the_helper_is_down() {
         "{banner}"
     );
     assert!(banner.contains("patchbay serve"), "{banner}");
-    browser.client.close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edge_publishes_rfc9728_metadata_and_serves_the_spa() {
-    let edge = Edge::start(&[
-        ("PATCHBAY_AUTHORIZATION_SERVERS", "https://auth.example.com"),
-        (
+    let edge = Edge::builder()
+        .var("PATCHBAY_AUTHORIZATION_SERVERS", "https://auth.example.com")
+        .var(
             "PATCHBAY_REGISTRATION_ENDPOINT",
             "https://auth.example.com/oauth/register",
-        ),
-    ]);
+        )
+        .start();
     let http = reqwest::Client::new();
     let res = http
         .get(format!(

@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::github::FakeGithub;
-use patchbay_testkit::process::children_named;
+use patchbay_testkit::process::{children_named, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Helper, secret};
+use crate::harness::{Helper, helper, secret};
 
 struct Rig {
     github: FakeGithub,
@@ -18,16 +18,10 @@ struct Rig {
 impl Rig {
     fn start(extra: &[(&str, &str)]) -> Rig {
         let github = FakeGithub::start();
-        let proxy = github.proxy_url();
-        let api = github.api_url();
-        let mut env = vec![
-            ("HTTP_PROXY", proxy.as_str()),
-            ("http_proxy", proxy.as_str()),
-            ("PATCHBAY_GITHUB_HOST", "github.localhost"),
-            ("PATCHBAY_GITHUB_API_URL", api.as_str()),
-        ];
-        env.extend_from_slice(extra);
-        let helper = Helper::start_with(&[], &env, |_| {});
+        let helper = helper()
+            .envs(github.gh_env())
+            .envs(extra.iter().copied())
+            .start();
         Rig { github, helper }
     }
 
@@ -43,17 +37,21 @@ impl Rig {
         body
     }
 
+    /// One poll of `session_id`, long (`wait` seconds) or not: the status and the body.
+    async fn poll(&self, session_id: &str, wait: Option<u64>) -> (u16, Value) {
+        let mut body = json!({"session_id": session_id});
+        if let Some(wait) = wait {
+            body["wait"] = json!(wait);
+        }
+        self.call(Method::POST, "/api/connectors/github/cli/poll", Some(body))
+            .await
+    }
+
     /// Long-polls until the status is no longer `pending`.
     async fn settle(&self, session_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (status, body) = self
-                .call(
-                    Method::POST,
-                    "/api/connectors/github/cli/poll",
-                    Some(json!({"session_id": session_id, "wait": 20})),
-                )
-                .await;
+            let (status, body) = self.poll(session_id, Some(20)).await;
             assert_eq!(status, 200, "{body}");
             if body["status"] != "pending" {
                 return body;
@@ -67,11 +65,10 @@ impl Rig {
     }
 
     fn assert_no_gh(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.gh_processes().is_empty() {
-            assert!(Instant::now() < deadline, "a gh process survived the flow");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            eventually(Duration::from_secs(5), || self.gh_processes().is_empty()),
+            "a gh process survived the flow"
+        );
     }
 }
 
@@ -92,13 +89,7 @@ async fn approval_stores_the_token_in_both_files() {
     assert_eq!(rig.gh_processes().len(), 1);
 
     // Polling does not consume anything; a second start returns the same flow.
-    let (_, polled) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/github/cli/poll",
-            Some(json!({"session_id": id})),
-        )
-        .await;
+    let (_, polled) = rig.poll(&id, None).await;
     assert_eq!(polled, json!({"status": "pending"}));
     assert_eq!(rig.start_flow().await["session_id"], id.as_str());
 
@@ -106,13 +97,7 @@ async fn approval_stores_the_token_in_both_files() {
     let done = rig.settle(&id).await;
     assert_eq!(done["status"], "approved", "{done}");
     assert_eq!(done["user"]["login"], "octocat");
-    let (_, again) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/github/cli/poll",
-            Some(json!({"session_id": id})),
-        )
-        .await;
+    let (_, again) = rig.poll(&id, None).await;
     assert_eq!(again, done, "a finished session stays readable");
 
     let tokens: Value = serde_json::from_str(
@@ -203,23 +188,11 @@ async fn cancel_mid_flow_kills_gh_and_a_new_start_begins_afresh() {
         .await;
     assert_eq!((status, body), (200, json!({"ok": true})));
     rig.assert_no_gh();
-    let (_, polled) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/github/cli/poll",
-            Some(json!({"session_id": id})),
-        )
-        .await;
+    let (_, polled) = rig.poll(id, None).await;
     assert_eq!(polled["status"], "cancelled");
     let second = rig.start_flow().await;
     assert_ne!(second["session_id"], first["session_id"]);
-    let (status, _) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/github/cli/poll",
-            Some(json!({"session_id": "gh-cli-nope"})),
-        )
-        .await;
+    let (status, _) = rig.poll("gh-cli-nope", None).await;
     assert_eq!(status, 404);
 }
 

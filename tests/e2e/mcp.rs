@@ -3,132 +3,59 @@
 //! redirect pasted on stdin), `tools`, `call`, `list`, `logout`, `proxy` over stdio, and an
 //! API login through `patchbay serve`. Every test holds the port-53682 guard.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use patchbay_testkit::mcp::FakeMcp;
+use patchbay_testkit::process::Running;
 use serde_json::{Value, json};
 
-use crate::harness::{Helper, patchbay_bin, port_53682};
+use crate::harness::{Helper, browser_http, helper, patchbay_bin, port_53682, redirect_of};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A `patchbay mcp …` child with piped stdin, in its own process group (killed on drop).
-struct Cli {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
+struct Cli(Running);
 
 impl Cli {
     fn start(data_dir: &Path, args: &[&str]) -> Cli {
-        let mut cmd = Command::new(patchbay_bin());
-        cmd.arg("mcp")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(args)
-            .env("PATCHBAY_LOG", "patchbay_helper=debug")
-            .process_group(0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start patchbay mcp");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Cli {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+        let mut cmd = patchbay_mcp(data_dir, args);
+        cmd.env("PATCHBAY_LOG", "patchbay_helper=debug");
+        Cli(Running::start_with_stdin("patchbay mcp", cmd))
     }
 
     /// The first output line for which `pick` says yes.
     fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let hit = pick(&line);
-                    self.seen.push(line);
-                    if let Some(v) = hit {
-                        return v;
-                    }
-                }
-                Err(_) => panic!("nothing matching in the output:\n{}", self.seen.join("\n")),
-            }
-        }
+        self.0
+            .next_line(WAIT, |line| pick(&line.text))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn write_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
+        self.0.write_line(line).unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn close_stdin(&mut self) {
-        self.stdin.take();
+        self.0.close_stdin();
     }
 
     /// Waits for exit; returns success and everything printed.
     fn finish(mut self) -> (bool, String) {
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "patchbay mcp did not exit:\n{}",
-                self.seen.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The reader threads end with the pipes.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
-            self.seen.push(line);
-        }
-        (status.success(), self.seen.join("\n"))
+        let status = self.0.wait_exit(WAIT).unwrap_or_else(|e| panic!("{e}"));
+        (status.success(), self.0.output())
     }
 }
 
-impl Drop for Cli {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our child's process group; no memory involved.
-        unsafe {
-            patchbay_testkit::libc::kill(
-                -(self.child.id() as i32),
-                patchbay_testkit::libc::SIGKILL,
-            );
-        }
-        let _ = self.child.wait();
-    }
+/// `patchbay mcp --data-dir DIR <args>`.
+fn patchbay_mcp(data_dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(patchbay_bin());
+    cmd.arg("mcp").arg("--data-dir").arg(data_dir).args(args);
+    cmd
 }
 
 fn run(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(patchbay_bin())
-        .arg("mcp")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
+    patchbay_mcp(data_dir, args)
         .stdin(Stdio::null())
         .output()
         .expect("run patchbay mcp")
@@ -142,19 +69,19 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// What a browser does: no redirects followed, no proxy.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+/// The person approves at the authorization server: where it sends the browser.
+async fn approve(auth_url: &str) -> String {
+    let (status, location) = redirect_of(auth_url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 302);
+    location
 }
 
-async fn approve(auth_url: &str) -> String {
-    let r = browser().get(auth_url).send().await.unwrap();
-    assert_eq!(r.status(), 302);
-    r.headers()["location"].to_str().unwrap().to_owned()
+/// The browser lands on the listener the redirect points at: its status.
+async fn land(location: &str) -> u16 {
+    let page = browser_http().get(location).send().await.unwrap();
+    page.status().as_u16()
 }
 
 fn printed_auth_url(cli: &mut Cli, fake: &FakeMcp) -> String {
@@ -198,19 +125,9 @@ async fn cli_login_through_the_browser_then_tools_call_list_proxy_and_logout() {
     let data = dir.path();
     let url = fake.mcp_url();
 
-    let mut login = Cli::start(data, &["login", &url]);
-    let auth_url = printed_auth_url(&mut login, &fake);
+    let (login, location) = approved_login(data, &fake).await;
     // The listener runs before the URL is printed: the redirect lands at once.
-    let location = approve(&auth_url).await;
-    let page = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(&location)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
+    assert_eq!(land(&location).await, 200);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
     assert!(out.contains("Signed in to"), "{out}");
@@ -303,11 +220,8 @@ async fn cli_login_accepts_the_redirect_pasted_on_stdin() {
     let fake = FakeMcp::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let url = fake.mcp_url();
 
-    let mut login = Cli::start(data, &["login", &url]);
-    let auth_url = printed_auth_url(&mut login, &fake);
-    let location = approve(&auth_url).await;
+    let (mut login, location) = approved_login(data, &fake).await;
     login.write_line("this is not it");
     login.write_line(&location);
     let (ok, out) = login.finish();
@@ -318,9 +232,8 @@ async fn cli_login_accepts_the_redirect_pasted_on_stdin() {
 
     // A second login reuses the registration.
     fake.reset_counters();
-    let mut login = Cli::start(data, &["login", &url]);
-    let auth_url = printed_auth_url(&mut login, &fake);
-    login.write_line(&approve(&auth_url).await);
+    let (mut login, location) = approved_login(data, &fake).await;
+    login.write_line(&location);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
     assert_eq!(fake.counters().registrations, 0);
@@ -347,53 +260,55 @@ async fn cli_refuses_an_authorization_server_without_s256_and_a_busy_port() {
     assert!(text(&o).contains("MCP login for"), "{}", text(&o));
 }
 
-#[tokio::test]
-async fn api_login_through_patchbay_serve() {
-    let _port = port_53682();
-    let fake = FakeMcp::start();
-    let helper = Helper::start_with(&[], &[], |_| {});
+/// Starts a sign-in to `fake` through the helper's API and waits for its link: the session
+/// as it then is, and the path that long-polls it.
+async fn api_login(helper: &Helper, fake: &FakeMcp) -> (Value, String) {
     let (status, body) = helper
-        .call(
-            reqwest::Method::POST,
+        .post(
             "/api/connectors/mcp/servers",
-            Some(json!({"url": fake.mcp_url()})),
+            json!({"url": fake.mcp_url()}),
         )
         .await;
     assert_eq!(status, 202, "{body}");
     let id = body["session_id"].as_str().unwrap().to_owned();
     let path = format!("/api/connectors/mcp/sessions/{id}?wait=10");
-    let (_, session) = helper.call(reqwest::Method::GET, &path, None).await;
-    let session = if session["status"] == "pending" {
-        helper.call(reqwest::Method::GET, &path, None).await.1
-    } else {
-        session
-    };
+    let mut session = helper.get(&path).await.1;
+    if session["status"] == "pending" {
+        session = helper.get(&path).await.1;
+    }
     assert_eq!(session["status"], "awaiting_oauth", "{session}");
+    (session, path)
+}
+
+#[tokio::test]
+async fn api_login_through_patchbay_serve() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let helper = helper().start();
+    let (session, path) = api_login(&helper, &fake).await;
     let location = approve(session["auth_url"].as_str().unwrap()).await;
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(&location)
-        .send()
-        .await
-        .unwrap();
-    let (_, done) = helper.call(reqwest::Method::GET, &path, None).await;
+    land(&location).await;
+    let (_, done) = helper.get(&path).await;
     assert_eq!(done["status"], "completed", "{done}");
     for s in secrets(helper.data_dir()) {
         crate::harness::secret(&s);
     }
-    let (_, list) = helper
-        .call(reqwest::Method::GET, "/api/connectors/mcp/servers", None)
-        .await;
+    let (_, list) = helper.get("/api/connectors/mcp/servers").await;
     assert_eq!(list["servers"][0]["token_state"], "valid", "{list}");
+}
+
+/// Starts `patchbay mcp login` and approves the URL it prints: the running login, and where
+/// the authorization server sends the browser (the CLI's listener).
+async fn approved_login(data: &Path, fake: &FakeMcp) -> (Cli, String) {
+    let mut login = Cli::start(data, &["login", &fake.mcp_url()]);
+    let auth_url = printed_auth_url(&mut login, fake);
+    (login, approve(&auth_url).await)
 }
 
 /// Signs in through the CLI with the redirect pasted on stdin.
 async fn cli_login(data: &Path, fake: &FakeMcp) {
-    let mut login = Cli::start(data, &["login", &fake.mcp_url()]);
-    let auth_url = printed_auth_url(&mut login, fake);
-    login.write_line(&approve(&auth_url).await);
+    let (mut login, location) = approved_login(data, fake).await;
+    login.write_line(&location);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
 }
@@ -420,16 +335,8 @@ async fn concurrent_processes_during_expiry_share_one_refresh() {
     let url = fake.mcp_url();
     let children: Vec<_> = (0..8)
         .map(|i| {
-            Command::new(patchbay_bin())
-                .arg("mcp")
-                .arg("--data-dir")
-                .arg(data)
-                .args([
-                    "call",
-                    &url,
-                    "echo",
-                    &format!(r#"{{"text":"process {i}"}}"#),
-                ])
+            let text = format!(r#"{{"text":"process {i}"}}"#);
+            patchbay_mcp(data, &["call", &url, "echo", &text])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -451,22 +358,8 @@ async fn concurrent_processes_during_expiry_share_one_refresh() {
 async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
     let _port = port_53682();
     let fake = FakeMcp::start();
-    let mut helper = Helper::start_with(&[], &[], |_| {});
-    let (status, body) = helper
-        .call(
-            reqwest::Method::POST,
-            "/api/connectors/mcp/servers",
-            Some(json!({"url": fake.mcp_url()})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let id = body["session_id"].as_str().unwrap().to_owned();
-    let path = format!("/api/connectors/mcp/sessions/{id}?wait=10");
-    let mut session = helper.call(reqwest::Method::GET, &path, None).await.1;
-    if session["status"] == "pending" {
-        session = helper.call(reqwest::Method::GET, &path, None).await.1;
-    }
-    assert_eq!(session["status"], "awaiting_oauth", "{session}");
+    let mut helper = helper().start();
+    api_login(&helper, &fake).await;
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
     assert!(helper.stop(), "the helper did not stop on SIGTERM");
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());

@@ -1,6 +1,9 @@
-//! Page objects: the one place that knows the dashboard's markup.
+//! Page objects: the one place that knows the dashboard's markup. Every step checks the
+//! page for exceptions and console errors (see `testkit::rigs::chromium`), so a panic in the
+//! app fails the step that caused it.
 
-use fantoccini::Locator;
+use patchbay_testkit::rigs::fantoccini::Locator;
+use patchbay_testkit::rigs::fantoccini::elements::Element;
 
 use crate::harness::Browser;
 
@@ -90,15 +93,22 @@ impl<'a> Dashboard<'a> {
 
     /// Waits until the page-wide banner is gone.
     pub async fn banner_cleared(&self) {
-        wait_until(self.browser, "the banner to clear", || async {
-            self.browser
-                .client
-                .find_all(Locator::Css("[data-testid=banner]"))
-                .await
-                .map(|v| v.is_empty())
-                .unwrap_or(false)
-        })
-        .await;
+        self.browser
+            .wait_until("the banner to clear", || async {
+                self.browser
+                    .client
+                    .find_all(Locator::Css("[data-testid=banner]"))
+                    .await
+                    .map(|v| v.is_empty())
+                    .unwrap_or(false)
+            })
+            .await;
+    }
+
+    /// Loads the page again, as a person pressing reload.
+    pub async fn reload(&self) {
+        self.browser.client.refresh().await.expect("reload");
+        self.browser.check_page().await;
     }
 }
 
@@ -113,50 +123,62 @@ impl Card<'_> {
         format!("article.card[data-connector={}] {inner}", self.connector)
     }
 
-    async fn click(&self, inner: &str) {
+    /// The element `inner`, once there is one, and its whole selector.
+    async fn element(&self, inner: &str) -> (Element, String) {
         let css = self.css(inner);
         self.browser.wait_for_count(&css, 1).await;
-        self.browser
-            .client
-            .find(Locator::Css(&css))
-            .await
-            .unwrap()
+        let found = self.browser.client.find(Locator::Css(&css)).await;
+        (found.unwrap_or_else(|e| panic!("{css}: {e}")), css)
+    }
+
+    async fn click(&self, inner: &str) {
+        let (button, css) = self.element(inner).await;
+        button
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.browser.check_page().await;
     }
 
     async fn fill(&self, inner: &str, text: &str) {
-        let css = self.css(inner);
-        self.browser.wait_for_count(&css, 1).await;
-        let field = self.browser.client.find(Locator::Css(&css)).await.unwrap();
+        let (field, _) = self.element(inner).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
+        self.browser.check_page().await;
+    }
+
+    /// Every element `inner` matches right now.
+    async fn all(&self, inner: &str) -> Vec<Element> {
+        self.browser
+            .client
+            .find_all(Locator::Css(&self.css(inner)))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The `href` of the link `inner`, once there is one.
+    async fn href(&self, inner: &str) -> String {
+        let (link, css) = self.element(inner).await;
+        link.attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{css} has no address"))
     }
 
     /// Waits until `inner` shows text containing `needle`; returns the whole text.
     async fn text_containing(&self, inner: &str, needle: &str) -> String {
         let css = self.css(inner);
-        wait_for(
-            self.browser,
-            &format!("{css} to say {needle:?}"),
-            || async {
-                for el in self
-                    .browser
-                    .client
-                    .find_all(Locator::Css(&css))
-                    .await
-                    .unwrap_or_default()
-                {
+        self.browser
+            .wait_for(&format!("{css} to say {needle:?}"), || async {
+                for el in self.all(inner).await {
                     let text = el.text().await.unwrap_or_default();
                     if text.contains(needle) {
                         return Some(text);
                     }
                 }
                 None
-            },
-        )
-        .await
+            })
+            .await
     }
 
     /// The badge's `data-state` once it is `state` (`connected` / `disconnected`).
@@ -164,6 +186,14 @@ impl Card<'_> {
         self.browser
             .wait_for_count(&self.css(&format!(".badge[data-state={state}]")), 1)
             .await;
+    }
+
+    /// Whether the badge's `data-state` is `state` right now.
+    pub async fn is_state(&self, state: &str) -> bool {
+        !self
+            .all(&format!(".badge[data-state={state}]"))
+            .await
+            .is_empty()
     }
 
     /// "Connected as …" once it contains `needle`.
@@ -184,13 +214,7 @@ impl Card<'_> {
     /// Whatever problem lines the card shows right now.
     pub async fn problems_now(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for el in self
-            .browser
-            .client
-            .find_all(Locator::Css(&self.css("[data-testid=problem]")))
-            .await
-            .unwrap_or_default()
-        {
+        for el in self.all("[data-testid=problem]").await {
             out.push(el.text().await.unwrap_or_default());
         }
         out
@@ -218,17 +242,7 @@ impl Card<'_> {
 
     /// The sign-in link, once the flow is waiting for approval.
     pub async fn auth_link(&self) -> String {
-        let css = self.css("[data-testid=auth-link]");
-        self.browser.wait_for_count(&css, 1).await;
-        self.browser
-            .client
-            .find(Locator::Css(&css))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .expect("the sign-in link has an address")
+        self.href("[data-testid=auth-link]").await
     }
 
     /// Follows the sign-in link in a new tab, as a person would.
@@ -265,13 +279,7 @@ impl Card<'_> {
     /// The remotes (or servers) listed, by name.
     pub async fn remotes(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for li in self
-            .browser
-            .client
-            .find_all(Locator::Css(&self.css("li[data-remote]")))
-            .await
-            .unwrap_or_default()
-        {
+        for li in self.all("li[data-remote]").await {
             // The list may be redrawn while it is read: a stale row reads as "?", and the
             // waits retry.
             match li.attr("data-remote").await {
@@ -283,10 +291,11 @@ impl Card<'_> {
     }
 
     pub async fn wait_remotes(&self, expected: &[&str]) {
-        wait_until(self.browser, &format!("remotes {expected:?}"), || async {
-            self.remotes().await == expected
-        })
-        .await;
+        self.browser
+            .wait_until(&format!("remotes {expected:?}"), || async {
+                self.remotes().await == expected
+            })
+            .await;
     }
 
     /// Delete, then the confirmation: returns the question that was asked.
@@ -328,17 +337,7 @@ impl Card<'_> {
     }
 
     pub async fn verification_link(&self) -> String {
-        let css = self.css("[data-testid=verification-link]");
-        self.browser.wait_for_count(&css, 1).await;
-        self.browser
-            .client
-            .find(Locator::Css(&css))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .unwrap_or_default()
+        self.href("[data-testid=verification-link]").await
     }
 
     pub async fn countdown(&self) -> String {
@@ -352,8 +351,13 @@ impl Card<'_> {
         self.click("[data-action=oauth]").await;
     }
 
+    /// "I've approved: check now", if the card still offers it (it goes once connected).
     pub async fn check_now(&self) {
-        self.click("[data-action=check]").await;
+        if let Some(button) = self.all("[data-action=check]").await.into_iter().next() {
+            // The card may turn connected, and drop the button, at any moment.
+            let _ = button.click().await;
+            self.browser.check_page().await;
+        }
     }
 
     // ---- MCP ---------------------------------------------------------------------------------
@@ -361,33 +365,14 @@ impl Card<'_> {
     /// Opens "Add a server", types `url`, and returns the inline message once it contains
     /// `expect`.
     pub async fn type_server_url(&self, url: &str, expect: &str) -> String {
-        if self
-            .browser
-            .client
-            .find_all(Locator::Css(&self.css("form[data-form=server-url]")))
-            .await
-            .map(|v| v.is_empty())
-            .unwrap_or(true)
-        {
-            self.click("[data-action=connect]").await;
-        }
-        self.fill("form[data-form=server-url] input", url).await;
-        self.click("form[data-form=server-url] button[type=submit]")
-            .await;
+        self.add_server(url).await;
         self.text_containing("[data-testid=name-message]", expect)
             .await
     }
 
     /// Adds a server by URL (starts its sign-in).
     pub async fn add_server(&self, url: &str) {
-        if self
-            .browser
-            .client
-            .find_all(Locator::Css(&self.css("form[data-form=server-url]")))
-            .await
-            .map(|v| v.is_empty())
-            .unwrap_or(true)
-        {
+        if self.all("form[data-form=server-url]").await.is_empty() {
             self.click("[data-action=connect]").await;
         }
         self.fill("form[data-form=server-url] input", url).await;
@@ -398,13 +383,7 @@ impl Card<'_> {
     /// The servers listed, with the words of their token state.
     pub async fn servers(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for li in self
-            .browser
-            .client
-            .find_all(Locator::Css(&self.css("li[data-server]")))
-            .await
-            .unwrap_or_default()
-        {
+        for li in self.all("li[data-server]").await {
             let url = li.attr("data-server").await.unwrap().unwrap_or_default();
             let state = li
                 .find(Locator::Css("[data-token-state]"))
@@ -417,35 +396,4 @@ impl Card<'_> {
         }
         out
     }
-}
-
-/// Polls `probe` (every 50 ms, up to the UI timeout) until it yields something.
-async fn wait_for<T, F, Fut>(browser: &Browser, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + crate::harness::UI_TIMEOUT;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        if std::time::Instant::now() > deadline {
-            let html = browser.client.source().await.unwrap_or_default();
-            panic!("timed out waiting for {what}; page:\n{html}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_until<F, Fut>(browser: &Browser, what: &str, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    wait_for(browser, what, || {
-        let f = probe();
-        async move { f.await.then_some(()) }
-    })
-    .await
 }

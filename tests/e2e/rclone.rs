@@ -1,14 +1,15 @@
 //! Google Drive and OneDrive through the real helper and the real rclone, against a fake
 //! OAuth provider. Every test holds the port-53682 guard: rclone's listener is machine-wide.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::oauth::FakeOAuth;
-use patchbay_testkit::process::{children_named, group_alive};
+use patchbay_testkit::process::{children_named, eventually, group_alive};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Helper, port_53682};
+use crate::harness::{Helper, browser_http, helper, port_53682, redirect_of, secret};
 
 const CLIENT_ID: &str = "patchbay-test-client";
 const CLIENT_SECRET: &str = "patchbay-test-client-secret";
@@ -16,52 +17,50 @@ const CLIENT_SECRET: &str = "patchbay-test-client-secret";
 struct Rig {
     provider: FakeOAuth,
     helper: Helper,
-    /// What a browser uses: follows nothing, no proxy.
-    browser: reqwest::Client,
 }
 
 impl Rig {
     fn start(extra_env: &[(&str, &str)]) -> Rig {
         let provider = FakeOAuth::start(CLIENT_ID, CLIENT_SECRET);
-        let auth = provider.auth_url();
-        let token = provider.token_url();
-        let graph = provider.graph_url();
-        let mut env: Vec<(&str, &str)> = vec![
-            ("RCLONE_DRIVE_AUTH_URL", &auth),
-            ("RCLONE_DRIVE_TOKEN_URL", &token),
-            ("RCLONE_ONEDRIVE_AUTH_URL", &auth),
-            ("RCLONE_ONEDRIVE_TOKEN_URL", &token),
-            ("PATCHBAY_GDRIVE_CLIENT_ID", CLIENT_ID),
-            ("PATCHBAY_GDRIVE_CLIENT_SECRET", CLIENT_SECRET),
-            ("PATCHBAY_ONEDRIVE_CLIENT_ID", CLIENT_ID),
-            ("PATCHBAY_ONEDRIVE_CLIENT_SECRET", CLIENT_SECRET),
-            ("PATCHBAY_GRAPH_API_URL", &graph),
-        ];
-        env.extend_from_slice(extra_env);
-        let helper = Helper::start_with(&[], &env, |_| {});
-        crate::harness::secret(CLIENT_SECRET);
-        Rig {
-            provider,
-            helper,
-            browser: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        }
+        let helper = helper()
+            .envs(provider.helper_env())
+            .envs(extra_env.iter().copied())
+            .start();
+        secret(CLIENT_SECRET);
+        Rig { provider, helper }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         self.helper.call(method, path, body).await
     }
 
+    /// `POST …/{kind}/remotes` with `body`.
+    async fn add_remote(&self, kind: &str, body: Value) -> (u16, Value) {
+        let path = format!("/api/connectors/{kind}/remotes");
+        self.call(Method::POST, &path, Some(body)).await
+    }
+
+    /// `GET …/{kind}/sessions/{id}`, answered at once.
+    async fn session(&self, kind: &str, id: &str) -> (u16, Value) {
+        let path = format!("/api/connectors/{kind}/sessions/{id}");
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// Pastes `code` (a redirect URL, a query or a bare code) into the session.
+    async fn submit(&self, kind: &str, id: &str, code: &str) -> (u16, Value) {
+        let path = format!("/api/connectors/{kind}/sessions/{id}/submit");
+        self.call(Method::POST, &path, Some(json!({"code": code})))
+            .await
+    }
+
+    async fn cancel(&self, kind: &str, id: &str) -> (u16, Value) {
+        let path = format!("/api/connectors/{kind}/sessions/{id}/cancel");
+        self.call(Method::POST, &path, None).await
+    }
+
     async fn start_flow(&self, kind: &str, name: &str, force: bool) -> String {
         let (status, body) = self
-            .call(
-                Method::POST,
-                &format!("/api/connectors/{kind}/remotes"),
-                Some(json!({"name": name, "force": force})),
-            )
+            .add_remote(kind, json!({"name": name, "force": force}))
             .await;
         assert_eq!(status, 202, "{body}");
         assert_eq!(body["status"], "pending");
@@ -72,13 +71,8 @@ impl Rig {
     async fn wait_change(&self, kind: &str, id: &str, from: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (status, body) = self
-                .call(
-                    Method::GET,
-                    &format!("/api/connectors/{kind}/sessions/{id}?wait=10"),
-                    None,
-                )
-                .await;
+            let path = format!("/api/connectors/{kind}/sessions/{id}?wait=10");
+            let (status, body) = self.call(Method::GET, &path, None).await;
             assert_eq!(status, 200, "{body}");
             if body["status"] != from {
                 return body;
@@ -95,9 +89,11 @@ impl Rig {
 
     /// The user approves at the provider: returns where the provider redirects the browser.
     async fn approve(&self, auth_url: &str) -> String {
-        let res = self.browser.get(auth_url).send().await.unwrap();
-        assert_eq!(res.status(), 303, "the provider should redirect");
-        res.headers()["location"].to_str().unwrap().to_owned()
+        let (status, location) = redirect_of(auth_url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 303, "the provider should redirect");
+        location
     }
 
     /// A whole sign-in by paste: start, approve at the provider, paste the redirect.
@@ -106,13 +102,9 @@ impl Rig {
         let id = self.start_flow(kind, name, force).await;
         let s = self.awaiting(kind, &id).await;
         let redirect = self.approve(s["auth_url"].as_str().unwrap()).await;
-        let submit = format!("/api/connectors/{kind}/sessions/{id}/submit");
-        let (status, body) = self
-            .call(Method::POST, &submit, Some(json!({"code": redirect})))
-            .await;
+        let (status, body) = self.submit(kind, &id, &redirect).await;
         assert_eq!(status, 200, "{body}");
-        let session = format!("/api/connectors/{kind}/sessions/{id}");
-        self.call(Method::GET, &session, None).await.1
+        self.session(kind, &id).await.1
     }
 
     fn conf(&self) -> String {
@@ -124,22 +116,25 @@ impl Rig {
     }
 }
 
-fn section_value(conf: &str, name: &str, key: &str) -> Option<String> {
+/// The options of remote `name` in rclone.conf.
+fn remote(conf: &str, name: &str) -> HashMap<String, String> {
     patchbay_proto::rclone::section_options(conf, name)
         .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
+        .collect()
+}
+
+/// The remote's `token`, which rclone keeps as JSON.
+fn token_of(remote: &HashMap<String, String>) -> Value {
+    serde_json::from_str(&remote["token"]).unwrap()
 }
 
 fn assert_gone(pgids: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pgids.iter().any(|p| group_alive(*p)) {
-        assert!(
-            Instant::now() < deadline,
-            "an rclone process group survived: {pgids:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || !pgids
+            .iter()
+            .any(|p| group_alive(*p))),
+        "an rclone process group survived: {pgids:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,32 +159,20 @@ async fn drive_completes_when_the_browser_reaches_rclone_itself() {
         redirect.starts_with("http://127.0.0.1:53682/"),
         "{redirect}"
     );
-    let page = rig.browser.get(&redirect).send().await.unwrap();
+    let page = browser_http().get(&redirect).send().await.unwrap();
     assert!(page.status().is_success());
 
     let done = rig.wait_change("gdrive", &id, "awaiting_oauth").await;
     assert_eq!(done["status"], "completed", "{done}");
     // Reading a finished session never consumes it.
-    let (_, again) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/gdrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let (_, again) = rig.session("gdrive", &id).await;
     assert_eq!(again["status"], "completed");
 
     let conf = rig.conf();
-    assert_eq!(
-        section_value(&conf, "personal", "type").as_deref(),
-        Some("drive")
-    );
-    assert_eq!(
-        section_value(&conf, "personal", "client_id").as_deref(),
-        Some(CLIENT_ID)
-    );
-    let token: Value =
-        serde_json::from_str(&section_value(&conf, "personal", "token").unwrap()).unwrap();
+    let personal = remote(&conf, "personal");
+    assert_eq!(personal["type"], "drive");
+    assert_eq!(personal["client_id"], CLIENT_ID);
+    let token = token_of(&personal);
     assert!(
         rig.provider
             .accepts(token["access_token"].as_str().unwrap()),
@@ -216,13 +199,7 @@ async fn drive_completes_when_the_browser_reaches_rclone_itself() {
     assert_gone(&pgids);
 
     // Cancelling a completed sign-in changes nothing.
-    let (status, _) = rig
-        .call(
-            Method::POST,
-            &format!("/api/connectors/gdrive/sessions/{id}/cancel"),
-            None,
-        )
-        .await;
+    let (status, _) = rig.cancel("gdrive", &id).await;
     assert_eq!(status, 200);
     assert_eq!(rig.conf(), conf);
 }
@@ -240,23 +217,14 @@ async fn onedrive_completes_from_a_pasted_redirect_with_an_encoded_code() {
     );
 
     // Garbage and a foreign state are refused without disturbing the flow.
-    let submit = format!("/api/connectors/onedrive/sessions/{id}/submit");
-    let (status, body) = rig
-        .call(
-            Method::POST,
-            &submit,
-            Some(json!({"code": "not a code at all"})),
-        )
-        .await;
+    let (status, body) = rig.submit("onedrive", &id, "not a code at all").await;
     assert_eq!(status, 400);
     assert!(
         body["message"].as_str().unwrap().contains("code="),
         "{body}"
     );
     let foreign = redirect.replace("state=", "state=x");
-    let (status, body) = rig
-        .call(Method::POST, &submit, Some(json!({"code": foreign})))
-        .await;
+    let (status, body) = rig.submit("onedrive", &id, &foreign).await;
     assert_eq!(status, 400);
     assert!(
         body["message"]
@@ -268,35 +236,17 @@ async fn onedrive_completes_from_a_pasted_redirect_with_an_encoded_code() {
 
     // The whole URL as the browser showed it (localhost instead of 127.0.0.1 is fine).
     let pasted = redirect.replace("127.0.0.1", "localhost");
-    let (status, body) = rig
-        .call(Method::POST, &submit, Some(json!({"code": pasted})))
-        .await;
+    let (status, body) = rig.submit("onedrive", &id, &pasted).await;
     assert_eq!((status, body), (200, json!({"ok": true})));
-    let (_, done) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/onedrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let (_, done) = rig.session("onedrive", &id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["note"], Value::Null);
 
-    let conf = rig.conf();
-    assert_eq!(
-        section_value(&conf, "work", "type").as_deref(),
-        Some("onedrive")
-    );
-    assert_eq!(
-        section_value(&conf, "work", "drive_id").as_deref(),
-        Some("b!fake-drive-1")
-    );
-    assert_eq!(
-        section_value(&conf, "work", "drive_type").as_deref(),
-        Some("personal")
-    );
-    let token: Value =
-        serde_json::from_str(&section_value(&conf, "work", "token").unwrap()).unwrap();
+    let work = remote(&rig.conf(), "work");
+    assert_eq!(work["type"], "onedrive");
+    assert_eq!(work["drive_id"], "b!fake-drive-1");
+    assert_eq!(work["drive_type"], "personal");
+    let token = token_of(&work);
     assert!(
         rig.provider
             .accepts(token["access_token"].as_str().unwrap())
@@ -321,7 +271,7 @@ async fn onedrive_without_graph_completes_and_says_so() {
         done["note"].as_str().unwrap().contains("Microsoft Graph"),
         "{done}"
     );
-    assert!(section_value(&rig.conf(), "nograph", "token").is_some());
+    assert!(remote(&rig.conf(), "nograph").contains_key("token"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -332,13 +282,7 @@ async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
     let original =
         "[keep]\ntype = drive\nroot_folder_id = abc\ntoken = {\"access_token\":\"old\"}\n";
     std::fs::write(rig.helper.data_dir().join("rclone.conf"), original).unwrap();
-    let (status, body) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/gdrive/remotes",
-            Some(json!({"name": "keep"})),
-        )
-        .await;
+    let (status, body) = rig.add_remote("gdrive", json!({"name": "keep"})).await;
     assert_eq!(status, 400, "an existing remote needs force");
     assert!(body["message"].as_str().unwrap().contains("force"));
 
@@ -346,37 +290,19 @@ async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
     rig.awaiting("gdrive", &id).await;
     let pgids = rig.rclone_children();
     assert_eq!(pgids.len(), 1);
-    let (status, body) = rig
-        .call(
-            Method::POST,
-            &format!("/api/connectors/gdrive/sessions/{id}/cancel"),
-            None,
-        )
-        .await;
+    let (status, body) = rig.cancel("gdrive", &id).await;
     assert_eq!((status, body), (200, json!({"ok": true})));
     assert_gone(&pgids);
-    let (_, s) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/gdrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let (_, s) = rig.session("gdrive", &id).await;
     assert_eq!(s["status"], "cancelled");
     assert_eq!(rig.conf(), original);
 
     // The port is free again at once; a forced re-sign-in keeps the remote's other options.
     let done = rig.sign_in_by_paste("gdrive", "keep", true).await;
     assert_eq!(done["status"], "completed", "{done}");
-    let conf = rig.conf();
-    assert_eq!(
-        section_value(&conf, "keep", "root_folder_id").as_deref(),
-        Some("abc")
-    );
-    assert_ne!(
-        section_value(&conf, "keep", "token").as_deref(),
-        Some("{\"access_token\":\"old\"}")
-    );
+    let keep = remote(&rig.conf(), "keep");
+    assert_eq!(keep["root_folder_id"], "abc");
+    assert_ne!(keep["token"], "{\"access_token\":\"old\"}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -388,17 +314,11 @@ async fn a_session_expires_after_its_ttl_and_takes_rclone_with_it() {
     let pgids = rig.rclone_children();
     assert_eq!(pgids.len(), 1);
     tokio::time::sleep(Duration::from_millis(2600)).await;
-    let (status, body) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/gdrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let (status, body) = rig.session("gdrive", &id).await;
     assert_eq!(status, 404, "{body}");
     assert!(body["message"].as_str().unwrap().contains("expired"));
     assert_gone(&pgids);
-    assert!(section_value(&rig.conf(), "slow", "type").is_none());
+    assert!(!remote(&rig.conf(), "slow").contains_key("type"));
     // And the port lease went with it.
     let id = rig.start_flow("gdrive", "slow", false).await;
     rig.awaiting("gdrive", &id).await;
@@ -411,25 +331,13 @@ async fn a_refused_code_is_an_error_the_user_can_read_and_rclone_is_gone() {
     let id = rig.start_flow("gdrive", "refused", false).await;
     rig.awaiting("gdrive", &id).await;
     let pgids = rig.rclone_children();
-    let (status, body) = rig
-        .call(
-            Method::POST,
-            &format!("/api/connectors/gdrive/sessions/{id}/submit"),
-            Some(json!({"code": "4/0Ab+never-issued/x=="})),
-        )
-        .await;
+    let (status, body) = rig.submit("gdrive", &id, "4/0Ab+never-issued/x==").await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["message"].as_str().unwrap().contains("did not accept"),
         "{body}"
     );
-    let (_, s) = rig
-        .call(
-            Method::GET,
-            &format!("/api/connectors/gdrive/sessions/{id}"),
-            None,
-        )
-        .await;
+    let (_, s) = rig.session("gdrive", &id).await;
     assert_eq!(s["status"], "error");
     assert_gone(&pgids);
     assert!(rig.conf().is_empty());
@@ -444,12 +352,7 @@ async fn a_hundred_concurrent_starts_give_one_session_and_ninety_nine_conflicts(
         let rig = rig.clone();
         tasks.push(tokio::spawn(async move {
             let kind = if i % 2 == 0 { "gdrive" } else { "onedrive" };
-            rig.call(
-                Method::POST,
-                &format!("/api/connectors/{kind}/remotes"),
-                Some(json!({"name": format!("r{i}")})),
-            )
-            .await
+            rig.add_remote(kind, json!({"name": format!("r{i}")})).await
         }));
     }
     let mut accepted = 0;
@@ -477,22 +380,10 @@ async fn a_hundred_concurrent_starts_give_one_session_and_ninety_nine_conflicts(
 async fn names_are_validated_and_remotes_deleted() {
     let rig = Rig::start(&[]);
     for bad in ["", "Has Caps", "../etc", "a/b", &"x".repeat(33)] {
-        let (status, body) = rig
-            .call(
-                Method::POST,
-                "/api/connectors/gdrive/remotes",
-                Some(json!({"name": bad})),
-            )
-            .await;
+        let (status, body) = rig.add_remote("gdrive", json!({"name": bad})).await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
-    let (status, _) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/gdrive/remotes",
-            Some(json!({"nom": "x"})),
-        )
-        .await;
+    let (status, _) = rig.add_remote("gdrive", json!({"nom": "x"})).await;
     assert_eq!(status, 400);
     std::fs::write(
         rig.helper.data_dir().join("rclone.conf"),
@@ -515,26 +406,14 @@ async fn names_are_validated_and_remotes_deleted() {
         .call(Method::DELETE, "/api/connectors/gdrive/remotes/a", None)
         .await;
     assert_eq!(status, 404);
-    let (status, _) = rig
-        .call(
-            Method::GET,
-            "/api/connectors/gdrive/sessions/gdrive-unknown",
-            None,
-        )
-        .await;
+    let (status, _) = rig.session("gdrive", "gdrive-unknown").await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rclone_missing_is_a_503_that_says_how_to_install_it() {
     let rig = Rig::start(&[("PATCHBAY_RCLONE", "/nonexistent/rclone")]);
-    let (status, body) = rig
-        .call(
-            Method::POST,
-            "/api/connectors/gdrive/remotes",
-            Some(json!({"name": "x"})),
-        )
-        .await;
+    let (status, body) = rig.add_remote("gdrive", json!({"name": "x"})).await;
     assert_eq!(status, 503, "{body}");
     assert!(
         body["message"]
@@ -568,13 +447,7 @@ async fn onedrive_with_a_configured_drive_needs_no_graph_call() {
     let done = rig.sign_in_by_paste("onedrive", "configured", false).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["note"], Value::Null, "{done}");
-    let conf = rig.conf();
-    assert_eq!(
-        section_value(&conf, "configured", "drive_id").as_deref(),
-        Some("b!configured-drive")
-    );
-    assert_eq!(
-        section_value(&conf, "configured", "drive_type").as_deref(),
-        Some("business")
-    );
+    let configured = remote(&rig.conf(), "configured");
+    assert_eq!(configured["drive_id"], "b!configured-drive");
+    assert_eq!(configured["drive_type"], "business");
 }

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Helper, secret};
+use crate::harness::{helper, secret};
 use patchbay_testkit::fake::Mode;
 use patchbay_testkit::github::FakeGithub;
 use patchbay_testkit::manus::FakeManus;
@@ -19,40 +19,24 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
     let key = secret("manus_e2e_key_cccccccccccc");
     let wrong_key = secret("manus_e2e_wrong_dddddddd");
     manus.add_key(&key);
-    let github_url = github.api_url();
-    let manus_url = manus.api_url();
-    let helper = Helper::start_with(
-        &[],
-        &[
-            ("PATCHBAY_GITHUB_API_URL", &github_url),
-            ("PATCHBAY_MANUS_API_URL", &manus_url),
-        ],
-        |_| {},
-    );
+    let helper = helper()
+        .envs(github.helper_env())
+        .envs(manus.helper_env())
+        .start();
 
     let (status, body) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/github/token",
-            Some(json!({"token": rejected})),
-        )
+        .post("/api/connectors/github/token", json!({"token": rejected}))
         .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/github/token",
-            Some(json!({"token": good})),
-        )
+        .post("/api/connectors/github/token", json!({"token": good}))
         .await;
     assert_eq!(
         (status, &body["user"]["login"]),
         (200, &json!("octocat")),
         "{body}"
     );
-    let (_, body) = helper
-        .call(Method::GET, "/api/connectors/github/status", None)
-        .await;
+    let (_, body) = helper.get("/api/connectors/github/status").await;
     assert_eq!(body["connected"], true);
     github.set_mode(Mode::Broken);
     let (status, _) = helper
@@ -61,19 +45,11 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
     assert_eq!(status, 502);
 
     let (status, _) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/manus/token",
-            Some(json!({"token": wrong_key})),
-        )
+        .post("/api/connectors/manus/token", json!({"token": wrong_key}))
         .await;
     assert_eq!(status, 400);
     let (status, _) = helper
-        .call(
-            Method::POST,
-            "/api/connectors/manus/token",
-            Some(json!({"token": key})),
-        )
+        .post("/api/connectors/manus/token", json!({"token": key}))
         .await;
     assert_eq!(status, 200);
 
@@ -97,7 +73,7 @@ async fn token_connectors_through_the_real_helper_never_log_a_secret() {
         .call(Method::POST, "/api/connectors/manus/disconnect", None)
         .await;
     assert_eq!(status, 200);
-    let (_, overview) = helper.call(Method::GET, "/api/connectors", None).await;
+    let (_, overview) = helper.get("/api/connectors").await;
     assert!(
         overview["connectors"]
             .as_array()

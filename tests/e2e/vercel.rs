@@ -1,15 +1,14 @@
 //! The Vercel connector on the real Worker (`wrangler dev`, workerd, local D1) against the
 //! fake Vercel from testkit, which checks PKCE and rotates refresh tokens.
 
-use std::process::Command;
 use std::time::Duration;
 
-use patchbay_testkit::process::workspace_root;
+use patchbay_testkit::rigs::wrangler::deploy_dry_run;
 use patchbay_testkit::vercel::FakeVercel;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Edge, VercelEdge};
+use crate::harness::{Edge, VercelEdge, browser_http, redirect_of};
 
 const EDGE_TOKEN: &str = VercelEdge::TOKEN;
 
@@ -17,21 +16,18 @@ struct Setup {
     edge: Edge,
     fake: FakeVercel,
     _server: patchbay_testkit::FakeServer,
+    /// The person's browser, which also calls the edge's API here.
     http: reqwest::Client,
 }
 
 impl Setup {
     fn start(extra: &[(&str, &str)]) -> Setup {
         let VercelEdge { edge, fake, server } = VercelEdge::start(extra);
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
         Setup {
             edge,
             fake,
             _server: server,
-            http,
+            http: browser_http(),
         }
     }
 
@@ -60,14 +56,10 @@ impl Setup {
     async fn approve(&self) -> String {
         let (status, start) = self.api("GET", "oauth/start", None).await;
         assert_eq!(status, 200, "{start}");
-        let res = self
-            .http
-            .get(start["authorize_url"].as_str().unwrap())
-            .send()
+        let (status, location) = redirect_of(start["authorize_url"].as_str().unwrap())
             .await
-            .unwrap();
-        assert_eq!(res.status(), 302);
-        let location = res.headers()["location"].to_str().unwrap().to_owned();
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 302);
         assert!(
             location.starts_with(&format!("{}/callback?", self.edge.origin())),
             "{location}"
@@ -246,7 +238,7 @@ async fn vercel_manual_token_good_and_bad_then_disconnect() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vercel_edge_api_without_secrets_says_what_to_run() {
-    let edge = Edge::start(&[]);
+    let edge = Edge::builder().start();
     let res = reqwest::get(format!("{}/api/connectors/vercel/status", edge.origin()))
         .await
         .unwrap();
@@ -264,41 +256,8 @@ async fn vercel_edge_api_without_secrets_says_what_to_run() {
 /// stay under 1 MB (Cloudflare's free plan allows 3 MB).
 #[test]
 fn vercel_worker_deploy_dry_run_fits_the_size_budget() {
-    let root = workspace_root();
-    assert!(
-        root.join("edge/build/worker/shim.mjs").exists(),
-        "run `cargo xtask build` first"
-    );
-    let out = tempfile::tempdir().unwrap();
-    let output = Command::new(root.join("node_modules/.bin/wrangler"))
-        .current_dir(root.join("edge"))
-        .args(["deploy", "--dry-run", "--outdir"])
-        .arg(out.path())
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("WRANGLER_LOG_PATH", out.path().join("logs"))
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run wrangler deploy --dry-run");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{text}");
-    // "Total Upload: 650.12 KiB / gzip: 250.34 KiB"
-    let gzip = text
-        .lines()
-        .find_map(|l| l.split_once("gzip:").map(|(_, r)| r.trim().to_owned()))
-        .unwrap_or_else(|| panic!("no size in wrangler's output:\n{text}"));
-    let (number, unit) = gzip.split_once(' ').unwrap();
-    let kib: f64 = number.parse::<f64>().unwrap()
-        * match unit {
-            "KiB" => 1.0,
-            "MiB" => 1024.0,
-            other => panic!("unit {other}"),
-        };
+    let dry_run = deploy_dry_run().unwrap_or_else(|e| panic!("{e}"));
+    let kib = dry_run.upload_gzip as f64 / 1024.0;
     eprintln!("Worker upload size (gzip): {kib:.1} KiB");
     assert!(
         kib < 1024.0,
