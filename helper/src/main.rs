@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use patchbay_helper::config::ServeArgs;
+use patchbay_helper::engine::fsutil;
 use patchbay_helper::pairing::{self, TokenSource};
 use patchbay_helper::{AppState, app};
 use patchbay_proto::pairing::Pairing;
@@ -63,12 +64,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let config = args.into_config(bound).map_err(|e| e.to_string())?;
     let env_token = std::env::var("PATCHBAY_TOKEN").ok();
-    let (token, source) = pairing::load_or_create(&config.data_dir, env_token).map_err(|e| {
-        format!(
-            "cannot set up the data folder {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    let (token, source) = fsutil::ensure_private_dir(&config.data_dir)
+        .and_then(|()| pairing::load_or_create(&config.data_dir, env_token))
+        .map_err(|e| {
+            format!(
+                "cannot set up the data folder {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
 
     let link = Pairing {
         helper: format!("http://{bound}"),

@@ -272,7 +272,9 @@ async fn twenty_pasted_redirects_in_a_row_all_complete() {
     let rig = Rig::start(&[]);
     for i in 0..20 {
         let kind = if i % 2 == 0 { "gdrive" } else { "onedrive" };
-        let done = rig.sign_in_by_paste(kind, &format!("paste-{i}"), false).await;
+        let done = rig
+            .sign_in_by_paste(kind, &format!("paste-{i}"), false)
+            .await;
         assert_eq!(done["status"], "completed", "paste {i}: {done}");
     }
     let remotes = patchbay_proto::rclone::parse_remotes(&rig.conf());
