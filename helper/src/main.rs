@@ -1,10 +1,11 @@
-//! `patchbay`: the command-line entry point. Parses arguments, binds, serves; nothing else.
+//! `patchbay`: the command-line entry point. Parses arguments, binds, prints the pairing
+//! link and hands the socket to `engine::server`; nothing else.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use patchbay_helper::config::ServeArgs;
-use patchbay_helper::engine::fsutil;
+use patchbay_helper::engine::{fsutil, server};
 use patchbay_helper::pairing::{self, TokenSource};
 use patchbay_helper::{AppState, app};
 use patchbay_proto::pairing::Pairing;
@@ -78,6 +79,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         token: token.clone(),
     }
     .dashboard_link(&config.dashboard_url);
+    // Before the link: once it is printed the helper is ready, its files swept.
+    let limits = config.limits;
+    let state = AppState::new(config, token);
+    let config = state.config();
     tracing::info!(
         address = %bound,
         data_dir = %config.data_dir.display(),
@@ -95,17 +100,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         );
     }
 
-    let state = AppState::new(config, token);
     let stopping = state.clone();
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // End the flows first: their sessions turn "cancelled", which also answers any
-            // long-poll still open, so the server can drain at once.
-            stopping.shutdown().await;
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    server::serve(listener, app(state.clone()), limits, async move {
+        shutdown_signal().await;
+        // End the flows first: their sessions turn "cancelled", which also answers any
+        // long-poll still open, so the server can drain at once.
+        stopping.shutdown().await;
+    })
+    .await;
     state.shutdown().await;
     tracing::info!("helper stopped");
     Ok(())

@@ -54,7 +54,7 @@ impl PasteError {
 
 /// Error texts come from the provider via the user's paste: keep them short and printable.
 fn short(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(120).collect()
+    crate::text::quote(s, 120)
 }
 
 /// Reads a pasted redirect URL, query string or bare code.
