@@ -10,11 +10,15 @@ mod vercel;
 
 pub use vercel::PendingExchange;
 
+use std::future::Future;
+
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use patchbay_proto::api::{ConnectorId, ConnectorsOverview};
+use patchbay_proto::api::{ConnectorId, ConnectorsOverview, SetupNeeded};
 
 use crate::api::{ApiFailure, HelperClient, Link};
+use crate::flow::{offline_advice, served_by_helper};
+use crate::tasks::Tasks;
+use crate::ui::Feedback;
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -32,6 +36,8 @@ impl Changed {
 pub struct Summary {
     pub connected: Signal<bool>,
     pub detail: Signal<String>,
+    /// What the connector lacks before a sign-in can work (no OAuth client, no edge).
+    pub setup: Signal<Option<SetupNeeded>>,
 }
 
 #[component]
@@ -41,9 +47,10 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
     let changed = Changed(RwSignal::new(0));
     provide_context(client.clone());
     provide_context(changed);
-    let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    client.watch(alive.clone());
-    on_cleanup(move || alive.store(false, std::sync::atomic::Ordering::Relaxed));
+    client.watch(&Tasks::here());
+    let same_origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .is_some_and(|origin| served_by_helper(&origin, &helper));
 
     let overview = LocalResource::new(move || {
         link.epoch.track();
@@ -63,26 +70,35 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
             .map(|o| o.connectors.iter().map(|c| c.id).collect::<Vec<_>>())
             .unwrap_or_default()
     });
-    let banner = {
+    let refused = {
+        let helper = helper.clone();
+        move || match overview.get() {
+            Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
+            _ => None,
+        }
+    };
+    let offline = {
         let helper = helper.clone();
         move || {
-            if !link.online.get() {
-                return Some(format!(
-                    "{} Trying again by itself…",
-                    ApiFailure::Unreachable.explain(&helper)
-                ));
-            }
-            match overview.get() {
-                Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
-                _ => None,
-            }
+            (!link.online.get()).then(|| {
+                view! {
+                    <div class="banner error" data-testid="banner">
+                        "Cannot reach the Patchbay helper at " <code>{helper.clone()}</code>
+                        ". Check that " <code>"patchbay serve"</code> " is running. "
+                        {offline_advice(same_origin)}
+                        " Trying again by itself…"
+                    </div>
+                }
+            })
         }
     };
 
     view! {
         <p class="paired">"Paired with the helper at " <code>{helper.clone()}</code></p>
         <div class="live" role="alert">
-            {move || banner().map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
+            {offline}
+            {move || link.online.get().then(|| refused()).flatten()
+                .map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
         </div>
         <Show when=move || latest.with(Option::is_some)
             fallback=move || view! {
@@ -112,6 +128,7 @@ fn summary_of(latest: Memo<Option<ConnectorsOverview>>, id: ConnectorId) -> Summ
                 .and_then(|c| c.detail)
                 .unwrap_or_else(|| what_it_connects(id).to_owned())
         }),
+        setup: Memo::new(move |_| find().and_then(|c| c.setup)).into(),
     }
 }
 
@@ -127,58 +144,6 @@ fn card(id: ConnectorId, summary: Summary) -> AnyView {
     }
 }
 
-/// The signals a card reports its actions through.
-#[derive(Clone, Copy)]
-pub struct Feedback {
-    pub busy: RwSignal<bool>,
-    pub problem: RwSignal<Option<String>>,
-    pub notice: RwSignal<Option<String>>,
-}
-
-impl Default for Feedback {
-    fn default() -> Self {
-        Self {
-            busy: RwSignal::new(false),
-            problem: RwSignal::new(None),
-            notice: RwSignal::new(None),
-        }
-    }
-}
-
-impl Feedback {
-    /// An action starts: the card is busy and the last action's outcome goes away.
-    pub fn begin(self) {
-        self.busy.set(true);
-        self.problem.set(None);
-        self.notice.set(None);
-    }
-}
-
-/// Reconnect or Disconnect a token connector: `POST /api/connectors/{connector}/{what}`,
-/// reported on the card, then `refresh`. `accepted`: what a successful reconnect says.
-pub fn stored_credential_action(
-    client: &HelperClient,
-    connector: &'static str,
-    what: &'static str,
-    (accepted, disconnected): (&'static str, &'static str),
-    feedback: Feedback,
-    refresh: impl Fn() + 'static,
-) {
-    let client = client.clone();
-    feedback.begin();
-    spawn_local(async move {
-        let path = format!("/api/connectors/{connector}/{what}");
-        let r: Result<serde::de::IgnoredAny, _> = client.post_empty(&path).await;
-        feedback.busy.set(false);
-        match r {
-            Ok(_) if what == "reconnect" => feedback.notice.set(Some(accepted.into())),
-            Ok(_) => feedback.notice.set(Some(disconnected.into())),
-            Err(e) => feedback.problem.set(e.on_card()),
-        }
-        refresh();
-    });
-}
-
 pub fn what_it_connects(id: ConnectorId) -> &'static str {
     match id {
         ConnectorId::Gdrive => "Google Drive folders, mounted through rclone.",
@@ -190,43 +155,117 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
     }
 }
 
-/// A card's own state: loaded on mount, again after each change it makes, and again when
-/// the helper comes back after an outage. Kept as the answer's text (one resource type for
-/// every card keeps the wasm small); [`last_good`] reads it as `T`.
-pub fn card_state(
-    path: &'static str,
-) -> (LocalResource<Result<String, ApiFailure>>, RwSignal<u32>) {
-    let client = expect_context::<HelperClient>();
-    let reload = RwSignal::new(0u32);
-    let link = client.link;
-    let resource = LocalResource::new(move || {
-        link.epoch.track();
-        reload.track();
-        let client = client.clone();
-        async move { client.get_text(path).await }
-    });
-    (resource, reload)
+/// What every card stands on: its own state from the helper, the outcome lines of its
+/// actions, and its tasks (which end with the card). Copy, so handlers just capture it.
+#[derive(Clone, Copy)]
+pub struct Card {
+    /// The card's status route's answer, kept as text (one resource type for every card
+    /// keeps the wasm small); [`Card::last_good`] reads it as `T`.
+    pub state: LocalResource<Result<String, ApiFailure>>,
+    reload: RwSignal<u32>,
+    changed: Changed,
+    pub feedback: Feedback,
+    tasks: StoredValue<Tasks>,
+    client: StoredValue<HelperClient>,
 }
 
-/// The card's problem line from its state (never for an unreachable helper: the banner
-/// says that once for the page).
-pub fn state_problem(
-    resource: LocalResource<Result<String, ApiFailure>>,
-) -> Signal<Option<String>> {
-    Signal::derive(move || match resource.get() {
-        Some(Err(e)) => e.on_card(),
-        _ => None,
-    })
-}
+impl Card {
+    /// A card reading `path`: on mount, after each change it makes, and when the helper comes
+    /// back after an outage. Nothing is asked while `enabled` is false (the connector needs
+    /// setup first, and the route could only refuse).
+    pub fn new(path: &'static str, enabled: Signal<bool>) -> Self {
+        let client = expect_context::<HelperClient>();
+        let reload = RwSignal::new(0u32);
+        let link = client.link;
+        let state = {
+            let client = client.clone();
+            LocalResource::new(move || {
+                link.epoch.track();
+                reload.track();
+                let (client, enabled) = (client.clone(), enabled.get());
+                async move {
+                    if enabled {
+                        client.get_text(path).await
+                    } else {
+                        Ok(String::new())
+                    }
+                }
+            })
+        };
+        Self {
+            state,
+            reload,
+            changed: expect_context::<Changed>(),
+            feedback: Feedback::new(),
+            tasks: StoredValue::new(Tasks::here()),
+            client: StoredValue::new(client),
+        }
+    }
 
-/// The last good value of the card's state (kept while it reloads or the helper is away).
-pub fn last_good<T>(resource: LocalResource<Result<String, ApiFailure>>) -> Memo<Option<T>>
-where
-    T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
-{
-    Memo::new(move |prev: Option<&Option<T>>| match resource.get() {
-        Some(Ok(text)) => serde_json::from_str(&text).ok(),
-        Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
-        Some(Err(_)) => None,
-    })
+    pub fn client(self) -> HelperClient {
+        self.client.get_value()
+    }
+
+    /// Runs `task` for this card; it stops if the card goes away.
+    pub fn spawn(self, task: impl Future<Output = ()> + 'static) {
+        self.tasks.with_value(|t| t.spawn(task));
+    }
+
+    /// Reads the card's state again (a sign-in may have finished elsewhere).
+    pub fn reload(self) {
+        self.reload.update(|n| *n += 1);
+    }
+
+    /// The card changed something: read it again, and the overview too.
+    pub fn refresh(self) {
+        self.reload();
+        self.changed.bump();
+    }
+
+    /// One action on this card: the last outcome goes, `request` runs, then the card says
+    /// `done(answer)` or what went wrong, and reloads.
+    pub fn act(
+        self,
+        request: impl Future<Output = Result<String, ApiFailure>> + 'static,
+        done: impl FnOnce(&str) -> String + 'static,
+    ) {
+        self.feedback.begin();
+        self.spawn(async move {
+            match request.await {
+                Ok(answer) => self.feedback.done(done(&answer)),
+                Err(e) => self.feedback.failed(&e),
+            }
+            self.refresh();
+        });
+    }
+
+    /// `POST /api/connectors/{connector}/{reconnect|disconnect}`, reported on the card.
+    pub fn stored_credential(self, connector: &'static str, what: &'static str, done: String) {
+        let client = self.client();
+        let path = format!("/api/connectors/{connector}/{what}");
+        self.act(async move { client.post_text(&path).await }, move |_| done);
+    }
+
+    /// The card's problem line from its state (never for an unreachable helper: the banner
+    /// says that once for the page).
+    pub fn state_problem(self) -> Signal<Option<String>> {
+        let state = self.state;
+        Signal::derive(move || match state.get() {
+            Some(Err(e)) => e.on_card(),
+            _ => None,
+        })
+    }
+
+    /// The last good value of the card's state (kept while it reloads or the helper is away).
+    pub fn last_good<T>(self) -> Memo<Option<T>>
+    where
+        T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+    {
+        let state = self.state;
+        Memo::new(move |prev: Option<&Option<T>>| match state.get() {
+            Some(Ok(text)) => serde_json::from_str(&text).ok(),
+            Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
+            Some(Err(_)) => None,
+        })
+    }
 }
