@@ -149,7 +149,7 @@ pub fn SignInSteps(
             <Show when=move || !step.get().is_finished()>
                 <Problem message=cancel_problem />
                 <button type="button" class="secondary" data-action="cancel-flow"
-                    disabled=move || cancelling.get() on:click=cancel.clone()>"Cancel sign-in"</button>
+                    disabled=cancelling on:click=cancel.clone()>"Cancel sign-in"</button>
             </Show>
         </section>
     }
@@ -220,7 +220,7 @@ fn Authorize(
                         bind:value=pasted />
                     <Problem message=problem />
                     <Notice message=sent />
-                    <button type="submit" class="primary" disabled=move || busy.get()>"Finish sign-in"</button>
+                    <button type="submit" class="primary" disabled=busy>"Finish sign-in"</button>
                 </form>
             </li>
         </ol>

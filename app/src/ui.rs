@@ -45,7 +45,7 @@ pub fn CardFrame(
                     {move || shown.get().words()}
                 </span>
             </header>
-            <p class="detail">{move || detail.get()}</p>
+            <p class="detail">{detail}</p>
             {move || account.get().map(|a| view! { <p class="account" data-testid="account">{a}</p> })}
             {children()}
         </article>
@@ -165,7 +165,7 @@ pub fn Problem(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
 #[component]
 pub fn Notice(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
     view! {
-        <p class="notice" role="status" aria-live="polite" data-testid="notice">{move || message.get()}</p>
+        <p class="notice" role="status" aria-live="polite" data-testid="notice">{message}</p>
     }
 }
 
@@ -202,13 +202,13 @@ pub fn ConfirmButton(
             when=move || asking.get()
             fallback=move || view! {
                 <button type="button" class="danger subtle" node_ref=ask_ref data-action="ask"
-                    disabled=move || busy.get() on:click=move |_| asking.set(true)>"Disconnect"</button>
+                    disabled=busy on:click=move |_| asking.set(true)>"Disconnect"</button>
             }
         >
             <span class="confirm" role="group" aria-label="Disconnect">
                 <span class="question">{question.clone()}</span>
                 <button type="button" class="danger" node_ref=yes_ref data-action="confirm"
-                    disabled=move || busy.get()
+                    disabled=busy
                     on:click=move |_| { asking.set(false); on_confirm.run(()) }>"Disconnect"</button>
                 <button type="button" class="secondary" data-action="keep"
                     on:click=move |_| asking.set(false)>"Keep"</button>
@@ -277,12 +277,12 @@ pub fn TokenForm(
             <p class="hint" id=hint_id>{hint}</p>
             <Problem message=problem />
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || busy.get()>
+                <button type="submit" class="primary" disabled=busy>
                     {move || if busy.get() { "Checking…".to_owned() } else { button.clone() }}
                 </button>
                 {on_cancel.map(|c| view! {
                     // Not while saving: the answer must reach the card.
-                    <button type="button" class="secondary" disabled=move || busy.get()
+                    <button type="button" class="secondary" disabled=busy
                         on:click=move |_| c.run(())>"Cancel"</button>
                 })}
             </div>

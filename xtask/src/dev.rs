@@ -164,7 +164,7 @@ fn part(name: &str, done: &str, f: impl FnOnce() -> Result) -> Result {
 
 fn wrangler() -> std::process::Command {
     let mut c = cmd(&node_bin().join("wrangler").to_string_lossy());
-    c.current_dir(root().join("edge")).env("NO_COLOR", "1");
+    c.current_dir(root().join("edge")).env("NO_COLOR", "true");
     c
 }
 
@@ -211,7 +211,7 @@ fn write_private(path: &Path, text: &str) -> Result {
 /// Starts a part in its own process group (stopped, group and all, when dropped); what it
 /// prints is kept (see [`Part::echo`]).
 fn start(verbose: bool, name: &'static str, mut c: std::process::Command) -> Running {
-    c.env("NO_COLOR", "1").env("CARGO_TERM_COLOR", "never");
+    c.env("NO_COLOR", "true").env("CARGO_TERM_COLOR", "never");
     if verbose {
         eprintln!("xtask: {name}: $ {}", shown(&c));
     }

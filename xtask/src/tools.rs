@@ -164,7 +164,9 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
 pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = Instant::now();
     let r = f();
-    eprintln!("xtask: {what} took {:.1}s", start.elapsed().as_secs_f64());
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("xtask: {what} took {:.1}s", start.elapsed().as_secs_f64());
+    }
     r
 }
 

@@ -107,7 +107,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
                 Panel::Closed if connected.get() => view! {
                     <div class="actions">
                         <button type="button" class="secondary" data-action="reconnect"
-                            disabled=move || busy.get() on:click=move |_| act("reconnect")>"Reconnect"</button>
+                            disabled=busy on:click=move |_| act("reconnect")>"Reconnect"</button>
                         <ConfirmButton busy question="Disconnect GitHub? Patchbay forgets the stored token."
                             on_confirm=Callback::new(move |()| act("disconnect")) />
                     </div>
@@ -115,7 +115,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
                 Panel::Closed => view! {
                     <div class="actions">
                         <button type="button" class="primary" data-action="device"
-                            disabled=move || busy.get() on:click=start_device>"Sign in with GitHub"</button>
+                            disabled=busy on:click=start_device>"Sign in with GitHub"</button>
                         <button type="button" class="secondary" data-action="use-token"
                             on:click=move |_| { feedback.clear(); panel.set(Panel::Token) }>"Use a token"</button>
                     </div>

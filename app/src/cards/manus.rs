@@ -63,7 +63,7 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
                     view! {
                         <div class="actions">
                             <button type="button" class="secondary" data-action="reconnect"
-                                disabled=move || busy.get() on:click=move |_| act("reconnect")>"Reconnect"</button>
+                                disabled=busy on:click=move |_| act("reconnect")>"Reconnect"</button>
                             <button type="button" class="secondary" data-action="replace"
                                 on:click=move |_| { feedback.clear(); replacing.set(true) }>"Replace key"</button>
                             <ConfirmButton busy question="Disconnect Manus? Patchbay forgets the stored key."

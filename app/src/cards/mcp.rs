@@ -167,10 +167,10 @@ fn AddServer(
                 {move || shown().unwrap_or_else(|| "The server's MCP endpoint. Patchbay finds its sign-in page by itself.".to_owned())}
             </p>
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || busy.get()>
+                <button type="submit" class="primary" disabled=busy>
                     {move || if busy.get() { "Starting…" } else { "Continue" }}
                 </button>
-                <button type="button" class="secondary" disabled=move || busy.get()
+                <button type="button" class="secondary" disabled=busy
                     on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>

@@ -64,12 +64,6 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
             _ => prev.cloned().flatten(),
         },
     );
-    let ids = Memo::new(move |_| {
-        latest
-            .get()
-            .map(|o| o.connectors.iter().map(|c| c.id).collect::<Vec<_>>())
-            .unwrap_or_default()
-    });
     let refused = {
         let helper = helper.clone();
         move || match overview.get() {
@@ -106,10 +100,11 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
                     <p class="loading" role="status">"Loading connectors…"</p>
                 </Show>
             }>
+            // Built once, from the first overview: the connectors never change while the
+            // page lives, and a later refresh must never rebuild a card (its flow would go).
             <div class="cards">
-                <For each=move || ids.get() key=|id| *id let:id>
-                    {card(id, summary_of(latest, id))}
-                </For>
+                {latest.get_untracked().map(|o| o.connectors).unwrap_or_default().into_iter()
+                    .map(|c| card(c.id, summary_of(latest, c.id))).collect_view()}
             </div>
         </Show>
     }

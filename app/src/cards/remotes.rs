@@ -232,11 +232,11 @@ fn NameStep(
             </Show>
             <Problem message=start_problem />
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || busy.get()>
+                <button type="submit" class="primary" disabled=busy>
                     {move || if busy.get() { "Starting…" } else { go }}
                 </button>
                 // Not while starting: a sign-in the card no longer follows would hold the port.
-                <button type="button" class="secondary" disabled=move || busy.get()
+                <button type="button" class="secondary" disabled=busy
                     on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>

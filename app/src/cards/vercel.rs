@@ -172,7 +172,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                                 </li>
                                 <li>"Vercel then shows a Patchbay page saying the sign-in is complete. Come back to this tab: the card updates when you return."</li>
                             </ol>
-                            <p class="hint" role="status" aria-live="polite" data-testid="check-result">{move || found.get()}</p>
+                            <p class="hint" role="status" aria-live="polite" data-testid="check-result">{found}</p>
                             <div class="actions">
                                 <button type="button" class="primary" data-action="check" on:click=check>"I've approved: check now"</button>
                                 <button type="button" class="secondary" data-action="cancel-flow"
@@ -190,7 +190,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                     Panel::Closed if connected.get() => view! {
                         <div class="actions">
                             <button type="button" class="secondary" data-action="reconnect"
-                                disabled=move || busy.get() on:click=move |_| act("reconnect")>"Reconnect"</button>
+                                disabled=busy on:click=move |_| act("reconnect")>"Reconnect"</button>
                             <ConfirmButton busy question="Disconnect Vercel? Patchbay signs out and forgets the credentials."
                                 on_confirm=Callback::new(move |()| act("disconnect")) />
                         </div>
@@ -198,7 +198,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                     Panel::Closed => view! {
                         <div class="actions">
                             <button type="button" class="primary" data-action="oauth"
-                                disabled=move || busy.get() on:click=start>"Sign in with Vercel"</button>
+                                disabled=busy on:click=start>"Sign in with Vercel"</button>
                             <button type="button" class="secondary" data-action="use-token"
                                 on:click=move |_| { feedback.clear(); panel.set(Panel::Token) }>"Use a token"</button>
                         </div>
