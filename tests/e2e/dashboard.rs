@@ -132,9 +132,10 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     browser.client.close().await.unwrap();
 }
 
-/// Cancelling raced the long-poll, and a late answer touched the closed steps' callbacks:
-/// the wasm app panicked about every second time. Cancelling again and again must leave a
-/// page that still answers, every time with the same notice.
+/// Cancel's answer and the long-poll's race; when the long-poll's came after the steps had
+/// closed, it used to touch their disposed callbacks and the wasm app panicked (the race is
+/// timing-bound: here it rarely lost). Cancelling again and again must leave a page that
+/// still answers, every time with the same notice, whichever answer comes first.
 #[tokio::test(flavor = "multi_thread")]
 async fn cancelling_a_sign_in_again_and_again_leaves_a_working_page() {
     let _port = port_53682();

@@ -12,8 +12,8 @@ use patchbay_testkit::libc;
 use patchbay_testkit::process::Running;
 
 use crate::tools::{
-    QUIET, Result, build_worker, cmd, last_lines, node_bin, root, run, setup, shown, strip_ansi,
-    target_dir,
+    QUIET, Result, build_helper, build_worker, cmd, last_lines, node_bin, root, run, setup, shown,
+    strip_ansi, target_dir,
 };
 
 const HELPER_PORT: u16 = 7878;
@@ -32,22 +32,11 @@ pub fn dev(verbose: bool) -> Result {
     let signals = Signals::block();
     QUIET.store(!verbose, std::sync::atomic::Ordering::Relaxed);
 
-    part("tools", "ready", || setup())?;
+    part("tools", "ready", setup)?;
     signals.stop_if_asked()?;
     part("edge", "Worker built", build_worker)?;
     signals.stop_if_asked()?;
-    part("helper", "built", || {
-        let mut c = cmd("cargo");
-        c.args([
-            "build",
-            "--quiet",
-            "-p",
-            "patchbay-helper",
-            "--bin",
-            "patchbay",
-        ]);
-        run(c)
-    })?;
+    part("helper", "built", || build_helper(false))?;
     signals.stop_if_asked()?;
     let edge_token = edge_secrets()?;
     let dist = root().join(DEV_DIST);

@@ -262,6 +262,23 @@ pub fn build() -> Result {
     })
 }
 
+/// The `patchbay` binary (debug, or `--release`).
+pub fn build_helper(release: bool) -> Result {
+    let mut c = cmd("cargo");
+    c.args([
+        "build",
+        "--quiet",
+        "-p",
+        "patchbay-helper",
+        "--bin",
+        "patchbay",
+    ]);
+    if release {
+        c.arg("--release");
+    }
+    run(c)
+}
+
 /// The edge Worker, into edge/build/ (worker-build, release).
 pub fn build_worker() -> Result {
     let mut worker = cmd("worker-build");

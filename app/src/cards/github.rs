@@ -7,12 +7,12 @@ use patchbay_proto::tokens::{
     check_github_token_shape,
 };
 
-use super::{Card, Summary};
+use super::{Card, CredentialActions, SignInOrToken, Summary};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
-use crate::flow::{CANCELLED, clock, device_failure};
+use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CardFrame, ConfirmButton, CopyButton, FeedbackLines, Problem, TokenForm};
+use crate::ui::{CardFrame, CopyButton, FeedbackLines, Problem, TokenForm};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -51,28 +51,14 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         feedback.done(format!("Signed in to GitHub as @{login}."));
         card.refresh();
     });
-    let ended = Callback::new(move |how: Ended| {
-        card.refresh();
-        if how == Ended::Cancelled {
-            panel.set(Panel::Closed);
-            feedback.done(CANCELLED);
-        }
-    });
+    let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
     let saved = Callback::new(move |()| {
         panel.set(Panel::Closed);
         feedback.done("Token saved.");
         card.refresh();
     });
-    let act = move |what: &'static str| {
-        let done = if what == "reconnect" {
-            "GitHub accepted the stored token."
-        } else {
-            "Disconnected from GitHub."
-        };
-        card.stored_credential("github", what, done.into());
-    };
-    let start_device = move |_| {
+    let start_device = Callback::new(move |()| {
         let client = card.client();
         feedback.begin();
         card.spawn(async move {
@@ -86,8 +72,8 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
                 Err(e) => feedback.failed(&e),
             }
         });
-    };
-    let busy = feedback.busy;
+    });
+    let use_token = Callback::new(move |()| panel.set(Panel::Token));
 
     view! {
         <CardFrame id=ConnectorId::Github connected setup=summary.setup account detail=summary.detail>
@@ -105,20 +91,12 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
                         on_saved=saved on_cancel=Some(closed) />
                 }.into_any(),
                 Panel::Closed if connected.get() => view! {
-                    <div class="actions">
-                        <button type="button" class="secondary" data-action="reconnect"
-                            disabled=busy on:click=move |_| act("reconnect")>"Reconnect"</button>
-                        <ConfirmButton busy question="Disconnect GitHub? Patchbay forgets the stored token."
-                            on_confirm=Callback::new(move |()| act("disconnect")) />
-                    </div>
+                    <CredentialActions card connector="github" accepted="GitHub accepted the stored token."
+                        question="Disconnect GitHub? Patchbay forgets the stored token." />
                 }.into_any(),
                 Panel::Closed => view! {
-                    <div class="actions">
-                        <button type="button" class="primary" data-action="device"
-                            disabled=busy on:click=start_device>"Sign in with GitHub"</button>
-                        <button type="button" class="secondary" data-action="use-token"
-                            on:click=move |_| { feedback.clear(); panel.set(Panel::Token) }>"Use a token"</button>
-                    </div>
+                    <SignInOrToken card action="device" label="Sign in with GitHub"
+                        on_sign_in=start_device on_token=use_token />
                 }.into_any(),
             }}
         </CardFrame>

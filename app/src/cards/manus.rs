@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
 use patchbay_proto::tokens::{TokenStatus, check_manus_key_shape};
 
-use super::{Card, Summary};
-use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, TokenForm};
+use super::{Card, CredentialActions, Summary};
+use crate::ui::{CardFrame, FeedbackLines, Problem, TokenForm};
 
 #[component]
 pub fn ManusCard(summary: Summary) -> impl IntoView {
@@ -27,14 +27,6 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
         })
     });
     let replacing = RwSignal::new(false);
-    let act = move |what: &'static str| {
-        let done = if what == "reconnect" {
-            "Manus accepted the stored key."
-        } else {
-            "Disconnected from Manus."
-        };
-        card.stored_credential("manus", what, done.into());
-    };
     let saved = Callback::new(move |()| {
         replacing.set(false);
         feedback.done("Key saved.");
@@ -49,7 +41,6 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
                 on_saved=saved on_cancel=cancel />
         }
     };
-    let busy = feedback.busy;
     view! {
         <CardFrame id=ConnectorId::Manus connected setup=summary.setup account detail=summary.detail>
             <Problem message=card.state_problem() />
@@ -61,14 +52,11 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
                     form(Some(keep)).into_any()
                 } else {
                     view! {
-                        <div class="actions">
-                            <button type="button" class="secondary" data-action="reconnect"
-                                disabled=busy on:click=move |_| act("reconnect")>"Reconnect"</button>
+                        <CredentialActions card connector="manus" accepted="Manus accepted the stored key."
+                            question="Disconnect Manus? Patchbay forgets the stored key.">
                             <button type="button" class="secondary" data-action="replace"
                                 on:click=move |_| { feedback.clear(); replacing.set(true) }>"Replace key"</button>
-                            <ConfirmButton busy question="Disconnect Manus? Patchbay forgets the stored key."
-                                on_confirm=Callback::new(move |()| act("disconnect")) />
-                        </div>
+                        </CredentialActions>
                     }.into_any()
                 }
             }}

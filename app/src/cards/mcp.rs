@@ -6,8 +6,8 @@ use patchbay_proto::api::SessionStarted;
 use patchbay_proto::mcp::{McpServerList, StartServerRequest, TokenState};
 
 use super::{Card, Summary};
-use crate::flow::{CANCELLED, server_url_problem, token_state_words};
-use crate::session::{Ended, SignInSteps};
+use crate::flow::{server_url_problem, token_state_words};
+use crate::session::SignInSteps;
 use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem};
 
 #[derive(Clone, PartialEq)]
@@ -31,13 +31,7 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
     });
     let panel = RwSignal::new(Panel::Closed);
     // Made here, not in the view of one panel: they run while that view is going away.
-    let ended = Callback::new(move |how: Ended| {
-        card.refresh();
-        if how == Ended::Cancelled {
-            panel.set(Panel::Closed);
-            feedback.done(CANCELLED);
-        }
-    });
+    let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
     let start = Callback::new(move |url: String| {
         let client = card.client();

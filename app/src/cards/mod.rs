@@ -16,9 +16,10 @@ use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, ConnectorsOverview, SetupNeeded};
 
 use crate::api::{ApiFailure, HelperClient, Link};
-use crate::flow::{offline_advice, served_by_helper};
+use crate::flow::{CANCELLED, offline_advice, served_by_helper};
+use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::Feedback;
+use crate::ui::{ConfirmButton, Feedback};
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -91,7 +92,7 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
         <p class="paired">"Paired with the helper at " <code>{helper.clone()}</code></p>
         <div class="live" role="alert">
             {offline}
-            {move || link.online.get().then(|| refused()).flatten()
+            {move || link.online.get().then(&refused).flatten()
                 .map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
         </div>
         <Show when=move || latest.with(Option::is_some)
@@ -234,11 +235,17 @@ impl Card {
         });
     }
 
-    /// `POST /api/connectors/{connector}/{reconnect|disconnect}`, reported on the card.
-    pub fn stored_credential(self, connector: &'static str, what: &'static str, done: String) {
-        let client = self.client();
-        let path = format!("/api/connectors/{connector}/{what}");
-        self.act(async move { client.post_text(&path).await }, move |_| done);
+    /// What the card does when a sign-in ends, the same on every card: it reloads, and a
+    /// cancelled one closes its steps (`close`) and says [`CANCELLED`]. Made where the card
+    /// is built: it runs while the steps' own view is going away.
+    pub fn on_sign_in_end(self, close: impl Fn() + Send + Sync + 'static) -> Callback<Ended> {
+        Callback::new(move |how: Ended| {
+            self.refresh();
+            if how == Ended::Cancelled {
+                close();
+                self.feedback.done(CANCELLED);
+            }
+        })
     }
 
     /// The card's problem line from its state (never for an unreachable helper: the banner
@@ -262,5 +269,57 @@ impl Card {
             Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
             Some(Err(_)) => None,
         })
+    }
+}
+
+/// A stored credential's actions: Reconnect (the helper checks it again with the provider)
+/// and Disconnect (asks first); `children` go between them.
+#[component]
+pub fn CredentialActions(
+    card: Card,
+    /// The path segment: `github`, `vercel`, `manus`.
+    connector: &'static str,
+    /// What a good reconnect says.
+    accepted: &'static str,
+    /// The confirmation's question.
+    question: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let act = move |what: &'static str, done: String| {
+        let client = card.client();
+        let path = format!("/api/connectors/{connector}/{what}");
+        card.act(async move { client.post_text(&path).await }, move |_| done);
+    };
+    let name = ConnectorId::parse(connector).map_or(connector, ConnectorId::display_name);
+    let busy = card.feedback.busy;
+    view! {
+        <div class="actions">
+            <button type="button" class="secondary" data-action="reconnect" disabled=busy
+                on:click=move |_| act("reconnect", accepted.to_owned())>"Reconnect"</button>
+            {children.map(|c| c())}
+            <ConfirmButton busy question
+                on_confirm=Callback::new(move |()| act("disconnect", format!("Disconnected from {name}."))) />
+        </div>
+    }
+}
+
+/// Sign-in choices of a token connector: its own sign-in (`action` is the button's
+/// `data-action`), or a token pasted by hand.
+#[component]
+pub fn SignInOrToken(
+    card: Card,
+    action: &'static str,
+    label: &'static str,
+    on_sign_in: Callback<()>,
+    on_token: Callback<()>,
+) -> impl IntoView {
+    let busy = card.feedback.busy;
+    view! {
+        <div class="actions">
+            <button type="button" class="primary" data-action=action disabled=busy
+                on:click=move |_| on_sign_in.run(())>{label}</button>
+            <button type="button" class="secondary" data-action="use-token"
+                on:click=move |_| { card.feedback.clear(); on_token.run(()) }>"Use a token"</button>
+        </div>
     }
 }

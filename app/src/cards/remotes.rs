@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, RemoteList, SessionStarted, StartRemoteRequest};
 
 use super::{Card, Summary};
-use crate::flow::{CANCELLED, remote_name_problem};
-use crate::session::{Ended, SignInSteps};
+use crate::flow::remote_name_problem;
+use crate::session::SignInSteps;
 use crate::tasks::Tasks;
 use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote};
 
@@ -51,13 +51,7 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
         _ => "Google",
     };
     // Made here, not in the view of one panel: they run while that view is going away.
-    let ended = Callback::new(move |how: Ended| {
-        card.refresh();
-        if how == Ended::Cancelled {
-            panel.set(Panel::Closed);
-            feedback.done(CANCELLED);
-        }
-    });
+    let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
     let started = Callback::new(move |(session_id, name): (String, String)| {
         panel.set(Panel::Running { session_id, name })

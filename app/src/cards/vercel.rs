@@ -7,11 +7,9 @@ use patchbay_proto::tokens::{
     OAuthExchangeRequest, OAuthStartResponse, TokenStatus, VercelAccount, VercelSaved,
 };
 
-use super::{Card, Summary};
+use super::{Card, CredentialActions, SignInOrToken, Summary};
 use crate::flow::CANCELLED;
-use crate::ui::{
-    CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote, TokenForm, on_return,
-};
+use crate::ui::{CardFrame, FeedbackLines, Problem, SetupNote, TokenForm, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once.
@@ -118,15 +116,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         );
     }
 
-    let act = move |what: &'static str| {
-        let done = if what == "reconnect" {
-            "Vercel accepted the stored credentials."
-        } else {
-            "Disconnected from Vercel."
-        };
-        card.stored_credential("vercel", what, done.into());
-    };
-    let start = move |_| {
+    let start = Callback::new(move |()| {
         let client = card.client();
         feedback.begin();
         found.set(None);
@@ -143,14 +133,14 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                 Err(e) => feedback.failed(&e),
             }
         });
-    };
+    });
+    let use_token = Callback::new(move |()| panel.set(Panel::Token));
     let saved = Callback::new(move |()| {
         panel.set(Panel::Closed);
         feedback.done("Token saved.");
         card.refresh();
     });
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
-    let busy = feedback.busy;
 
     view! {
         <CardFrame id=ConnectorId::Vercel connected setup=summary.setup account detail=summary.detail>
@@ -188,20 +178,12 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                             on_saved=saved on_cancel=Some(closed) />
                     }.into_any(),
                     Panel::Closed if connected.get() => view! {
-                        <div class="actions">
-                            <button type="button" class="secondary" data-action="reconnect"
-                                disabled=busy on:click=move |_| act("reconnect")>"Reconnect"</button>
-                            <ConfirmButton busy question="Disconnect Vercel? Patchbay signs out and forgets the credentials."
-                                on_confirm=Callback::new(move |()| act("disconnect")) />
-                        </div>
+                        <CredentialActions card connector="vercel" accepted="Vercel accepted the stored credentials."
+                            question="Disconnect Vercel? Patchbay signs out and forgets the credentials." />
                     }.into_any(),
                     Panel::Closed => view! {
-                        <div class="actions">
-                            <button type="button" class="primary" data-action="oauth"
-                                disabled=busy on:click=start>"Sign in with Vercel"</button>
-                            <button type="button" class="secondary" data-action="use-token"
-                                on:click=move |_| { feedback.clear(); panel.set(Panel::Token) }>"Use a token"</button>
-                        </div>
+                        <SignInOrToken card action="oauth" label="Sign in with Vercel"
+                            on_sign_in=start on_token=use_token />
                     }.into_any(),
                 }
             }}

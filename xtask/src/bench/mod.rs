@@ -3,20 +3,10 @@
 //! writes BENCHMARKS.md and exits non-zero when a budget is missed. The bench lives in its own
 //! crate so xtask stays small to compile (no HTTP client, no WebDriver here).
 
-use crate::tools::{Result, cmd, run, target_dir, timed};
+use crate::tools::{Result, build_helper, cmd, run, target_dir, timed};
 
 pub fn bench(args: &[String]) -> Result {
-    let mut helper = cmd("cargo");
-    helper.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "patchbay-helper",
-        "--bin",
-        "patchbay",
-    ]);
-    timed("release build of the helper", || run(helper))?;
+    timed("release build of the helper", || build_helper(true))?;
     let mut build = cmd("cargo");
     build.args(["build", "--quiet", "-p", "patchbay-bench"]);
     run(build)?;
