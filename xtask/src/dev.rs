@@ -21,6 +21,8 @@ const EDGE_PORT: u16 = 8787;
 const DASHBOARD_PORT: u16 = 8080;
 /// Where `trunk serve` writes the dev build (under target/, which it does not watch).
 const DEV_DIST: &str = "target/dev-dashboard";
+/// The local edge's secrets (see [`edge_secrets`]).
+const EDGE_SECRETS: &str = "target/dev-edge/secrets.env";
 /// How long the helper and the edge may take to come up; the dashboard's first build has
 /// no limit but its own (it compiles the app, which can take minutes on a cold cache).
 const START_LIMIT: Duration = Duration::from_secs(120);
@@ -48,6 +50,7 @@ pub fn dev(verbose: bool) -> Result {
         c.args(["dev", "--ip", "127.0.0.1", "--port", &EDGE_PORT.to_string()])
             // The edge serves the same dev build as trunk, so dist/ is never needed.
             .args(["--assets", &dist.to_string_lossy()])
+            .args(["--env-file", &root().join(EDGE_SECRETS).to_string_lossy()])
             .arg("--show-interactive-dev-session=false");
         c
     });
@@ -157,19 +160,23 @@ fn wrangler() -> std::process::Command {
     c
 }
 
-/// edge/.dev.vars (git-ignored, read by `wrangler dev`): the edge's secrets for local runs,
-/// made once. The D1 schema comes from the same migrations as a deployment. Returns the
-/// edge's API token, which the helper needs to forward Vercel calls.
+/// The edge's secrets for local runs, made once into target/dev-edge/secrets.env (0600) and
+/// given to `wrangler dev --env-file`. Not edge/.dev.vars: every `wrangler dev` reads that,
+/// the tests' edges too, which then would not start without secrets as they mean to. The D1
+/// schema comes from the same migrations as a deployment. Returns the edge's API token,
+/// which the helper needs to forward Vercel calls.
 fn edge_secrets() -> Result<String> {
-    let dev_vars = root().join("edge/.dev.vars");
+    let dev_vars = root().join(EDGE_SECRETS);
     if !dev_vars.exists() {
+        std::fs::create_dir_all(dev_vars.parent().expect("a folder"))
+            .map_err(|e| format!("create {EDGE_SECRETS}'s folder: {e}"))?;
         let secrets = format!(
             "PATCHBAY_EDGE_TOKEN={}\nPATCHBAY_ENCRYPTION_KEY={}\n",
             patchbay_proto::secret::random_urlsafe(32),
             patchbay_proto::secret::random_urlsafe(32)
         );
         write_private(&dev_vars, &secrets)?;
-        eprintln!("xtask: edge: wrote edge/.dev.vars (a fresh API token and encryption key)");
+        eprintln!("xtask: edge: wrote {EDGE_SECRETS} (a fresh API token and encryption key)");
     }
     let mut migrate = wrangler();
     migrate.args(["d1", "migrations", "apply", "DB", "--local"]);
@@ -182,7 +189,7 @@ fn edge_secrets() -> Result<String> {
                     .map(|t| t.trim().to_owned())
             })
         })
-        .ok_or_else(|| "edge/.dev.vars has no PATCHBAY_EDGE_TOKEN line".into())
+        .ok_or_else(|| format!("{EDGE_SECRETS} has no PATCHBAY_EDGE_TOKEN line"))
 }
 
 fn write_private(path: &Path, text: &str) -> Result {
