@@ -5,7 +5,9 @@
 //!
 //! Every test that binds 127.0.0.1:53682 takes [`port`] first: one at a time in this binary.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod spec;
 
 use std::path::Path;
 use std::time::Duration;
