@@ -65,7 +65,7 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn loopback_or_https(u: &String) -> bool {
+fn loopback_or_https(u: &str) -> bool {
     u.starts_with("http://127.0.0.1:")
         || u.starts_with("http://localhost:")
         || u.starts_with("https://")
@@ -83,7 +83,7 @@ pub(crate) async fn register(State(s): State<Shared>, body: Bytes) -> Response {
     st.last_registration = Some(req.clone());
     let uris = strings(&req["redirect_uris"]);
     if uris.is_empty()
-        || !uris.iter().all(loopback_or_https)
+        || !uris.iter().all(|u| loopback_or_https(u))
         || req["client_name"].as_str().is_none()
     {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri");

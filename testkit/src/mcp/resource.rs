@@ -40,7 +40,7 @@ fn unauthorized(st: &mut St) -> Response {
 
 /// The request's token scope when it carries a live access token; else the answer to send
 /// (401, or the redirect the switches ask for, or a foreign-host alarm).
-fn authorise(st: &mut St, headers: &HeaderMap) -> Result<String, Response> {
+fn authorise(st: &mut St, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -50,14 +50,17 @@ fn authorise(st: &mut St, headers: &HeaderMap) -> Result<String, Response> {
         if bearer(headers).is_some() {
             st.counters.foreign_tokens += 1;
         }
-        return Err((StatusCode::GONE, "this host is not the MCP server").into_response());
+        return Err((StatusCode::GONE, "this host is not the MCP server")
+            .into_response()
+            .into());
     }
     if let Some(to) = &st.redirect_to {
         return Err((
             StatusCode::TEMPORARY_REDIRECT,
             [(header::LOCATION, to.clone())],
         )
-            .into_response());
+            .into_response()
+            .into());
     }
     let token = bearer(headers).and_then(|t| st.access.get(&t).cloned());
     match token {
@@ -70,7 +73,7 @@ fn authorise(st: &mut St, headers: &HeaderMap) -> Result<String, Response> {
                 .collect();
             Ok(scope)
         }
-        _ => Err(unauthorized(st)),
+        _ => Err(Box::new(unauthorized(st))),
     }
 }
 
@@ -84,7 +87,7 @@ fn check_protocol_version(st: &mut St, headers: &HeaderMap) {
 pub(crate) async fn mcp_get(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut st = lock(&s);
     if let Err(r) = authorise(&mut st, &headers) {
-        return r;
+        return *r;
     }
     check_protocol_version(&mut st, &headers);
     // No server-initiated stream.
@@ -94,7 +97,7 @@ pub(crate) async fn mcp_get(State(s): State<Shared>, headers: HeaderMap) -> Resp
 pub(crate) async fn mcp_delete(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut st = lock(&s);
     if let Err(r) = authorise(&mut st, &headers) {
-        return r;
+        return *r;
     }
     check_protocol_version(&mut st, &headers);
     if let Some(id) = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) {
@@ -108,7 +111,7 @@ pub(crate) async fn mcp_post(State(s): State<Shared>, headers: HeaderMap, body: 
         let mut st = lock(&s);
         let scope = match authorise(&mut st, &headers) {
             Ok(scope) => scope,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let session = headers
             .get("mcp-session-id")
