@@ -10,6 +10,7 @@ mod dashboard;
 mod foundation;
 mod github_cli;
 mod mcp;
+mod mcp_oidc;
 mod mcp_spec;
 mod rclone;
 mod tokens;
