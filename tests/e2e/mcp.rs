@@ -32,6 +32,34 @@ impl Cli {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Sends a stdio MCP client's `initialize` (request id 1).
+    pub(crate) fn initialize(&mut self) {
+        self.write_line(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "stdio-client", "version": "1"}}})
+            .to_string(),
+        );
+    }
+
+    /// The JSON-RPC answer to request `id`.
+    pub(crate) fn answer(&mut self, id: u64) -> Value {
+        self.wait_for(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .filter(|v| v["id"] == id)
+        })
+    }
+
+    /// `initialized`, then `tools/list` (id 2): the answer's tools.
+    pub(crate) fn list_tools(&mut self) -> Value {
+        self.write_line(
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        );
+        self.write_line(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string());
+        self.answer(2)["result"]["tools"].clone()
+    }
+
     pub(crate) fn write_line(&mut self, line: &str) {
         self.0.write_line(line).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -170,36 +198,17 @@ async fn cli_login_through_the_browser_then_tools_call_list_proxy_and_logout() {
     fake.expire_access_tokens();
     fake.reset_counters();
     let mut proxy = Cli::start(data, &["proxy", &url]);
-    proxy.write_line(
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "stdio-client", "version": "1"}}})
-        .to_string(),
-    );
-    let init: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 1)
-    });
+    proxy.initialize();
+    let init = proxy.answer(1);
     assert_eq!(init["result"]["serverInfo"]["name"], "fake-mcp", "{init}");
-    proxy.write_line(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string());
-    proxy.write_line(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string());
-    let tools: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 2)
-    });
-    assert_eq!(tools["result"]["tools"][0]["name"], "echo", "{tools}");
+    let tools = proxy.list_tools();
+    assert_eq!(tools[0]["name"], "echo", "{tools}");
     proxy.write_line(
         &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                 "params": {"name": "echo", "arguments": {"text": "via proxy"}}})
         .to_string(),
     );
-    let call: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 3)
-    });
+    let call = proxy.answer(3);
     assert_eq!(call["result"]["content"][0]["text"], "via proxy", "{call}");
     proxy.close_stdin();
     let (_, out) = proxy.finish();

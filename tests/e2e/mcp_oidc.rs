@@ -19,8 +19,17 @@ async fn through_consent(start: &str, issuer: &str) -> String {
     let mut jar: BTreeMap<String, String> = BTreeMap::new();
     let mut url = start.to_owned();
     for _ in 0..10 {
-        let cookie = jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let r = browser.get(&url).header("cookie", cookie).send().await.unwrap();
+        let cookie = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let r = browser
+            .get(&url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
         for c in r.headers().get_all("set-cookie") {
             let pair = c.to_str().unwrap().split(';').next().unwrap();
             if let Some((k, v)) = pair.split_once('=') {
@@ -28,13 +37,24 @@ async fn through_consent(start: &str, issuer: &str) -> String {
             }
         }
         let status = r.status();
-        let Some(location) = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()) else {
-            panic!("{url} answered {status}: {}", r.text().await.unwrap_or_default());
+        let Some(location) = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+        else {
+            panic!(
+                "{url} answered {status}: {}",
+                r.text().await.unwrap_or_default()
+            );
         };
         if location.starts_with("http://127.0.0.1:53682/") {
             return location;
         }
-        url = if location.starts_with('/') { format!("{issuer}{location}") } else { location };
+        url = if location.starts_with('/') {
+            format!("{issuer}{location}")
+        } else {
+            location
+        };
     }
     panic!("the provider never sent the browser back to Patchbay");
 }
@@ -44,7 +64,10 @@ async fn sign_in(data: &std::path::Path, op: &OidcProvider) {
     let prefix = format!("{}/auth?", op.issuer());
     let auth_url = login.wait_for(|l| l.trim().starts_with(&prefix).then(|| l.trim().to_owned()));
     assert!(auth_url.contains("resource="), "{auth_url}");
-    assert!(auth_url.contains("code_challenge_method=S256"), "{auth_url}");
+    assert!(
+        auth_url.contains("code_challenge_method=S256"),
+        "{auth_url}"
+    );
     let location = through_consent(&auth_url, &op.issuer()).await;
     assert_eq!(land(&location).await, 200);
     let (ok, out) = login.finish();
@@ -53,7 +76,8 @@ async fn sign_in(data: &std::path::Path, op: &OidcProvider) {
 
 fn stored(data: &std::path::Path, url: &str) -> Value {
     let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("mcp-tokens.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(data.join("mcp-tokens.json")).unwrap())
+            .unwrap();
     v[url].clone()
 }
 
@@ -69,7 +93,10 @@ async fn signs_in_calls_refreshes_and_revokes_at_oidc_provider() {
     assert_eq!(entry["issuer"], op.issuer());
     assert!(entry["refresh_token"].is_string(), "{entry}");
 
-    let o = run(data, &["call", &url, "echo", r#"{"text":"via oidc-provider"}"#]);
+    let o = run(
+        data,
+        &["call", &url, "echo", r#"{"text":"via oidc-provider"}"#],
+    );
     assert!(o.status.success(), "{}\n{}", text(&o), op.output());
     assert!(text(&o).contains("via oidc-provider"));
 
@@ -82,7 +109,10 @@ async fn signs_in_calls_refreshes_and_revokes_at_oidc_provider() {
     assert!(o.status.success(), "{}\n{}", text(&o), op.output());
     let after = stored(data, &url);
     assert_ne!(after["token"], entry["token"]);
-    assert_ne!(after["refresh_token"], entry["refresh_token"], "oidc-provider rotates");
+    assert_ne!(
+        after["refresh_token"], entry["refresh_token"],
+        "oidc-provider rotates"
+    );
 
     // Sign-out revokes: the old access token no longer opens the MCP endpoint.
     let old = after["token"].as_str().unwrap().to_owned();
@@ -92,9 +122,11 @@ async fn signs_in_calls_refreshes_and_revokes_at_oidc_provider() {
     let r = browser_http()
         .post(&url)
         .bearer_auth(&old)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"}}}))
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        )
         .send()
         .await
         .unwrap();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use patchbay_testkit::mcp::{ADMIN_SCOPE, FakeMcp};
-use patchbay_testkit::process::Running;
+use patchbay_testkit::process::{MachinePort, Running};
 use serde_json::{Value, json};
 
 use crate::harness::{Edge, patchbay_bin, port_53682};
@@ -28,13 +28,19 @@ fn at_terminal(data_dir: &Path, args: &[&str]) -> Cli {
     Cli(Running::start_with_stdin("patchbay mcp (pty)", script))
 }
 
-#[tokio::test]
-async fn a_step_up_at_a_terminal_signs_in_again_and_retries_once() {
-    let _port = port_53682();
+/// The port guard, a fake, and a data folder signed in to it through the CLI.
+async fn signed_in() -> (MachinePort, FakeMcp, tempfile::TempDir) {
+    let port = port_53682();
     let fake = FakeMcp::start();
     let dir = tempfile::tempdir().unwrap();
+    cli_login(dir.path(), &fake).await;
+    (port, fake, dir)
+}
+
+#[tokio::test]
+async fn a_step_up_at_a_terminal_signs_in_again_and_retries_once() {
+    let (_port, fake, dir) = signed_in().await;
     let data = dir.path();
-    cli_login(data, &fake).await;
     let url = fake.mcp_url();
 
     let mut call = at_terminal(data, &["call", &url, "admin"]);
@@ -65,11 +71,8 @@ async fn a_step_up_at_a_terminal_signs_in_again_and_retries_once() {
 
 #[tokio::test]
 async fn a_step_up_without_a_terminal_names_the_scope_and_a_later_login_asks_for_it() {
-    let _port = port_53682();
-    let fake = FakeMcp::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (_port, fake, dir) = signed_in().await;
     let data = dir.path();
-    cli_login(data, &fake).await;
     let url = fake.mcp_url();
     let o = run(data, &["call", &url, "admin"]);
     assert!(!o.status.success());
@@ -97,11 +100,8 @@ async fn a_step_up_without_a_terminal_names_the_scope_and_a_later_login_asks_for
 
 #[tokio::test]
 async fn logout_revokes_at_the_authorization_server_and_says_so() {
-    let _port = port_53682();
-    let fake = FakeMcp::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (_port, fake, dir) = signed_in().await;
     let data = dir.path();
-    cli_login(data, &fake).await;
     let o = run(data, &["logout", &fake.mcp_url()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("revoked"), "{}", text(&o));
@@ -142,11 +142,8 @@ async fn device_login_needs_no_port() {
 
 #[tokio::test]
 async fn the_proxy_signs_in_again_by_itself_and_holds_requests_meanwhile() {
-    let _port = port_53682();
-    let fake = FakeMcp::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (_port, fake, dir) = signed_in().await;
     let data = dir.path();
-    cli_login(data, &fake).await;
     // The grant dies at the server.
     fake.revoke_refresh_tokens();
     fake.expire_access_tokens();
@@ -156,32 +153,17 @@ async fn the_proxy_signs_in_again_by_itself_and_holds_requests_meanwhile() {
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
 
     let mut proxy = Cli::start(data, &["proxy", &fake.mcp_url()]);
-    proxy.write_line(
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "stdio-client", "version": "1"}}})
-        .to_string(),
-    );
+    proxy.initialize();
     let auth_url = proxy.wait_for(|l| {
         l.trim()
             .starts_with(&format!("{}/as/authorize?", fake.base_url()))
             .then(|| l.trim().to_owned())
     });
     land(&approve(&auth_url).await).await;
-    let init: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 1)
-    });
+    let init = proxy.answer(1);
     assert_eq!(init["result"]["serverInfo"]["name"], "fake-mcp", "{init}");
-    proxy.write_line(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string());
-    proxy.write_line(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string());
-    let tools: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 2)
-    });
-    assert_eq!(tools["result"]["tools"][0]["name"], "echo", "{tools}");
+    let tools = proxy.list_tools();
+    assert_eq!(tools[0]["name"], "echo", "{tools}");
     proxy.close_stdin();
     let mut running = proxy.0;
     running.wait_exit(crate::mcp::WAIT).unwrap();

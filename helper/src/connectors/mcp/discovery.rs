@@ -98,24 +98,16 @@ pub async fn discover_resource(
                  URL of another machine. Patchbay will not use it."
             )));
         }
-        let r = get_metadata(ctx, candidate, "the MCP server's metadata").await?;
-        if matches!(
-            r.status(),
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-        ) {
+        let Some(prm) = metadata_at::<ProtectedResourceMetadata>(
+            ctx,
+            candidate,
+            "the MCP server's metadata",
+            "OAuth protected-resource metadata (RFC 9728)",
+        )
+        .await?
+        else {
             continue;
-        }
-        if !r.status().is_success() {
-            return Err(upstream_err(format!(
-                "The MCP server's metadata at {candidate} answered {}.",
-                r.status()
-            )));
-        }
-        let prm: ProtectedResourceMetadata = r.json().await.map_err(|_| {
-            upstream_err(format!(
-                "{candidate} is not OAuth protected-resource metadata (RFC 9728)."
-            ))
-        })?;
+        };
         prm.validate().map_err(|e| {
             upstream_err(format!(
                 "The protected-resource metadata at {candidate} is invalid ({e:?})."
@@ -166,14 +158,37 @@ fn check_resource_matches(url: &str, resource: &str) -> Result<(), ApiError> {
     }
 }
 
-/// GETs one metadata document candidate; `what` names the server in the error.
-async fn get_metadata(ctx: &Ctx, url: &str, what: &str) -> Result<reqwest::Response, ApiError> {
-    ctx.http
+/// One metadata document candidate: `None` when it is not there (404, 405), so the caller
+/// tries the next; `what` names the server and `kind` the document in errors.
+async fn metadata_at<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    url: &str,
+    what: &str,
+    kind: &str,
+) -> Result<Option<T>, ApiError> {
+    let r = ctx
+        .http
         .get(url)
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| unreachable(what, url, &e))
+        .map_err(|e| unreachable(what, url, &e))?;
+    if matches!(
+        r.status(),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) {
+        return Ok(None);
+    }
+    if !r.status().is_success() {
+        return Err(upstream_err(format!(
+            "{url} ({what}) answered {}.",
+            r.status()
+        )));
+    }
+    r.json()
+        .await
+        .map(Some)
+        .map_err(|_| upstream_err(format!("{url} is not {kind}.")))
 }
 
 /// The issuer's metadata: the first well-known URL that answers, checked (same issuer, S256,
@@ -189,24 +204,16 @@ pub async fn fetch_metadata(
     }
     let candidates = authorization_server_metadata_urls(issuer);
     for candidate in &candidates {
-        let r = get_metadata(ctx, candidate, "the authorization server").await?;
-        if matches!(
-            r.status(),
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-        ) {
+        let Some(metadata) = metadata_at::<AuthorizationServerMetadata>(
+            ctx,
+            candidate,
+            "the authorization server's metadata",
+            "OAuth authorization-server metadata (RFC 8414)",
+        )
+        .await?
+        else {
             continue;
-        }
-        if !r.status().is_success() {
-            return Err(upstream_err(format!(
-                "The authorization server's metadata at {candidate} answered {}.",
-                r.status()
-            )));
-        }
-        let metadata: AuthorizationServerMetadata = r.json().await.map_err(|_| {
-            upstream_err(format!(
-                "{candidate} is not OAuth authorization-server metadata (RFC 8414)."
-            ))
-        })?;
+        };
         metadata
             .check(issuer)
             .map_err(|p| ApiError::bad_request(p.message()))?;
