@@ -310,3 +310,83 @@ async fn the_authorization_server_fetches_patchbays_metadata_document_from_the_e
         format!("{}/oauth/client-metadata.json", edge.origin())
     );
 }
+
+#[tokio::test]
+async fn a_pre_registered_client_with_its_options_from_the_command_line() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    fake.set_dcr(false);
+    fake.preregister("hand-made", Some("s3cret-from-env"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let url = fake.mcp_url();
+    let args = [
+        "login",
+        &url,
+        "--client-id",
+        "hand-made",
+        "--client-secret-env",
+        "PB_E2E_CLIENT_SECRET",
+        "--header",
+        "X-Team:${PB_E2E_TEAM}",
+        "--no-resource",
+    ];
+    let mut cmd = patchbay_mcp(data, &args);
+    cmd.env("PB_E2E_CLIENT_SECRET", "s3cret-from-env")
+        .env("PB_E2E_TEAM", "team-7");
+    let mut login = Cli(Running::start_with_stdin("patchbay mcp login", cmd));
+    let auth_url = printed_auth_url(&mut login, &fake);
+    assert!(!auth_url.contains("resource="), "{auth_url}");
+    land(&approve(&auth_url).await).await;
+    let (ok, out) = login.finish();
+    assert!(ok, "{out}");
+    assert!(!out.contains("s3cret-from-env"), "{out}");
+    let stored = std::fs::read_to_string(data.join("mcp-tokens.json")).unwrap();
+    assert!(
+        stored.contains("${PB_E2E_TEAM}") && !stored.contains("team-7"),
+        "{stored}"
+    );
+
+    let mut call = patchbay_mcp(data, &["call", &url, "echo", r#"{"text":"x"}"#]);
+    call.env("PB_E2E_TEAM", "team-7");
+    let o = call.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        fake.last_extra_headers()
+            .contains(&("x-team".into(), "team-7".into())),
+        "{:?}",
+        fake.last_extra_headers()
+    );
+    assert_eq!(fake.last_resource(), None);
+    // Without the variable the request is not sent, and the sentence says what to set.
+    let o = run(data, &["call", &url, "echo", r#"{"text":"x"}"#]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("PB_E2E_TEAM"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn the_client_secret_is_asked_for_at_the_terminal_without_echo() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    fake.set_dcr(false);
+    fake.preregister("hand-made", Some("typed-s3cret"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let mut login = at_terminal(
+        data,
+        &["login", &fake.mcp_url(), "--client-id", "hand-made"],
+    );
+    login.wait_for(|l| l.contains("Client secret for hand-made").then_some(()));
+    login.write_line("typed-s3cret");
+    let auth_url = printed_auth_url(&mut login, &fake);
+    land(&approve(&auth_url).await).await;
+    let (ok, out) = login.finish();
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("typed-s3cret"),
+        "the secret was echoed: {out}"
+    );
+    let clients = std::fs::read_to_string(data.join("mcp-clients.json")).unwrap();
+    assert!(clients.contains("pre_registered"), "{clients}");
+    assert_eq!(fake.counters().registrations, 0);
+}

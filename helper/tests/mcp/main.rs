@@ -580,6 +580,10 @@ async fn api_session_signs_in_through_the_listener_and_lists_without_tokens() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The dashboard's remove signs out as `logout` does: revoked at the server first.
+    assert_eq!(body["revocation"], "revoked", "{body}");
+    let c = fake.counters();
+    assert_eq!((c.revoked_refresh, c.revoked_access), (1, 1), "{c:?}");
     let (_, list) = app.get("/api/connectors/mcp/servers").await;
     assert_eq!(list["servers"], json!([]));
     let (status, _, _) = app

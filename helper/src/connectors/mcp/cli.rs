@@ -263,7 +263,7 @@ fn given_client(client_id: String, secret_env: Option<&str>) -> Result<GivenClie
         },
         None if at_terminal() => {
             let typed = read_hidden(&format!(
-                "Client secret for {client_id} (press Enter for a public client): "
+                "Client secret for {client_id} (it is not shown; press Enter for a public client):"
             ))
             .map_err(|e| format!("cannot read the secret from the terminal: {e}"))?;
             Some(typed.trim().to_owned())
@@ -281,8 +281,6 @@ fn given_client(client_id: String, secret_env: Option<&str>) -> Result<GivenClie
 /// Reads a line from the terminal without echoing it.
 fn read_hidden(prompt: &str) -> std::io::Result<String> {
     use std::os::fd::AsRawFd;
-    eprint!("{prompt}");
-    std::io::stderr().flush()?;
     let fd = std::io::stdin().as_raw_fd();
     // SAFETY: termios is plain data; tcgetattr fills it for a terminal fd.
     let mut old: libc::termios = unsafe { std::mem::zeroed() };
@@ -294,6 +292,8 @@ fn read_hidden(prompt: &str) -> std::io::Result<String> {
         // SAFETY: a termios copied from tcgetattr, with echo off.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
     }
+    // Only now: what is typed after the prompt must never be echoed.
+    eprintln!("{prompt}");
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);
     if have {
