@@ -10,6 +10,8 @@ mod dashboard;
 mod foundation;
 mod github_cli;
 mod mcp;
+mod mcp_oidc;
+mod mcp_spec;
 mod rclone;
 mod tokens;
 mod vercel;
