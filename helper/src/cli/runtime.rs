@@ -96,8 +96,10 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(RUNTIME_FILE)
 }
 
-/// Records `helper` in `data_dir` (which `serve` has already created 0700).
+/// Records `helper` in `data_dir` (created 0700 if needed: a token from the environment
+/// leaves `serve` nothing else to keep there).
 pub fn record(data_dir: &Path, helper: &RunningHelper) -> io::Result<()> {
+    fsutil::ensure_private_dir(data_dir)?;
     let json = serde_json::to_vec_pretty(helper).map_err(io::Error::other)?;
     fsutil::write_private_atomic(&path(data_dir), &json)
 }

@@ -194,34 +194,44 @@ pub fn file(label: &str, path: &Path, format: Format, state: &FileState, hint: &
             format!("make it yours and private: chown \"$USER\" {shown} && chmod 600 {shown}"),
         ),
         FileState::Present { mode, contents } => {
-            if mode & 0o077 != 0 {
-                return Check::fail(
-                    &id,
-                    label,
-                    format!("{shown} is readable by others (mode {mode:04o})"),
-                    format!("chmod 600 {shown}"),
-                );
-            }
-            match parses(format, contents) {
-                Ok(()) => Check::ok(&id, label, format!("{shown} (mode {mode:04o})")),
-                Err(why) if format == Format::Token => Check::fail(
-                    &id,
-                    label,
-                    format!("{shown} is damaged ({why})"),
+            let open = mode & 0o077 != 0;
+            let chmod = format!("chmod 600 {shown}");
+            let (damage, repair) = match parses(format, contents) {
+                Ok(()) if !open => {
+                    return Check::ok(&id, label, format!("{shown} (mode {mode:04o})"));
+                }
+                Ok(()) => {
+                    return Check::fail(
+                        &id,
+                        label,
+                        format!("{shown} is readable by others (mode {mode:04o})"),
+                        chmod,
+                    );
+                }
+                Err(why) if format == Format::Token => (
+                    format!("is damaged ({why})"),
                     format!(
                         "delete {shown} and restart the helper: it makes a new token (browsers \
                          pair again with the new link)"
                     ),
                 ),
-                Err(why) => Check::fail(
-                    &id,
-                    label,
-                    format!("{shown} does not parse ({why})"),
+                Err(why) => (
+                    format!("does not parse ({why})"),
                     format!(
                         "fix it or move it aside (Patchbay never overwrites a file it cannot \
                          read): mv {shown} {shown}.broken"
                     ),
                 ),
+            };
+            if open {
+                Check::fail(
+                    &id,
+                    label,
+                    format!("{shown} is readable by others (mode {mode:04o}) and {damage}"),
+                    format!("{chmod}; then {repair}"),
+                )
+            } else {
+                Check::fail(&id, label, format!("{shown} {damage}"), repair)
             }
         }
     }
