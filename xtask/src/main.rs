@@ -6,8 +6,10 @@
 //! - `dev`: setup + build, then the helper, `wrangler dev` and `trunk serve` together.
 //! - `test`: setup + build, then every test (unit, API, wasm checks, end-to-end).
 //! - `bench`: setup + build, then the benchmarks (`bench/`), which write BENCHMARKS.md.
+//! - `install`: the helper binary (`patchbay`) onto PATH, with `cargo install`.
 
 mod bench;
+mod install;
 mod tools;
 
 use std::process::ExitCode;
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         "bench" => tools::setup()
             .and_then(|()| tools::build())
             .and_then(|()| bench::bench(&args[1..])),
+        "install" => install::install(&args[1..]),
         "help" | "--help" | "-h" => {
             print!("{}", HELP);
             Ok(())
@@ -54,4 +57,7 @@ usage: cargo xtask <job>
   bench   measure the helper, the flows, MCP, the dashboard and the edge against
           same-run baselines; writes BENCHMARKS.md, fails when a budget is missed
           (`--only helper,rclone,mcp,dashboard,edge` runs some areas)
+  install install the helper (`patchbay`) with `cargo install --locked --path helper`
+          into cargo's bin folder (`--root DIR` for another; `--debug` for a quick build)
+          and say where it went
 ";
