@@ -7,6 +7,13 @@ use patchbay_proto::pairing::Pairing;
 
 use crate::home::TempHome;
 
+/// `pair` failed, saying `says`, and printed no link.
+fn refused(out: &crate::home::Outcome, says: &str) {
+    assert!(!out.success(), "{}", out.all());
+    assert!(out.stderr.contains(says), "no {says:?}: {}", out.all());
+    assert!(!out.stdout.contains("#helper="), "{}", out.all());
+}
+
 /// The link line `pair` printed.
 fn printed_link(stdout: &str) -> String {
     stdout
@@ -45,15 +52,10 @@ fn a_helper_with_its_token_from_the_environment_pairs_with_the_same_environment(
 
     let mut without = home.patchbay(["pair"]);
     without.env_remove("PATCHBAY_TOKEN");
-    let out = crate::home::outcome(without);
-    assert!(!out.success());
-    assert!(
-        out.stderr
-            .contains("set PATCHBAY_TOKEN as the helper has it"),
-        "{}",
-        out.all()
+    refused(
+        &crate::home::outcome(without),
+        "set PATCHBAY_TOKEN as the helper has it",
     );
-    assert!(!out.stdout.contains("#helper="), "{}", out.all());
 }
 
 #[test]
@@ -65,27 +67,14 @@ fn a_token_the_helper_does_not_accept_gets_no_link() {
         "a-token-nobody-accepts-0123",
     )
     .unwrap();
-    let out = home.run(["pair"]);
-    assert!(!out.success(), "{}", out.all());
-    assert!(
-        out.stderr.contains("refuses the pairing token"),
-        "{}",
-        out.all()
-    );
-    assert!(!out.stdout.contains("#helper="), "{}", out.all());
+    refused(&home.run(["pair"]), "refuses the pairing token");
 }
 
 #[test]
 fn without_a_running_helper_pair_says_how_to_start_one() {
     let home = TempHome::new();
     let out = home.run(["pair"]);
-    assert!(!out.success());
-    assert!(
-        out.stderr
-            .contains("No helper is running with the data folder"),
-        "{}",
-        out.all()
-    );
+    refused(&out, "No helper is running with the data folder");
     assert!(out.stderr.contains("patchbay serve"), "{}", out.all());
 
     // Stopped cleanly: its record goes with it.
@@ -96,13 +85,10 @@ fn without_a_running_helper_pair_says_how_to_start_one() {
         !home.data_dir().join("helper.json").exists(),
         "the record outlived the helper"
     );
-    let out = home.run(["pair"]);
-    assert!(out.stderr.contains("No helper is running"), "{}", out.all());
+    refused(&home.run(["pair"]), "No helper is running");
 
     // Killed: the record stays, and pair sees that its process is gone.
     let (mut helper, _) = home.serve(&[]);
     assert!(helper.signal_group(libc::SIGKILL, Duration::from_secs(10)));
-    let out = home.run(["pair"]);
-    assert!(!out.success());
-    assert!(out.stderr.contains("has stopped"), "{}", out.all());
+    refused(&home.run(["pair"]), "has stopped");
 }

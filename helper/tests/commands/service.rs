@@ -195,12 +195,18 @@ fn with_a_user_manager_the_unit_is_enabled_started_and_stopped() {
     let path = format!("{}:{}", home.bin_dir().display(), home.path());
     home.set_path(&path);
 
+    // What systemctl was asked since the last look.
+    let calls = || {
+        let calls = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        calls.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+
     let out = home.run(["service", "install"]);
     assert!(out.success(), "{}", out.all());
     assert!(out.stdout.contains("Started with systemd"), "{}", out.all());
-    let calls = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
-        calls.lines().collect::<Vec<_>>(),
+        calls(),
         [
             "--user show-environment",
             "--user daemon-reload",
@@ -215,14 +221,13 @@ fn with_a_user_manager_the_unit_is_enabled_started_and_stopped() {
         "{}",
         out.all()
     );
+    calls();
 
-    std::fs::remove_file(&log).unwrap();
     let out = home.run(["service", "uninstall"]);
     assert!(out.success(), "{}", out.all());
     assert!(!home.unit_file().exists());
-    let calls = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
-        calls.lines().collect::<Vec<_>>(),
+        calls(),
         [
             "--user show-environment",
             "--user disable --now patchbay.service",

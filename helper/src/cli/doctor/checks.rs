@@ -628,27 +628,23 @@ mod tests {
 
     #[test]
     fn tools_say_their_version_or_how_to_get_them() {
-        let found = ToolFacts::Found {
+        let rclone = |facts| {
+            tool(
+                "rclone",
+                "PATCHBAY_RCLONE",
+                "apt-get install rclone",
+                &facts,
+            )
+        };
+        let c = rclone(ToolFacts::Found {
             path: "/usr/bin/rclone".into(),
             version: "rclone v1.60.1-DEV".into(),
-        };
-        let c = tool(
-            "rclone",
-            "PATCHBAY_RCLONE",
-            "apt-get install rclone",
-            &found,
-        );
+        });
         assert_eq!(c.status, Status::Ok);
         assert_eq!(c.summary, "rclone v1.60.1-DEV (/usr/bin/rclone)");
-        let missing = ToolFacts::NotFound {
+        let c = rclone(ToolFacts::NotFound {
             program: "rclone".into(),
-        };
-        let c = tool(
-            "rclone",
-            "PATCHBAY_RCLONE",
-            "apt-get install rclone",
-            &missing,
-        );
+        });
         assert_eq!(c.status, Status::Fail);
         assert!(c.fix.unwrap().contains("PATCHBAY_RCLONE"));
     }

@@ -72,20 +72,27 @@ pub fn render(spec: &ServiceSpec, home: &Path) -> Result<String, String> {
     ))
 }
 
+/// XML's five entities; `&` first when escaping and last when unescaping, so no entity is
+/// read twice.
+const ENTITIES: [(&str, &str); 5] = [
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ("\"", "&quot;"),
+    ("'", "&apos;"),
+];
+
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    ENTITIES
+        .iter()
+        .fold(s.to_owned(), |s, (raw, entity)| s.replace(raw, entity))
 }
 
 fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    ENTITIES
+        .iter()
+        .rev()
+        .fold(s.to_owned(), |s, (raw, entity)| s.replace(entity, raw))
 }
 
 /// The command line of an agent this module wrote (`ProgramArguments`), as words.
