@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use patchbay_helper::cli::{self, runtime};
 use patchbay_helper::config::ServeArgs;
 use patchbay_helper::pairing::{self, TokenSource};
 use patchbay_helper::{AppState, app};
@@ -11,7 +12,7 @@ use patchbay_proto::pairing::Pairing;
 /// Patchbay connects a workspace to the accounts its agents use (Google Drive, OneDrive,
 /// GitHub, Vercel, Manus, remote MCP servers) and keeps their credentials.
 #[derive(Parser)]
-#[command(name = "patchbay", version, about, long_about = None)]
+#[command(name = "patchbay", version = cli::VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +31,13 @@ enum Command {
     /// Sign in to remote MCP servers (OAuth 2.1) and use them: login, tools, call, proxy,
     /// list, logout.
     Mcp(patchbay_helper::connectors::mcp::cli::McpArgs),
+    /// Run the helper at every login: a systemd user unit (Linux) or a launchd agent (macOS).
+    Service(cli::service::ServiceArgs),
+    /// Print the dashboard link of the running helper again (the one `serve` printed).
+    Pair(cli::pair::PairArgs),
+    /// Check rclone, gh, the ports, the credential files, the edge, the OAuth clients, the
+    /// MCP sign-ins and the clock; one line each, with the fix. Exits non-zero on a problem.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 #[tokio::main]
@@ -45,6 +53,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Mcp(args) => patchbay_helper::connectors::mcp::cli::run(args).await,
+        Command::Service(args) => cli::service::run(args).await,
+        Command::Pair(args) => cli::pair::run(args).await,
+        Command::Doctor(args) => cli::doctor::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,10 +92,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         token = ?source,
         "helper listening"
     );
+    // Where `patchbay pair` finds this helper again.
+    let record = runtime::RunningHelper::this_process(
+        bound,
+        &config.dashboard_url,
+        source == TokenSource::Environment,
+    );
+    if let Err(e) = runtime::record(&config.data_dir, &record) {
+        tracing::warn!("cannot record the address for `patchbay pair`: {e}");
+    }
     // The link goes to stdout only, never through the logger: it carries the token.
-    println!("Patchbay helper listening on http://{bound}");
-    println!("Open the dashboard with this link (it pairs your browser; keep it private):");
-    println!("  {link}");
+    println!(
+        "{}",
+        cli::pair::announcement(&format!("http://{bound}"), &link)
+    );
     if source == TokenSource::Generated {
         println!(
             "(A new pairing token was saved in {}.)",
@@ -92,6 +113,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         );
     }
 
+    let data_dir = config.data_dir.clone();
     let state = AppState::new(config, token);
     let stopping = state.clone();
     axum::serve(listener, app(state.clone()))
@@ -104,6 +126,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("server error: {e}"))?;
     state.shutdown().await;
+    runtime::forget(&data_dir);
     tracing::info!("helper stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@ mod harness;
 mod pages;
 
 mod dashboard;
+mod doctor;
 mod foundation;
 mod github_cli;
 mod mcp;
