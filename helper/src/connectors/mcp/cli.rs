@@ -13,6 +13,7 @@ use super::tokens::{Inflight, TokenManager};
 use super::{client, list_servers, proxy, remove_server};
 use crate::ApiError;
 use crate::engine::lease::LoopbackLease;
+use crate::engine::text::one_line;
 use crate::engine::upstream;
 
 #[derive(Debug, clap::Args)]
@@ -154,10 +155,6 @@ async fn connect(ctx: &Ctx, tokens: TokenManager, url: &str) -> Result<client::S
         }
         Err(e) => Err(e.message),
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 struct Terminal;
