@@ -11,6 +11,7 @@ pub mod config;
 pub mod connectors;
 pub mod engine;
 pub mod error;
+pub mod logging;
 pub mod pairing;
 
 use std::sync::Arc;

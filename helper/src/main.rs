@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use patchbay_helper::cli::{self, runtime};
 use patchbay_helper::config::ServeArgs;
+use patchbay_helper::engine::text::one_line;
+use patchbay_helper::logging::{LogPlan, Program};
 use patchbay_helper::pairing::{self, TokenSource};
 use patchbay_helper::{AppState, app};
 use patchbay_proto::pairing::Pairing;
@@ -14,6 +16,11 @@ use patchbay_proto::pairing::Pairing;
 #[derive(Parser)]
 #[command(name = "patchbay", version = cli::VERSION, about, long_about = None)]
 struct Cli {
+    /// Also log what the libraries say (-v), or everything (-vv debug, -vvv trace). A filter
+    /// in PATCHBAY_LOG or RUST_LOG (e.g. `rmcp=debug`) wins over this.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -42,14 +49,20 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    let program = match cli.command {
+        Command::Serve(_) => Program::Server,
+        Command::Mcp(_) | Command::Service(_) | Command::Pair(_) | Command::Doctor(_) => {
+            Program::Command
+        }
+    };
+    LogPlan::for_process(program, cli.verbose).install();
+    if program == Program::Command {
+        // `patchbay mcp tools | head -1`: a reader that stops early ends the command quietly,
+        // as it ends `ls`, instead of a panic about a broken pipe. (Not for `serve`: a closed
+        // stdout must not stop the server.)
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Mcp(args) => patchbay_helper::connectors::mcp::cli::run(args).await,
@@ -60,7 +73,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("patchbay: {message}");
+            eprintln!("patchbay: {}", one_line(&message));
             ExitCode::FAILURE
         }
     }

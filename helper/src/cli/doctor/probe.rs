@@ -176,9 +176,6 @@ pub async fn edge(url: Option<&str>, token: Option<&Secret>) -> EdgeFacts {
 
 /// The MCP servers in `mcp-tokens.json`, as `patchbay mcp list` shows them (no tokens).
 pub async fn mcp_servers(data_dir: &Path) -> Result<Vec<McpServer>, String> {
-    let ctx = Ctx {
-        http: upstream::client(),
-        files: McpFiles::new(data_dir),
-    };
+    let ctx = Ctx::new(upstream::client(), McpFiles::new(data_dir));
     mcp::list_servers(&ctx).await.map_err(|e| e.message)
 }

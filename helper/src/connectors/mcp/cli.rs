@@ -17,6 +17,7 @@ use super::store::McpFiles;
 use super::tokens::{Inflight, TokenManager};
 use super::{client, list_servers, proxy, revoke};
 use crate::ApiError;
+use crate::engine::text::one_line;
 use crate::engine::{fsutil, upstream};
 
 #[derive(Debug, clap::Args)]
@@ -353,10 +354,6 @@ async fn connect(ctx: &Ctx, tokens: TokenManager, url: &str) -> Result<client::S
         }
         Err(e) => Err(e.message),
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Shows a sign-in at a terminal: on stdout for `login`, on stderr for the proxy (whose
