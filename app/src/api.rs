@@ -8,6 +8,8 @@ use patchbay_proto::{ErrorBody, Secret};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::tasks::Tasks;
+
 /// How long a long-poll asks the helper to hold the answer (seconds; the helper caps at 60).
 pub const LONG_POLL_SECS: u32 = 25;
 
@@ -54,13 +56,12 @@ impl ApiFailure {
     pub fn explain(&self, helper: &str) -> String {
         match self {
             ApiFailure::Unreachable => format!(
-                "Cannot reach the Patchbay helper at {helper}. Check that `patchbay serve` is \
-                 running. If the browser asked whether this site may access devices on your \
-                 local network, choose Allow, then reload."
+                "Cannot reach the Patchbay helper at {helper}. Check that patchbay serve is \
+                 running."
             ),
             ApiFailure::Unpaired(m) => format!(
-                "The helper did not accept this pairing: {m} Open the link `patchbay serve` \
-                 printed again."
+                "The helper did not accept this pairing: {m} Open the dashboard link the \
+                 helper printed when it started again."
             ),
             ApiFailure::Refused { message, .. } => message.clone(),
             ApiFailure::Garbled(m) => format!(
@@ -102,8 +103,17 @@ impl HelperClient {
         path: &str,
         body: &B,
     ) -> Result<T, ApiFailure> {
+        decode(&self.post_json(path, body).await?)
+    }
+
+    /// A POST with a JSON body; the answer's text.
+    pub async fn post_json<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<String, ApiFailure> {
         let body = serde_json::to_string(body).map_err(|e| ApiFailure::Garbled(e.to_string()))?;
-        decode(&self.call(Method::Post, path, Some(body)).await?)
+        self.call(Method::Post, path, Some(body)).await
     }
 
     /// The answer's text, for callers that read it later.
@@ -113,7 +123,12 @@ impl HelperClient {
 
     /// A POST without a body (`disconnect`, `reconnect`, `cli/start`).
     pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        decode(&self.call(Method::Post, path, Some("{}".into())).await?)
+        decode(&self.post_text(path).await?)
+    }
+
+    /// A POST without a body; the answer's text.
+    pub async fn post_text(&self, path: &str) -> Result<String, ApiFailure> {
+        self.call(Method::Post, path, Some("{}".into())).await
     }
 
     /// A DELETE answered with 204 or `{"ok": true}`.
@@ -186,19 +201,21 @@ impl HelperClient {
 
     /// Notices a helper that went away while nothing was asking it anything: a cheap,
     /// unauthenticated `/api/health` every few seconds while the page is visible (and at
-    /// once when it becomes visible again). Flows never poll on a timer; they long-poll.
-    pub fn watch(&self, alive: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    /// once when it becomes visible again), for as long as `tasks`' component lives. Flows
+    /// never poll on a timer; they long-poll.
+    pub fn watch(&self, tasks: &Tasks) {
         let client = self.clone();
-        spawn_local(async move {
-            while alive.load(std::sync::atomic::Ordering::Relaxed) {
+        tasks.spawn(async move {
+            loop {
                 sleep(HEARTBEAT_MS).await;
                 client.check().await;
             }
         });
         let client = self.clone();
+        let tasks = tasks.clone();
         let visible = window_event_listener(leptos::ev::focus, move |_| {
             let client = client.clone();
-            spawn_local(async move { client.check().await });
+            tasks.spawn(async move { client.check().await });
         });
         on_cleanup(move || visible.remove());
     }

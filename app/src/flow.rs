@@ -13,9 +13,11 @@ pub enum Step {
     /// The helper is getting the sign-in ready (rclone starting, MCP discovery).
     Preparing,
     /// Open `auth_url`, approve, and (if the browser could not get back by itself) paste
-    /// the address the provider sent it to.
+    /// the address the provider sent it to. `note`: what the helper warns about already
+    /// (e.g. no OAuth client of one's own), shown before anyone follows the link.
     Authorize {
         auth_url: String,
+        note: Option<String>,
     },
     /// Done; `note` is something the person should know about the result.
     Completed {
@@ -76,6 +78,7 @@ pub fn step_of(s: &SessionView) -> Step {
         FlowStatus::AwaitingOauth => match &s.auth_url {
             Some(url) => Step::Authorize {
                 auth_url: url.clone(),
+                note: s.note.clone(),
             },
             None => Step::Preparing,
         },
@@ -160,16 +163,20 @@ pub fn clock(secs: u64) -> String {
     }
 }
 
-/// The sentence for a finished or failed device flow (GitHub), or `None` while it waits.
-pub fn device_outcome(status: DeviceStatus, message: Option<&str>) -> Option<String> {
+/// What every card says when a sign-in was cancelled, whoever cancelled it: the flow closes
+/// and this notice shows for a moment.
+pub const CANCELLED: &str = "Sign-in cancelled. Nothing was changed.";
+
+/// The sentence for a failed device flow (GitHub); `None` while it waits, once approved, and
+/// when cancelled (which every card reports the same way: [`CANCELLED`]).
+pub fn device_failure(status: DeviceStatus, message: Option<&str>) -> Option<String> {
     let or = |default: &str| message.map(str::to_owned).unwrap_or_else(|| default.into());
     match status {
-        DeviceStatus::Pending | DeviceStatus::Approved => None,
+        DeviceStatus::Pending | DeviceStatus::Approved | DeviceStatus::Cancelled => None,
         DeviceStatus::Expired => Some(or(
             "The code expired before it was approved. Get a new code and enter it at GitHub.",
         )),
         DeviceStatus::Error => Some(or("GitHub sign-in failed. Try again.")),
-        DeviceStatus::Cancelled => Some(or("Sign-in cancelled.")),
     }
 }
 
@@ -182,6 +189,67 @@ pub fn token_state_words(state: patchbay_proto::mcp::TokenState) -> (&'static st
         ReauthorizationRequired => ("warn", "Sign in again"),
         Missing => ("warn", "Not signed in"),
     }
+}
+
+/// What a card's badge says. "Needs setup" is neutral: nothing is wrong, something is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Badge {
+    Connected,
+    NeedsSetup,
+    NotConnected,
+}
+
+/// A connected card says so even when a setting is missing (its credentials still work);
+/// otherwise a missing setting comes before "not connected".
+pub fn badge(connected: bool, needs_setup: bool) -> Badge {
+    match (connected, needs_setup) {
+        (true, _) => Badge::Connected,
+        (false, true) => Badge::NeedsSetup,
+        (false, false) => Badge::NotConnected,
+    }
+}
+
+impl Badge {
+    /// `data-state`: whether credentials are there, whatever else the badge says.
+    pub fn state(self) -> &'static str {
+        match self {
+            Badge::Connected => "connected",
+            _ => "disconnected",
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            Badge::Connected => "connected",
+            Badge::NeedsSetup => "setup",
+            Badge::NotConnected => "disconnected",
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            Badge::Connected => "Connected",
+            Badge::NeedsSetup => "Needs setup",
+            Badge::NotConnected => "Not connected",
+        }
+    }
+}
+
+/// Whether this page is served by the helper itself (`patchbay serve --dashboard-dir`): then
+/// no browser permission stands between them, and advice about one would mislead.
+pub fn served_by_helper(page_origin: &str, helper: &str) -> bool {
+    page_origin
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(helper.trim_end_matches('/'))
+}
+
+/// The offline banner's advice after "check that the helper is running": Chrome's Local
+/// Network Access prompt applies only to a page on another origin than the helper's.
+pub fn offline_advice(served_by_helper: bool) -> Option<&'static str> {
+    (!served_by_helper).then_some(
+        "If the browser asked whether this site may access devices on your local network, \
+         choose Allow, then reload.",
+    )
 }
 
 #[cfg(test)]
@@ -203,9 +271,16 @@ mod tests {
         assert_eq!(
             step_of(&view(FlowStatus::AwaitingOauth)),
             Step::Authorize {
-                auth_url: "https://accounts.example/auth?x=1".into()
+                auth_url: "https://accounts.example/auth?x=1".into(),
+                note: None,
             }
         );
+        let mut warned = view(FlowStatus::AwaitingOauth);
+        warned.note = Some("No Google OAuth client is configured.".into());
+        assert!(matches!(
+            step_of(&warned),
+            Step::Authorize { note: Some(n), .. } if n.contains("OAuth client")
+        ));
         let mut no_url = view(FlowStatus::AwaitingOauth);
         no_url.auth_url = None;
         assert_eq!(step_of(&no_url), Step::Preparing);
@@ -295,19 +370,54 @@ mod tests {
     }
 
     #[test]
+    fn badges_put_connected_first_then_setup() {
+        assert_eq!(badge(true, true), Badge::Connected);
+        assert_eq!(badge(false, true), Badge::NeedsSetup);
+        assert_eq!(badge(false, false), Badge::NotConnected);
+        assert_eq!(Badge::NeedsSetup.state(), "disconnected");
+        assert_eq!(Badge::NeedsSetup.words(), "Needs setup");
+    }
+
+    #[test]
+    fn local_network_advice_only_for_pages_on_another_origin() {
+        assert!(served_by_helper(
+            "http://127.0.0.1:7878",
+            "http://127.0.0.1:7878/"
+        ));
+        assert!(!served_by_helper(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:7878"
+        ));
+        assert!(!served_by_helper(
+            "http://localhost:7878",
+            "http://127.0.0.1:7878"
+        ));
+        assert_eq!(offline_advice(true), None);
+        let advice = offline_advice(false).unwrap();
+        assert!(
+            advice.contains("Allow") && !advice.contains('`'),
+            "{advice}"
+        );
+    }
+
+    #[test]
     fn clocks_and_outcomes() {
         assert_eq!(clock(900), "15:00");
         assert_eq!(clock(61), "1:01");
         assert_eq!(clock(0), "0:00");
         assert_eq!(clock(3725), "1:02:05");
-        assert_eq!(device_outcome(DeviceStatus::Pending, None), None);
+        assert_eq!(device_failure(DeviceStatus::Pending, None), None);
+        assert_eq!(
+            device_failure(DeviceStatus::Cancelled, Some("by you")),
+            None
+        );
         assert!(
-            device_outcome(DeviceStatus::Expired, None)
+            device_failure(DeviceStatus::Expired, None)
                 .unwrap()
                 .contains("expired")
         );
         assert_eq!(
-            device_outcome(DeviceStatus::Error, Some("gh is not installed")).as_deref(),
+            device_failure(DeviceStatus::Error, Some("gh is not installed")).as_deref(),
             Some("gh is not installed")
         );
     }

@@ -5,6 +5,7 @@ mod cards;
 mod flow;
 mod pairing;
 mod session;
+mod tasks;
 mod ui;
 
 use leptos::prelude::*;

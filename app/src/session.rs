@@ -1,18 +1,30 @@
 //! The guided sign-in that ends at an authorization page: Drive, OneDrive and MCP servers.
 //! Follows the helper's session with long-polls, so each step shows the moment it happens.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use patchbay_proto::api::{Ok as OkBody, SubmitCodeRequest};
 
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
 use crate::flow::{SessionView, Step, paste_problem, step_of};
+use crate::tasks::Tasks;
 use crate::ui::{Notice, Problem};
 
+/// How a sign-in ended, reported once to the card that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The credentials are saved; the steps show "Connected" until the person closes them.
+    Completed,
+    /// The steps show what went wrong until the person closes them.
+    Failed,
+    /// Whoever cancelled it (Cancel here, another tab, the helper stopping): the card closes
+    /// the steps and says [`crate::flow::CANCELLED`], the same on every card.
+    Cancelled,
+}
+
 /// Follows one session: `{sessions}/{id}` (e.g. `/api/connectors/gdrive/sessions`).
+///
+/// Every callback must belong to the card (made where the card is built, not inside the
+/// view that shows these steps), because it runs when the steps are on their way out.
 #[component]
 pub fn SignInSteps(
     sessions: String,
@@ -21,63 +33,64 @@ pub fn SignInSteps(
     provider: &'static str,
     /// What the finished state says ("personal: is ready…").
     done_text: String,
-    /// The session finished (true when completed): the card reloads its data.
-    on_finish: Callback<bool>,
-    /// The person closed the flow (Done, Close, or after Cancel).
+    /// The session ended (see [`Ended`]); the card reloads its data.
+    on_end: Callback<Ended>,
+    /// The person closed a finished flow (Done or Close).
     on_close: Callback<()>,
 ) -> impl IntoView {
     let client = expect_context::<HelperClient>();
+    let tasks = Tasks::here();
     let step = RwSignal::new(Step::Preparing);
-    let alive = Arc::new(AtomicBool::new(true));
-    {
-        let alive = alive.clone();
-        on_cleanup(move || alive.store(false, Ordering::Relaxed));
-    }
+    // Cancel's answer and the long-poll's can both say "cancelled": tell the card once.
+    let reported = StoredValue::new(false);
+    let end = move |how: Ended| {
+        if !reported.get_value() {
+            reported.set_value(true);
+            on_end.run(how);
+        }
+    };
     let base = format!("{sessions}/{session_id}");
 
     // Follow the session: one read at once, then long-polls that answer on each change.
     {
         let client = client.clone();
         let base = base.clone();
-        spawn_local(async move {
+        tasks.spawn(async move {
             let mut since: Option<&'static str> = None;
-            while alive.load(Ordering::Relaxed) {
+            loop {
                 let path = match since {
                     None => base.clone(),
                     Some(s) => format!("{base}?wait={LONG_POLL_SECS}&since={s}"),
                 };
-                match client.get::<SessionView>(&path).await {
+                let next = match client.get::<SessionView>(&path).await {
                     Ok(view) => {
-                        since = Some(status_word(&view));
-                        let next = step_of(&view);
-                        let finished = next.is_finished();
-                        let completed = matches!(next, Step::Completed { .. });
-                        if alive.load(Ordering::Relaxed) && step.get_untracked() != next {
-                            step.set(next);
-                        }
-                        if finished {
-                            on_finish.run(completed);
-                            return;
-                        }
+                        since = Some(view.status.as_str());
+                        step_of(&view)
                     }
                     Err(ApiFailure::Unreachable) => {
                         client.until_online().await;
                         since = None;
+                        continue;
                     }
-                    Err(ApiFailure::Refused { status: 404, .. }) => {
-                        step.set(Step::Failed(
-                            "The helper no longer knows this sign-in (it expired, or the \
-                             helper restarted). Start it again."
-                                .into(),
-                        ));
-                        on_finish.run(false);
-                        return;
-                    }
-                    Err(e) => {
-                        step.set(Step::Failed(e.explain(client.base())));
-                        on_finish.run(false);
-                        return;
-                    }
+                    Err(ApiFailure::Refused { status: 404, .. }) => Step::Failed(
+                        "The helper no longer knows this sign-in (it expired, or the helper \
+                         restarted). Start it again."
+                            .into(),
+                    ),
+                    Err(e) => Step::Failed(e.explain(client.base())),
+                };
+                let ended = match &next {
+                    Step::Completed { .. } => Some(Ended::Completed),
+                    Step::Failed(_) => Some(Ended::Failed),
+                    Step::Cancelled => Some(Ended::Cancelled),
+                    _ => None,
+                };
+                if step.get_untracked() != next {
+                    step.set(next);
+                }
+                if let Some(how) = ended {
+                    end(how);
+                    return;
                 }
             }
         });
@@ -87,16 +100,18 @@ pub fn SignInSteps(
     let cancelling = RwSignal::new(false);
     let cancel = {
         let client = client.clone();
-        let base = base.clone();
+        let path = format!("{base}/cancel");
         move |_| {
             let client = client.clone();
-            let path = format!("{base}/cancel");
+            let path = path.clone();
             cancelling.set(true);
-            spawn_local(async move {
+            cancel_problem.set(None);
+            tasks.spawn(async move {
                 let r: Result<OkBody, _> = client.post_empty(&path).await;
                 cancelling.set(false);
                 match r {
-                    Ok(_) | Err(ApiFailure::Refused { status: 404, .. }) => on_close.run(()),
+                    // Gone already (expired, or the helper restarted): nothing left to cancel.
+                    Ok(_) | Err(ApiFailure::Refused { status: 404, .. }) => end(Ended::Cancelled),
                     Err(e) => cancel_problem.set(e.on_card()),
                 }
             });
@@ -112,8 +127,8 @@ pub fn SignInSteps(
                         "Getting the sign-in ready…"
                     </p>
                 }.into_any(),
-                Step::Authorize { auth_url } => view! {
-                    <Authorize auth_url provider submit_path=format!("{base}/submit") />
+                Step::Authorize { auth_url, note } => view! {
+                    <Authorize auth_url note provider submit_path=format!("{base}/submit") />
                 }.into_any(),
                 Step::Completed { note } => view! {
                     <div class="done" data-step="completed" role="status" aria-live="polite">
@@ -128,38 +143,28 @@ pub fn SignInSteps(
                         <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
                     </div>
                 }.into_any(),
-                Step::Cancelled => view! {
-                    <div data-step="cancelled">
-                        <p role="status">"Sign-in cancelled."</p>
-                        <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
-                    </div>
-                }.into_any(),
+                // The card closes the steps and says so itself.
+                Step::Cancelled => ().into_any(),
             }}
             <Show when=move || !step.get().is_finished()>
                 <Problem message=cancel_problem />
                 <button type="button" class="secondary" data-action="cancel-flow"
-                    disabled=move || cancelling.get() on:click=cancel.clone()>"Cancel sign-in"</button>
+                    disabled=cancelling on:click=cancel.clone()>"Cancel sign-in"</button>
             </Show>
         </section>
     }
 }
 
-fn status_word(v: &SessionView) -> &'static str {
-    use patchbay_proto::api::FlowStatus::*;
-    match v.status {
-        Pending => "pending",
-        AwaitingOauth => "awaiting_oauth",
-        Completed => "completed",
-        Error => "error",
-        Cancelled => "cancelled",
-        Expired => "expired",
-    }
-}
-
 /// Open the page, approve, and paste the address back if the browser could not return.
 #[component]
-fn Authorize(auth_url: String, provider: &'static str, submit_path: String) -> impl IntoView {
+fn Authorize(
+    auth_url: String,
+    note: Option<String>,
+    provider: &'static str,
+    submit_path: String,
+) -> impl IntoView {
     let client = expect_context::<HelperClient>();
+    let tasks = Tasks::here();
     let pasted = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let sent = RwSignal::new(None::<String>);
@@ -183,7 +188,7 @@ fn Authorize(auth_url: String, provider: &'static str, submit_path: String) -> i
         busy.set(true);
         let client = client.clone();
         let path = submit_path.clone();
-        spawn_local(async move {
+        tasks.spawn(async move {
             let r: Result<OkBody, _> = client.post(&path, &SubmitCodeRequest { code: value }).await;
             busy.set(false);
             match r {
@@ -193,6 +198,7 @@ fn Authorize(auth_url: String, provider: &'static str, submit_path: String) -> i
         });
     };
     view! {
+        {note.map(|n| view! { <p class="caution" data-testid="flow-note">{n}</p> })}
         <ol class="steps" data-step="authorize">
             <li>
                 <strong>"Open the sign-in page. "</strong>
@@ -214,7 +220,7 @@ fn Authorize(auth_url: String, provider: &'static str, submit_path: String) -> i
                         bind:value=pasted />
                     <Problem message=problem />
                     <Notice message=sent />
-                    <button type="submit" class="primary" disabled=move || busy.get()>"Finish sign-in"</button>
+                    <button type="submit" class="primary" disabled=busy>"Finish sign-in"</button>
                 </form>
             </li>
         </ol>

@@ -1,47 +1,155 @@
-//! Small pieces every card uses: the card frame with its badge, error and notice lines, a
-//! button that asks before it destroys, a token form, a copy button.
+//! Small pieces every card uses: the card frame with its logo and badge, the "needs setup"
+//! block, the outcome lines of an action, a button that asks before it destroys, a token
+//! form, a copy button.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use patchbay_proto::api::{ConnectorId, SetupNeeded};
 use patchbay_proto::tokens::SaveTokenBody;
 
 use crate::api::{ApiFailure, HelperClient};
+use crate::flow::{Badge, badge};
+use crate::tasks::Tasks;
 
-/// The frame of one connector card: title, badge, who it is connected as, then the body.
+/// Where the steps of a README section are: the README ships with the dashboard.
+const DOCS: &str = "README.md";
+/// How long a success notice stays before it fades (problems stay until the next action).
+const NOTICE_MS: u64 = 6_000;
+
+/// The frame of one connector card: logo, title, badge, who it is connected as, then the body.
 #[component]
 pub fn CardFrame(
-    id: &'static str,
-    title: &'static str,
-    /// `None` until the first answer: the overview's value is shown meanwhile.
+    id: ConnectorId,
+    #[prop(into)] connected: Signal<bool>,
+    /// What the connector still lacks (from the overview); shown as the neutral badge.
     #[prop(into)]
-    connected: Signal<bool>,
+    setup: Signal<Option<SetupNeeded>>,
     /// "Connected as …", when known.
     #[prop(into)]
     account: Signal<Option<String>>,
     #[prop(into)] detail: Signal<String>,
     children: Children,
 ) -> impl IntoView {
-    let title_id = format!("card-{id}-title");
+    let slug = id.as_str();
+    let title_id = format!("card-{slug}-title");
     let labelled_by = title_id.clone();
-    let state = move || {
-        if connected.get() {
-            "connected"
-        } else {
-            "disconnected"
-        }
-    };
+    let shown = Memo::new(move |_| badge(connected.get(), setup.with(Option::is_some)));
     view! {
-        <article class="card" data-connector=id aria-labelledby=labelled_by>
+        <article class="card" data-connector=slug aria-labelledby=labelled_by>
             <header>
-                <h2 id=title_id>{title}</h2>
-                <span class=move || format!("badge {}", state()) data-state=state role="status" aria-live="polite">
-                    {move || if connected.get() { "Connected" } else { "Not connected" }}
+                <svg class="logo" aria-hidden="true"><use href=format!("#logo-{slug}")></use></svg>
+                <h2 id=title_id>{id.display_name()}</h2>
+                <span class=move || format!("badge {}", shown.get().class())
+                    data-state=move || shown.get().state()
+                    data-setup=move || (shown.get() == Badge::NeedsSetup).then_some("needed")
+                    role="status" aria-live="polite">
+                    {move || shown.get().words()}
                 </span>
             </header>
-            <p class="detail">{move || detail.get()}</p>
+            <p class="detail">{detail}</p>
             {move || account.get().map(|a| view! { <p class="account" data-testid="account">{a}</p> })}
             {children()}
         </article>
+    }
+}
+
+/// What a connector needs before it can sign anyone in: one sentence, the docs, and the
+/// settings folded away.
+#[component]
+pub fn SetupNote(setup: SetupNeeded) -> impl IntoView {
+    let SetupNeeded {
+        message,
+        settings,
+        how,
+        docs,
+    } = setup;
+    view! {
+        <div class="setup" data-testid="setup">
+            <p>{message}" "
+                <a href=format!("{DOCS}#{docs}") target="_blank" rel="noopener">
+                    "How to set it up"<span class="sr-only">" (opens in a new tab)"</span>
+                </a>
+            </p>
+            <details>
+                <summary>"Settings"</summary>
+                <ul class="settings">
+                    {settings.into_iter().map(|s| view! { <li><code>{s}</code></li> }).collect_view()}
+                </ul>
+                <p class="hint">{how}</p>
+            </details>
+        </div>
+    }
+}
+
+/// How a card reports its actions: busy while one runs, then either a problem (kept until
+/// the next action) or a notice (fades by itself). Starting an action clears both, so two
+/// outcomes never stand side by side.
+#[derive(Clone, Copy)]
+pub struct Feedback {
+    pub busy: RwSignal<bool>,
+    pub problem: RwSignal<Option<String>>,
+    pub notice: RwSignal<Option<String>>,
+    /// Counts notices, so a fading one never takes a newer one with it.
+    shown: StoredValue<u32>,
+}
+
+impl Feedback {
+    pub fn new() -> Self {
+        Self {
+            busy: RwSignal::new(false),
+            problem: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            shown: StoredValue::new(0),
+        }
+    }
+
+    /// An action starts: the card is busy and the last outcome goes away.
+    pub fn begin(self) {
+        self.busy.set(true);
+        self.clear();
+    }
+
+    /// Forgets the last outcome (a new step of a flow begins).
+    pub fn clear(self) {
+        self.problem.set(None);
+        self.notice.set(None);
+    }
+
+    /// The action worked: say so for a few seconds.
+    pub fn done(self, message: impl Into<String>) {
+        self.busy.set(false);
+        self.problem.set(None);
+        self.notice.set(Some(message.into()));
+        let Some(n) = self.shown.try_update_value(|n| {
+            *n += 1;
+            *n
+        }) else {
+            return;
+        };
+        let (shown, notice) = (self.shown, self.notice);
+        set_timeout(
+            move || {
+                if shown.try_get_value() == Some(n) {
+                    notice.set(None);
+                }
+            },
+            std::time::Duration::from_millis(NOTICE_MS),
+        );
+    }
+
+    /// The action failed: say what to do (nothing when the page-wide banner says it).
+    pub fn failed(self, failure: &ApiFailure) {
+        self.busy.set(false);
+        self.notice.set(None);
+        self.problem.set(failure.on_card());
+    }
+}
+
+/// The outcome lines of a card's actions.
+#[component]
+pub fn FeedbackLines(feedback: Feedback) -> impl IntoView {
+    view! {
+        <Problem message=feedback.problem />
+        <Notice message=feedback.notice />
     }
 }
 
@@ -57,18 +165,17 @@ pub fn Problem(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
 #[component]
 pub fn Notice(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
     view! {
-        <p class="notice" role="status" aria-live="polite" data-testid="notice">{move || message.get()}</p>
+        <p class="notice" role="status" aria-live="polite" data-testid="notice">{message}</p>
     }
 }
 
-/// A button that asks "Really?" in place before it runs `on_confirm`.
+/// A button that asks "Really?" in place before it runs `on_confirm`. Its label is the one
+/// verb for "forget these credentials" on every card: Disconnect.
 #[component]
 pub fn ConfirmButton(
-    #[prop(into)] label: String,
-    /// The question, e.g. "Delete the remote personal?".
+    /// The question, e.g. "Disconnect personal:? rclone forgets this remote.".
     #[prop(into)]
     question: String,
-    #[prop(into)] yes: String,
     #[prop(optional, into)] busy: Signal<bool>,
     on_confirm: Callback<()>,
 ) -> impl IntoView {
@@ -90,20 +197,19 @@ pub fn ConfirmButton(
         }
         now
     });
-    let label2 = label.clone();
     view! {
         <Show
             when=move || asking.get()
             fallback=move || view! {
                 <button type="button" class="danger subtle" node_ref=ask_ref data-action="ask"
-                    disabled=move || busy.get() on:click=move |_| asking.set(true)>{label2.clone()}</button>
+                    disabled=busy on:click=move |_| asking.set(true)>"Disconnect"</button>
             }
         >
-            <span class="confirm" role="group" aria-label=label.clone()>
+            <span class="confirm" role="group" aria-label="Disconnect">
                 <span class="question">{question.clone()}</span>
                 <button type="button" class="danger" node_ref=yes_ref data-action="confirm"
-                    disabled=move || busy.get()
-                    on:click=move |_| { asking.set(false); on_confirm.run(()) }>{yes.clone()}</button>
+                    disabled=busy
+                    on:click=move |_| { asking.set(false); on_confirm.run(()) }>"Disconnect"</button>
                 <button type="button" class="secondary" data-action="keep"
                     on:click=move |_| asking.set(false)>"Keep"</button>
             </span>
@@ -131,6 +237,7 @@ pub fn TokenForm(
     on_cancel: Option<Callback<()>>,
 ) -> impl IntoView {
     let client = expect_context::<HelperClient>();
+    let tasks = Tasks::here();
     let token = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -147,7 +254,7 @@ pub fn TokenForm(
         let path = path.clone();
         busy.set(true);
         problem.set(None);
-        spawn_local(async move {
+        tasks.spawn(async move {
             let r: Result<serde::de::IgnoredAny, ApiFailure> =
                 client.post(&path, &SaveTokenBody { token: &value }).await;
             busy.set(false);
@@ -170,11 +277,13 @@ pub fn TokenForm(
             <p class="hint" id=hint_id>{hint}</p>
             <Problem message=problem />
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || busy.get()>
+                <button type="submit" class="primary" disabled=busy>
                     {move || if busy.get() { "Checking…".to_owned() } else { button.clone() }}
                 </button>
                 {on_cancel.map(|c| view! {
-                    <button type="button" class="secondary" on:click=move |_| c.run(())>"Cancel"</button>
+                    // Not while saving: the answer must reach the card.
+                    <button type="button" class="secondary" disabled=busy
+                        on:click=move |_| c.run(())>"Cancel"</button>
                 })}
             </div>
         </form>
@@ -184,6 +293,7 @@ pub fn TokenForm(
 /// Copies `text` to the clipboard and says so.
 #[component]
 pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String) -> impl IntoView {
+    let tasks = Tasks::here();
     let said = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
         let Some(window) = web_sys::window() else {
@@ -193,7 +303,7 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String
             .navigator()
             .clipboard()
             .write_text(&text.get_untracked());
-        spawn_local(async move {
+        tasks.spawn(async move {
             let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
             said.set(Some(if ok {
                 "Copied"

@@ -38,10 +38,6 @@ pub fn load_or_create(
         return Ok((Secret::new(token), TokenSource::Environment));
     }
     let file = LockedFile::at(data_dir.join(TOKEN_FILE));
-    let kept = |bytes: Option<&[u8]>| {
-        let token = String::from_utf8_lossy(bytes?).trim().to_owned();
-        (!token.is_empty()).then(|| Secret::new(token))
-    };
     if let Some(token) = kept(file.read().map_err(io::Error::other)?.as_deref()) {
         return Ok((token, TokenSource::File));
     }
@@ -55,6 +51,20 @@ pub fn load_or_create(
         }
     })
     .map_err(io::Error::other)
+}
+
+/// The token kept in `data_dir`, if there is one; never creates it (`patchbay pair`).
+pub fn read_kept(data_dir: &Path) -> io::Result<Option<Secret>> {
+    let bytes = LockedFile::at(data_dir.join(TOKEN_FILE))
+        .read()
+        .map_err(io::Error::other)?;
+    Ok(kept(bytes.as_deref()))
+}
+
+/// The token in the file's bytes; an empty file keeps none.
+fn kept(bytes: Option<&[u8]>) -> Option<Secret> {
+    let token = String::from_utf8_lossy(bytes?).trim().to_owned();
+    (!token.is_empty()).then(|| Secret::new(token))
 }
 
 #[cfg(test)]

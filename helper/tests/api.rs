@@ -107,6 +107,61 @@ async fn overview_reflects_the_credential_files() {
 }
 
 #[tokio::test]
+async fn overview_says_which_connectors_need_setup_before_a_sign_in_can_work() {
+    let bare = TestApp::new(|_| {});
+    let (status, _, body) = bare.send(authed("/api/connectors")).await;
+    assert_eq!(status, StatusCode::OK);
+    let overview: ConnectorsOverview = serde_json::from_value(body).unwrap();
+    let setup = |o: &ConnectorsOverview, id: ConnectorId| {
+        o.connectors
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .setup
+            .clone()
+    };
+    // Without an OAuth client or an edge: the settings to provide, and where the steps are.
+    let drive = setup(&overview, ConnectorId::Gdrive).expect("Drive needs a client");
+    assert_eq!(
+        drive.settings,
+        ["PATCHBAY_GDRIVE_CLIENT_ID", "PATCHBAY_GDRIVE_CLIENT_SECRET"]
+    );
+    assert!(drive.message.contains("Google"), "{}", drive.message);
+    assert_eq!(drive.docs, "your-own-google-or-microsoft-client");
+    let onedrive = setup(&overview, ConnectorId::Onedrive).expect("OneDrive needs a client");
+    assert!(onedrive.how.contains("\"onedrive\""), "{}", onedrive.how);
+    let vercel = setup(&overview, ConnectorId::Vercel).expect("Vercel needs the edge");
+    assert_eq!(
+        vercel.settings,
+        ["PATCHBAY_EDGE_URL", "PATCHBAY_EDGE_TOKEN"]
+    );
+    for id in [ConnectorId::Github, ConnectorId::Manus, ConnectorId::Mcp] {
+        assert_eq!(setup(&overview, id), None, "{id:?} needs nothing");
+    }
+
+    // A client in connectors.json and an edge in the config: nothing is missing any more,
+    // and the answer changes without a restart.
+    let configured = TestApp::new(|c| {
+        c.edge_url = Some("http://127.0.0.1:8787".into());
+        c.edge_token = Some(patchbay_proto::Secret::new("edge-token-for-tests"));
+    });
+    let (_, _, body) = configured.send(authed("/api/connectors")).await;
+    let overview: ConnectorsOverview = serde_json::from_value(body).unwrap();
+    assert_eq!(setup(&overview, ConnectorId::Vercel), None);
+    assert!(setup(&overview, ConnectorId::Gdrive).is_some());
+    std::fs::write(
+        configured.data_dir().join("connectors.json"),
+        r#"{"gdrive": {"client_id": "mine.apps.googleusercontent.com", "client_secret": "s3cr3t-value"}}"#,
+    )
+    .unwrap();
+    let (_, _, body) = configured.send(authed("/api/connectors")).await;
+    assert!(!body.to_string().contains("s3cr3t-value"), "{body}");
+    let overview: ConnectorsOverview = serde_json::from_value(body).unwrap();
+    assert_eq!(setup(&overview, ConnectorId::Gdrive), None);
+    assert!(setup(&overview, ConnectorId::Onedrive).is_some());
+}
+
+#[tokio::test]
 async fn a_corrupt_token_file_is_reported_not_ignored() {
     let f = TestApp::new(|_| {});
     std::fs::write(f.data_dir().join("mcp-tokens.json"), "{not json").unwrap();

@@ -94,6 +94,11 @@ pub struct ConnectorSummary {
     /// Never contains a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What this connector lacks before a sign-in can work (an OAuth client, an edge); absent
+    /// when nothing. Lets a client say so before it sends anyone to a provider that would
+    /// refuse them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupNeeded>,
 }
 
 impl ConnectorSummary {
@@ -105,8 +110,22 @@ impl ConnectorSummary {
             status: id.status_path(),
             served_by: id.served_by(),
             detail,
+            setup: None,
         }
     }
+}
+
+/// A connector that needs configuring before it can sign anyone in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupNeeded {
+    /// One sentence: what setting it up unlocks, and what to do.
+    pub message: String,
+    /// The settings to provide (environment variables of `patchbay serve`).
+    pub settings: Vec<String>,
+    /// Where and how to provide them, in a sentence or two.
+    pub how: String,
+    /// The README section with the steps (its anchor, e.g. `deploying-the-edge-to-cloudflare`).
+    pub docs: String,
 }
 
 /// `GET /api/connectors`.
@@ -175,6 +194,7 @@ mod tests {
         assert_eq!(v["id"], "github");
         assert_eq!(v["connected"], false);
         assert!(v.get("detail").is_none());
+        assert!(v.get("setup").is_none(), "nothing missing, nothing said");
     }
 }
 

@@ -211,6 +211,26 @@ impl Card<'_> {
         self.text_containing("[data-testid=notice]", needle).await
     }
 
+    /// The "needs setup" block, once the badge says so: its sentence, and the settings it
+    /// lists (folded away, so read from the page, not from what is drawn).
+    pub async fn needs_setup(&self) -> (String, String) {
+        self.browser
+            .wait_for_count(&self.css(".badge[data-setup=needed]"), 1)
+            .await;
+        let css = self.css("[data-testid=setup]");
+        self.browser.wait_for_count(&css, 1).await;
+        let block = self.browser.client.find(Locator::Css(&css)).await.unwrap();
+        let settings = block
+            .find(Locator::Css("details"))
+            .await
+            .unwrap()
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        (block.text().await.unwrap(), settings)
+    }
+
     /// Whatever problem lines the card shows right now.
     pub async fn problems_now(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -298,12 +318,12 @@ impl Card<'_> {
             .await;
     }
 
-    /// Delete, then the confirmation: returns the question that was asked.
+    /// Disconnect, then the confirmation: returns the question that was asked.
     pub async fn delete_remote(&self, name: &str) -> String {
         let row = format!("li[data-remote={name}]");
         self.click(&format!("{row} [data-action=ask]")).await;
         let question = self
-            .text_containing(&format!("{row} .confirm"), "Delete")
+            .text_containing(&format!("{row} .confirm"), "Disconnect")
             .await;
         self.click(&format!("{row} [data-action=confirm]")).await;
         question

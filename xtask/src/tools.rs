@@ -4,19 +4,20 @@ use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-use patchbay_testkit::process::{Running, wait_for_port};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 pub const TRUNK_VERSION: &str = "0.21.14";
 /// Must equal the `wasm-bindgen` pinned in Cargo.toml (`=0.2.130`).
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
-const APT_PACKAGES: [(&str, &str); 5] = [
+const APT_PACKAGES: [(&str, &str); 6] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("rclone", "/usr/bin/rclone"),
     ("gh", "/usr/bin/gh"),
+    // `systemd-analyze verify`: systemd's own check of the unit `patchbay service` writes.
+    ("systemd", "/usr/bin/systemd-analyze"),
     // The load generator of `cargo xtask bench`.
     ("wrk", "/usr/bin/wrk"),
 ];
@@ -40,15 +41,19 @@ pub(crate) fn root() -> PathBuf {
         .to_owned()
 }
 
-fn cargo_bin() -> PathBuf {
+/// Cargo's home: `CARGO_HOME`, else `~/.cargo`.
+pub(crate) fn cargo_home() -> PathBuf {
     env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
         .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
-        .join("bin")
 }
 
-fn node_bin() -> PathBuf {
+fn cargo_bin() -> PathBuf {
+    cargo_home().join("bin")
+}
+
+pub(crate) fn node_bin() -> PathBuf {
     root().join("node_modules/.bin")
 }
 
@@ -71,15 +76,88 @@ pub(crate) fn cmd(program: &str) -> Command {
     c
 }
 
+/// Set by `cargo xtask dev` without `--verbose`: commands run without echoing themselves,
+/// their output is kept and shown only if they fail.
+pub(crate) static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// How a command reads in a log line: the program and its arguments, never its environment
+/// (which holds PATH, and may hold secrets).
+pub(crate) fn shown(c: &Command) -> String {
+    let program = Path::new(c.get_program())
+        .file_name()
+        .unwrap_or(c.get_program())
+        .to_string_lossy()
+        .into_owned();
+    std::iter::once(program)
+        .chain(c.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub(crate) fn run(mut c: Command) -> Result {
-    let shown = format!("{:?}", c).replace('"', "");
-    eprintln!("xtask: $ {shown}");
-    let status = c.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{shown}` failed ({status})"))
+    let shown = shown(&c);
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("xtask: $ {shown}");
+        let status = c.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`{shown}` failed ({status})"))
+        };
     }
+    let out = c.output().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Err(format!(
+        "`{shown}` failed ({}). Its last lines:\n{}",
+        out.status,
+        last_lines(&said, 30)
+    ))
+}
+
+/// The end of a program's output, without colour codes, for an error message.
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<String> = text.lines().map(strip_ansi).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `line` without ANSI escape sequences (colours, cursor moves): a terminal's business, not
+/// ours, and noise in a file.
+pub(crate) fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters and intermediates, then one final byte in @..~.
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC: up to BEL or ST (ESC \\).
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
@@ -92,8 +170,17 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
 pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = Instant::now();
     let r = f();
-    eprintln!("xtask: {what} took {:.1}s", start.elapsed().as_secs_f64());
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("xtask: {what} took {:.1}s", start.elapsed().as_secs_f64());
+    }
     r
+}
+
+/// The folder where cargo builds (`CARGO_TARGET_DIR`, else `target/`).
+pub(crate) fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 pub fn setup() -> Result {
@@ -177,15 +264,37 @@ pub fn build() -> Result {
         let mut trunk = cmd("trunk");
         trunk.args(["build", "--release"]);
         run(trunk)?;
-        let mut worker = cmd("worker-build");
-        worker
-            .arg("--release")
-            .current_dir(root().join("edge"))
-            .env("WASM_BINDGEN_BIN", cargo_bin().join("wasm-bindgen"))
-            .env("WASM_OPT_BIN", node_bin().join("wasm-opt"))
-            .env("ESBUILD_BIN", node_bin().join("esbuild"));
-        run(worker)
+        build_worker()
     })
+}
+
+/// The `patchbay` binary (debug, or `--release`).
+pub fn build_helper(release: bool) -> Result {
+    let mut c = cmd("cargo");
+    c.args([
+        "build",
+        "--quiet",
+        "-p",
+        "patchbay-helper",
+        "--bin",
+        "patchbay",
+    ]);
+    if release {
+        c.arg("--release");
+    }
+    run(c)
+}
+
+/// The edge Worker, into edge/build/ (worker-build, release).
+pub fn build_worker() -> Result {
+    let mut worker = cmd("worker-build");
+    worker
+        .arg("--release")
+        .current_dir(root().join("edge"))
+        .env("WASM_BINDGEN_BIN", cargo_bin().join("wasm-bindgen"))
+        .env("WASM_OPT_BIN", node_bin().join("wasm-opt"))
+        .env("ESBUILD_BIN", node_bin().join("esbuild"));
+    run(worker)
 }
 
 pub fn test(cargo_test_args: &[String]) -> Result {
@@ -237,100 +346,3 @@ fn check_proto_is_portable() -> Result {
         ))
     }
 }
-
-pub fn dev() -> Result {
-    let helper_port = 7878;
-    let edge_port = 8787;
-    let dashboard = "http://127.0.0.1:8080";
-
-    let mut build_helper = cmd("cargo");
-    build_helper.args(["build", "-p", "patchbay-helper"]);
-    run(build_helper)?;
-
-    // The edge's secrets for local runs live in edge/.dev.vars (git-ignored), which
-    // `wrangler dev` reads; the D1 schema comes from the same migrations as a deployment.
-    let dev_vars = root().join("edge/.dev.vars");
-    if !dev_vars.exists() {
-        let secrets = format!(
-            "PATCHBAY_EDGE_TOKEN={}\nPATCHBAY_ENCRYPTION_KEY={}\n",
-            patchbay_proto::secret::random_urlsafe(32),
-            patchbay_proto::secret::random_urlsafe(32)
-        );
-        std::fs::write(&dev_vars, secrets).map_err(|e| format!("write edge/.dev.vars: {e}"))?;
-        eprintln!("xtask: wrote edge/.dev.vars with a fresh edge API token and encryption key");
-    }
-    let mut migrate = cmd(&node_bin().join("wrangler").to_string_lossy());
-    migrate
-        .current_dir(root().join("edge"))
-        .args(["d1", "migrations", "apply", "DB", "--local"]);
-    run(migrate)?;
-
-    let mut edge = cmd(&node_bin().join("wrangler").to_string_lossy());
-    edge.current_dir(root().join("edge")).args([
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        &edge_port.to_string(),
-        "--show-interactive-dev-session=false",
-    ]);
-    let _edge = Running::start_inherit("wrangler dev", edge);
-
-    // The helper forwards the dashboard's Vercel calls to the edge with the edge's token.
-    let edge_token = std::fs::read_to_string(&dev_vars)
-        .ok()
-        .and_then(|vars| {
-            vars.lines()
-                .find_map(|l| l.strip_prefix("PATCHBAY_EDGE_TOKEN=").map(str::to_owned))
-        })
-        .ok_or("edge/.dev.vars has no PATCHBAY_EDGE_TOKEN line")?;
-    let mut helper = cmd(&root().join("target/debug/patchbay").to_string_lossy());
-    helper
-        .env("PATCHBAY_EDGE_URL", format!("http://127.0.0.1:{edge_port}"))
-        .env("PATCHBAY_EDGE_TOKEN", edge_token.trim());
-    helper.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{helper_port}"),
-        "--dashboard-url",
-        dashboard,
-        "--allow-origin",
-        &format!("http://localhost:8080,http://127.0.0.1:{edge_port},http://localhost:{edge_port}"),
-    ]);
-    let _helper = Running::start_inherit("patchbay serve", helper);
-
-    let mut trunk = cmd("trunk");
-    trunk.arg("serve");
-    let _trunk = Running::start_inherit("trunk serve", trunk);
-
-    for (what, port) in [
-        ("helper", helper_port),
-        ("edge", edge_port),
-        ("dashboard", 8080),
-    ] {
-        if !wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(60)) {
-            return Err(format!("the {what} did not start on port {port}"));
-        }
-    }
-    eprintln!(
-        "\nxtask: Patchbay is running. Open the dashboard link the helper printed above \
-         (it starts with {dashboard}/#helper=). Ctrl-C stops everything.\n"
-    );
-    wait_for_ctrl_c();
-    Ok(())
-}
-
-fn wait_for_ctrl_c() {
-    // SAFETY: sigwait on a blocked SIGINT/SIGTERM set; no handlers, no shared state.
-    unsafe {
-        let mut set: libc_sigset::sigset_t = std::mem::zeroed();
-        libc_sigset::sigemptyset(&mut set);
-        libc_sigset::sigaddset(&mut set, libc_sigset::SIGINT);
-        libc_sigset::sigaddset(&mut set, libc_sigset::SIGTERM);
-        libc_sigset::pthread_sigmask(libc_sigset::SIG_BLOCK, &set, std::ptr::null_mut());
-        let mut sig = 0;
-        libc_sigset::sigwait(&set, &mut sig);
-    }
-}
-
-use patchbay_testkit::libc as libc_sigset;

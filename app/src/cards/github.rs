@@ -1,22 +1,18 @@
 //! GitHub: the `gh` device flow (a code to enter at GitHub) or a personal access token.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use patchbay_proto::api::Ok as OkBody;
+use patchbay_proto::api::{ConnectorId, Ok as OkBody};
 use patchbay_proto::tokens::{
     DevicePoll, DeviceSessionRequest, DeviceStart, DeviceStatus, GithubUser, TokenStatus,
     check_github_token_shape,
 };
 
-use super::{
-    Changed, Feedback, Summary, card_state, last_good, state_problem, stored_credential_action,
-};
+use super::{Card, CredentialActions, SignInOrToken, Summary};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
-use crate::flow::{clock, device_outcome};
-use crate::ui::{CardFrame, ConfirmButton, CopyButton, Notice, Problem, TokenForm};
+use crate::flow::{clock, device_failure};
+use crate::session::Ended;
+use crate::tasks::Tasks;
+use crate::ui::{CardFrame, CopyButton, FeedbackLines, Problem, TokenForm};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -27,10 +23,9 @@ enum Panel {
 
 #[component]
 pub fn GithubCard(summary: Summary) -> impl IntoView {
-    let client = expect_context::<HelperClient>();
-    let changed = expect_context::<Changed>();
-    let (state, reload) = card_state("/api/connectors/github/status");
-    let status = last_good::<TokenStatus<GithubUser>>(state);
+    let card = Card::new("/api/connectors/github/status", Signal::stored(true));
+    let feedback = card.feedback;
+    let status = card.last_good::<TokenStatus<GithubUser>>();
     let connected = Signal::derive(move || {
         status
             .get()
@@ -50,97 +45,59 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         Some(line)
     });
     let panel = RwSignal::new(Panel::Closed);
-    let feedback = Feedback::default();
-    let Feedback {
-        busy,
-        problem,
-        notice,
-    } = feedback;
-    let refresh = move || {
-        reload.update(|n| *n += 1);
-        changed.bump();
-    };
-
-    let act = {
-        let client = client.clone();
-        move |what: &'static str| {
-            let messages = (
-                "GitHub accepted the stored token.",
-                "Disconnected from GitHub.",
-            );
-            stored_credential_action(&client, "github", what, messages, feedback, refresh)
-        }
-    };
-    let start_device = {
-        let client = client.clone();
-        move |_| {
-            let client = client.clone();
-            feedback.begin();
-            spawn_local(async move {
-                let r: Result<DeviceStart, _> =
-                    client.post_empty("/api/connectors/github/cli/start").await;
-                busy.set(false);
-                match r {
-                    Ok(start) => panel.set(Panel::Device(start)),
-                    Err(e) => problem.set(e.on_card()),
+    // Made here, not in the view of one panel: they run while that view is going away.
+    let approved = Callback::new(move |login: String| {
+        panel.set(Panel::Closed);
+        feedback.done(format!("Signed in to GitHub as @{login}."));
+        card.refresh();
+    });
+    let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
+    let closed = Callback::new(move |()| panel.set(Panel::Closed));
+    let saved = Callback::new(move |()| {
+        panel.set(Panel::Closed);
+        feedback.done("Token saved.");
+        card.refresh();
+    });
+    let start_device = Callback::new(move |()| {
+        let client = card.client();
+        feedback.begin();
+        card.spawn(async move {
+            let r: Result<DeviceStart, _> =
+                client.post_empty("/api/connectors/github/cli/start").await;
+            match r {
+                Ok(start) => {
+                    feedback.busy.set(false);
+                    panel.set(Panel::Device(start));
                 }
-            });
-        }
-    };
+                Err(e) => feedback.failed(&e),
+            }
+        });
+    });
+    let use_token = Callback::new(move |()| panel.set(Panel::Token));
 
     view! {
-        <CardFrame id="github" title="GitHub" connected account detail=summary.detail>
-            <Problem message=state_problem(state) />
-            <Problem message=problem />
-            <Notice message=notice />
-            {move || {
-                let act = act.clone();
-                let start_device = start_device.clone();
-                match panel.get() {
-                    Panel::Device(start) => view! {
-                        <DeviceCode start
-                            on_finish=Callback::new(move |approved: Option<String>| {
-                                if let Some(login) = approved {
-                                    notice.set(Some(format!("Signed in to GitHub as @{login}.")));
-                                    panel.set(Panel::Closed);
-                                }
-                                refresh();
-                            })
-                            on_close=Callback::new(move |_| panel.set(Panel::Closed)) />
-                    }.into_any(),
-                    Panel::Token => view! {
-                        <TokenForm id="github" label="Personal access token"
-                            hint="Create one at github.com → Settings → Developer settings → Personal access tokens (classic: scope repo; fine-grained: the repositories you need)."
-                            path="/api/connectors/github/token" button="Save token"
-                            check=check_github_token_shape
-                            on_saved=Callback::new(move |_| {
-                                panel.set(Panel::Closed);
-                                notice.set(Some("Token saved.".into()));
-                                refresh();
-                            })
-                            on_cancel=Some(Callback::new(move |_| panel.set(Panel::Closed))) />
-                    }.into_any(),
-                    Panel::Closed if connected.get() => {
-                        let act2 = act.clone();
-                        view! {
-                            <div class="actions">
-                                <button type="button" class="secondary" data-action="reconnect"
-                                    disabled=move || busy.get() on:click=move |_| act("reconnect")>"Reconnect"</button>
-                                <ConfirmButton label="Disconnect" yes="Disconnect" busy
-                                    question="Forget the stored GitHub token?"
-                                    on_confirm=Callback::new(move |_| act2("disconnect")) />
-                            </div>
-                        }.into_any()
-                    }
-                    Panel::Closed => view! {
-                        <div class="actions">
-                            <button type="button" class="primary" data-action="device"
-                                disabled=move || busy.get() on:click=start_device>"Sign in with GitHub"</button>
-                            <button type="button" class="secondary" data-action="use-token"
-                                on:click=move |_| panel.set(Panel::Token)>"Use a token"</button>
-                        </div>
-                    }.into_any(),
-                }
+        <CardFrame id=ConnectorId::Github connected setup=summary.setup account detail=summary.detail>
+            <Problem message=card.state_problem() />
+            <FeedbackLines feedback />
+            {move || match panel.get() {
+                Panel::Device(start) => view! {
+                    <DeviceCode start on_approved=approved on_end=ended on_close=closed />
+                }.into_any(),
+                Panel::Token => view! {
+                    <TokenForm id="github" label="Personal access token"
+                        hint="Create one at github.com → Settings → Developer settings → Personal access tokens (classic: scope repo; fine-grained: the repositories you need)."
+                        path="/api/connectors/github/token" button="Save token"
+                        check=check_github_token_shape
+                        on_saved=saved on_cancel=Some(closed) />
+                }.into_any(),
+                Panel::Closed if connected.get() => view! {
+                    <CredentialActions card connector="github" accepted="GitHub accepted the stored token."
+                        question="Disconnect GitHub? Patchbay forgets the stored token." />
+                }.into_any(),
+                Panel::Closed => view! {
+                    <SignInOrToken card action="device" label="Sign in with GitHub"
+                        on_sign_in=start_device on_token=use_token />
+                }.into_any(),
             }}
         </CardFrame>
     }
@@ -151,14 +108,24 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
 #[component]
 fn DeviceCode(
     start: DeviceStart,
-    /// `Some(login)` on approval; `None` when it ended otherwise (the card reloads either way).
-    on_finish: Callback<Option<String>>,
+    /// GitHub said yes, for this login.
+    on_approved: Callback<String>,
+    /// It ended otherwise (failed, expired, cancelled); the card reloads either way.
+    on_end: Callback<Ended>,
     on_close: Callback<()>,
 ) -> impl IntoView {
     let client = expect_context::<HelperClient>();
+    let tasks = Tasks::here();
     let remaining = RwSignal::new(start.expires_in);
-    let outcome = RwSignal::new(None::<String>);
-    let alive = Arc::new(AtomicBool::new(true));
+    let failure = RwSignal::new(None::<String>);
+    // Cancel's answer and the long-poll's can both say "cancelled": tell the card once.
+    let reported = StoredValue::new(false);
+    let end = move |how: Ended| {
+        if !reported.get_value() {
+            reported.set_value(true);
+            on_end.run(how);
+        }
+    };
     if let Ok(tick) = set_interval_with_handle(
         move || remaining.update(|r| *r = r.saturating_sub(1)),
         std::time::Duration::from_secs(1),
@@ -166,41 +133,36 @@ fn DeviceCode(
         on_cleanup(move || tick.clear());
     }
     {
-        let alive = alive.clone();
-        on_cleanup(move || alive.store(false, Ordering::Relaxed));
-    }
-    {
         let client = client.clone();
         let session_id = start.session_id.clone();
-        spawn_local(async move {
-            while alive.load(Ordering::Relaxed) {
+        tasks.spawn(async move {
+            loop {
                 let body = DeviceSessionRequest {
                     session_id: session_id.clone(),
                     wait: Some(f64::from(LONG_POLL_SECS)),
                 };
                 let r: Result<DevicePoll, _> =
                     client.post("/api/connectors/github/cli/poll", &body).await;
-                if !alive.load(Ordering::Relaxed) {
-                    return;
-                }
-                match r {
-                    Ok(p) if p.status == DeviceStatus::Pending => {}
+                let failed = match r {
+                    Ok(p) if p.status == DeviceStatus::Pending => continue,
                     Ok(p) if p.status == DeviceStatus::Approved => {
-                        on_finish.run(Some(p.user.map(|u| u.login).unwrap_or_default()));
+                        on_approved.run(p.user.map(|u| u.login).unwrap_or_default());
                         return;
                     }
-                    Ok(p) => {
-                        outcome.set(device_outcome(p.status, p.message.as_deref()));
-                        on_finish.run(None);
+                    Ok(p) if p.status == DeviceStatus::Cancelled => {
+                        end(Ended::Cancelled);
                         return;
                     }
-                    Err(ApiFailure::Unreachable) => client.until_online().await,
-                    Err(e) => {
-                        outcome.set(Some(e.explain(client.base())));
-                        on_finish.run(None);
-                        return;
+                    Ok(p) => device_failure(p.status, p.message.as_deref()),
+                    Err(ApiFailure::Unreachable) => {
+                        client.until_online().await;
+                        continue;
                     }
-                }
+                    Err(e) => Some(e.explain(client.base())),
+                };
+                failure.set(failed);
+                end(Ended::Failed);
+                return;
             }
         });
     }
@@ -212,11 +174,11 @@ fn DeviceCode(
                 session_id: session_id.clone(),
                 wait: None,
             };
-            spawn_local(async move {
+            tasks.spawn(async move {
                 let _: Result<OkBody, _> = client
                     .post("/api/connectors/github/cli/cancel", &body)
                     .await;
-                on_close.run(());
+                end(Ended::Cancelled);
             });
         }
     };
@@ -228,14 +190,11 @@ fn DeviceCode(
         .to_owned();
     view! {
         <section class="device flow" aria-label="GitHub sign-in code" data-testid="device">
-            {move || match outcome.get() {
-                Some(message) => view! {
-                    <p class="problem" role="alert" data-testid="problem">{message}</p>
-                    <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
-                }.into_any(),
-                None => ().into_any(),
-            }}
-            <Show when=move || outcome.with(Option::is_none)>
+            {move || failure.get().map(|message| view! {
+                <p class="problem" role="alert" data-testid="problem">{message}</p>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+            })}
+            <Show when=move || failure.with(Option::is_none)>
                 <p>"1. Copy this one-time code:"</p>
                 <div class="code-row">
                     <output class="device-code" data-testid="user-code" aria-label="one-time code">{code.clone()}</output>

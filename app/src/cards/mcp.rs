@@ -1,16 +1,14 @@
 //! MCP servers: add one by URL (OAuth 2.1 sign-in run by the helper), see each server's
-//! token state, sign in again, remove.
+//! token state, sign in again, disconnect.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use patchbay_proto::api::SessionStarted;
-use patchbay_proto::mcp::{McpServerList, StartServerRequest};
+use patchbay_proto::mcp::{McpServerList, StartServerRequest, TokenState};
 
-use super::{Changed, Summary, card_state, last_good, state_problem};
-use crate::api::HelperClient;
+use super::{Card, Summary};
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
-use crate::ui::{CardFrame, ConfirmButton, Problem};
+use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -21,141 +19,118 @@ enum Panel {
 
 #[component]
 pub fn McpCard(summary: Summary) -> impl IntoView {
-    let client = expect_context::<HelperClient>();
-    let changed = expect_context::<Changed>();
-    let (state, reload) = card_state("/api/connectors/mcp/servers");
-    let servers = last_good::<McpServerList>(state);
+    let card = Card::new("/api/connectors/mcp/servers", Signal::stored(true));
+    let feedback = card.feedback;
+    let servers = card.last_good::<McpServerList>();
     let connected = Signal::derive(move || match servers.get() {
-        Some(l) => l.servers.iter().any(|s| {
-            matches!(
-                s.token_state,
-                patchbay_proto::mcp::TokenState::Valid | patchbay_proto::mcp::TokenState::Expired
-            )
-        }),
+        Some(l) => l
+            .servers
+            .iter()
+            .any(|s| matches!(s.token_state, TokenState::Valid | TokenState::Expired)),
         None => summary.connected.get(),
     });
     let panel = RwSignal::new(Panel::Closed);
-    let problem = RwSignal::new(None::<String>);
-    let removing = RwSignal::new(None::<String>);
-    let refresh = move || {
-        reload.update(|n| *n += 1);
-        changed.bump();
-    };
-    let start = {
-        let client = client.clone();
-        move |url: String| {
-            let client = client.clone();
-            problem.set(None);
-            spawn_local(async move {
-                let r: Result<SessionStarted, _> = client
-                    .post(
-                        "/api/connectors/mcp/servers",
-                        &StartServerRequest { url: url.clone() },
-                    )
-                    .await;
-                match r {
-                    Ok(s) => panel.set(Panel::Running {
+    // Made here, not in the view of one panel: they run while that view is going away.
+    let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
+    let closed = Callback::new(move |()| panel.set(Panel::Closed));
+    let start = Callback::new(move |url: String| {
+        let client = card.client();
+        feedback.begin();
+        card.spawn(async move {
+            let r: Result<SessionStarted, _> = client
+                .post(
+                    "/api/connectors/mcp/servers",
+                    &StartServerRequest { url: url.clone() },
+                )
+                .await;
+            match r {
+                Ok(s) => {
+                    feedback.busy.set(false);
+                    panel.set(Panel::Running {
                         session_id: s.session_id,
                         url,
-                    }),
-                    Err(e) => problem.set(e.on_card()),
+                    });
                 }
-            });
-        }
-    };
-    let remove = move |id: String| {
-        let client = client.clone();
-        removing.set(Some(id.clone()));
-        problem.set(None);
-        spawn_local(async move {
-            let r = client
-                .delete(&format!("/api/connectors/mcp/servers/{id}"))
-                .await;
-            removing.set(None);
-            match r {
-                Ok(()) => refresh(),
-                Err(e) => problem.set(e.on_card()),
+                Err(e) => feedback.failed(&e),
             }
         });
+    });
+    let disconnect = move |id: String| {
+        let client = card.client();
+        let path = format!("/api/connectors/mcp/servers/{id}");
+        card.act(
+            async move { client.delete(&path).await.map(|()| String::new()) },
+            |_| "Disconnected the server; its tokens are gone.".to_owned(),
+        );
     };
 
-    let list = {
-        let start = start.clone();
-        move || {
-            let start = start.clone();
-            let remove = remove.clone();
-            servers
-                .get()
-                .map(|l| l.servers)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|server| {
-                    let (tone, words) = token_state_words(server.token_state);
-                    let start = start.clone();
-                    let remove = remove.clone();
-                    let url = server.url.clone();
-                    let id = server.id.clone();
-                    let busy = Signal::derive({
-                        let id = id.clone();
-                        move || removing.get().as_deref() == Some(id.as_str())
-                    });
-                    view! {
-                        <li data-server=server.url.clone()>
-                            <div class="server">
-                                <code class="server-url">{server.url.clone()}</code>
-                                {server.issuer.clone().map(|i| view! { <span class="hint">{format!("signs in at {i}")}</span> })}
-                                <span class=format!("pill {tone}") data-token-state=words>{words}</span>
-                            </div>
-                            <span class="row-actions">
-                                <button type="button" class="secondary subtle" data-action="reauth"
-                                    disabled=move || !matches!(panel.get(), Panel::Closed)
-                                    on:click=move |_| start(url.clone())>"Sign in again"</button>
-                                <ConfirmButton label="Remove" yes="Remove" busy
-                                    question="Remove this server and its tokens?"
-                                    on_confirm=Callback::new(move |_| remove(id.clone())) />
-                            </span>
-                        </li>
-                    }
-                })
-                .collect_view()
-        }
+    let list = move || {
+        servers
+            .get()
+            .map(|l| l.servers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|server| {
+                let (tone, words) = token_state_words(server.token_state);
+                let url = server.url.clone();
+                let id = server.id.clone();
+                view! {
+                    <li data-server=server.url.clone()>
+                        <div class="server">
+                            <code class="server-url">{server.url.clone()}</code>
+                            {server.issuer.clone().map(|i| view! { <span class="hint">{format!("signs in at {i}")}</span> })}
+                            {server.scope.clone().filter(|s| !s.is_empty()).map(|s| view! { <span class="hint">{format!("access: {s}")}</span> })}
+                            <span class=format!("pill {tone}") data-token-state=words>{words}</span>
+                        </div>
+                        <span class="row-actions">
+                            <button type="button" class="secondary subtle" data-action="reauth"
+                                disabled=move || !matches!(panel.get(), Panel::Closed) || feedback.busy.get()
+                                on:click=move |_| start.run(url.clone())>"Sign in again"</button>
+                            <ConfirmButton busy=feedback.busy
+                                question="Disconnect this server? Patchbay forgets its tokens."
+                                on_confirm=Callback::new(move |()| disconnect(id.clone())) />
+                        </span>
+                    </li>
+                }
+            })
+            .collect_view()
     };
 
     view! {
-        <CardFrame id="mcp" title="MCP servers" connected account=Signal::derive(|| None::<String>) detail=summary.detail>
-            <Problem message=state_problem(state) />
+        <CardFrame id=patchbay_proto::api::ConnectorId::Mcp connected setup=summary.setup
+            account=Signal::stored(None::<String>) detail=summary.detail>
+            <Problem message=card.state_problem() />
             <Show when=move || servers.with(|l| l.as_ref().is_some_and(|l| !l.servers.is_empty()))>
-                <ul class="items servers" aria-label="MCP servers">{list.clone()}</ul>
+                <ul class="items servers" aria-label="MCP servers">{list}</ul>
             </Show>
-            <Problem message=problem />
-            {move || {
-                let start = start.clone();
-                match panel.get() {
-                    Panel::Closed => view! {
-                        <div class="actions">
-                            <button type="button" class="primary" data-action="connect"
-                                on:click=move |_| panel.set(Panel::Adding)>"Add a server"</button>
-                        </div>
-                    }.into_any(),
-                    Panel::Adding => view! {
-                        <AddServer on_submit=Callback::new(start)
-                            on_cancel=Callback::new(move |_| panel.set(Panel::Closed)) />
-                    }.into_any(),
-                    Panel::Running { session_id, url } => view! {
-                        <SignInSteps sessions="/api/connectors/mcp/sessions".to_owned() session_id
-                            provider="the server"
-                            done_text=format!("Tools can reach {url} through Patchbay now.")
-                            on_finish=Callback::new(move |_| refresh())
-                            on_close=Callback::new(move |_| panel.set(Panel::Closed)) />
-                    }.into_any(),
-                }
+            <FeedbackLines feedback />
+            {move || match panel.get() {
+                Panel::Closed => view! {
+                    <div class="actions">
+                        <button type="button" class="primary" data-action="connect"
+                            on:click=move |_| { feedback.clear(); panel.set(Panel::Adding) }>"Add a server"</button>
+                    </div>
+                }.into_any(),
+                Panel::Adding => view! {
+                    <AddServer on_submit=start on_cancel=closed busy=feedback.busy />
+                }.into_any(),
+                Panel::Running { session_id, url } => view! {
+                    <SignInSteps sessions="/api/connectors/mcp/sessions".to_owned() session_id
+                        provider="the server"
+                        done_text=format!("Tools can reach {url} through Patchbay now.")
+                        on_end=ended on_close=closed />
+                }.into_any(),
             }}
         </CardFrame>
     }
 }
 
 #[component]
-fn AddServer(on_submit: Callback<String>, on_cancel: Callback<()>) -> impl IntoView {
+fn AddServer(
+    on_submit: Callback<String>,
+    on_cancel: Callback<()>,
+    #[prop(into)] busy: Signal<bool>,
+) -> impl IntoView {
     let url = RwSignal::new(String::new());
     let touched = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
@@ -186,8 +161,11 @@ fn AddServer(on_submit: Callback<String>, on_cancel: Callback<()>) -> impl IntoV
                 {move || shown().unwrap_or_else(|| "The server's MCP endpoint. Patchbay finds its sign-in page by itself.".to_owned())}
             </p>
             <div class="actions">
-                <button type="submit" class="primary">"Continue"</button>
-                <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                <button type="submit" class="primary" disabled=busy>
+                    {move || if busy.get() { "Starting…" } else { "Continue" }}
+                </button>
+                <button type="button" class="secondary" disabled=busy
+                    on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>
     }

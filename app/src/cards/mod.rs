@@ -10,11 +10,16 @@ mod vercel;
 
 pub use vercel::PendingExchange;
 
+use std::future::Future;
+
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use patchbay_proto::api::{ConnectorId, ConnectorsOverview};
+use patchbay_proto::api::{ConnectorId, ConnectorsOverview, SetupNeeded};
 
 use crate::api::{ApiFailure, HelperClient, Link};
+use crate::flow::{CANCELLED, offline_advice, served_by_helper};
+use crate::session::Ended;
+use crate::tasks::Tasks;
+use crate::ui::{ConfirmButton, Feedback};
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -32,6 +37,8 @@ impl Changed {
 pub struct Summary {
     pub connected: Signal<bool>,
     pub detail: Signal<String>,
+    /// What the connector lacks before a sign-in can work (no OAuth client, no edge).
+    pub setup: Signal<Option<SetupNeeded>>,
 }
 
 #[component]
@@ -41,9 +48,10 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
     let changed = Changed(RwSignal::new(0));
     provide_context(client.clone());
     provide_context(changed);
-    let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    client.watch(alive.clone());
-    on_cleanup(move || alive.store(false, std::sync::atomic::Ordering::Relaxed));
+    client.watch(&Tasks::here());
+    let same_origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .is_some_and(|origin| served_by_helper(&origin, &helper));
 
     let overview = LocalResource::new(move || {
         link.epoch.track();
@@ -57,32 +65,35 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
             _ => prev.cloned().flatten(),
         },
     );
-    let ids = Memo::new(move |_| {
-        latest
-            .get()
-            .map(|o| o.connectors.iter().map(|c| c.id).collect::<Vec<_>>())
-            .unwrap_or_default()
-    });
-    let banner = {
+    let refused = {
+        let helper = helper.clone();
+        move || match overview.get() {
+            Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
+            _ => None,
+        }
+    };
+    let offline = {
         let helper = helper.clone();
         move || {
-            if !link.online.get() {
-                return Some(format!(
-                    "{} Trying again by itself…",
-                    ApiFailure::Unreachable.explain(&helper)
-                ));
-            }
-            match overview.get() {
-                Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
-                _ => None,
-            }
+            (!link.online.get()).then(|| {
+                view! {
+                    <div class="banner error" data-testid="banner">
+                        "Cannot reach the Patchbay helper at " <code>{helper.clone()}</code>
+                        ". Check that " <code>"patchbay serve"</code> " is running. "
+                        {offline_advice(same_origin)}
+                        " Trying again by itself…"
+                    </div>
+                }
+            })
         }
     };
 
     view! {
         <p class="paired">"Paired with the helper at " <code>{helper.clone()}</code></p>
         <div class="live" role="alert">
-            {move || banner().map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
+            {offline}
+            {move || link.online.get().then(&refused).flatten()
+                .map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
         </div>
         <Show when=move || latest.with(Option::is_some)
             fallback=move || view! {
@@ -90,10 +101,11 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
                     <p class="loading" role="status">"Loading connectors…"</p>
                 </Show>
             }>
+            // Built once, from the first overview: the connectors never change while the
+            // page lives, and a later refresh must never rebuild a card (its flow would go).
             <div class="cards">
-                <For each=move || ids.get() key=|id| *id let:id>
-                    {card(id, summary_of(latest, id))}
-                </For>
+                {latest.get_untracked().map(|o| o.connectors).unwrap_or_default().into_iter()
+                    .map(|c| card(c.id, summary_of(latest, c.id))).collect_view()}
             </div>
         </Show>
     }
@@ -112,6 +124,7 @@ fn summary_of(latest: Memo<Option<ConnectorsOverview>>, id: ConnectorId) -> Summ
                 .and_then(|c| c.detail)
                 .unwrap_or_else(|| what_it_connects(id).to_owned())
         }),
+        setup: Memo::new(move |_| find().and_then(|c| c.setup)).into(),
     }
 }
 
@@ -127,58 +140,6 @@ fn card(id: ConnectorId, summary: Summary) -> AnyView {
     }
 }
 
-/// The signals a card reports its actions through.
-#[derive(Clone, Copy)]
-pub struct Feedback {
-    pub busy: RwSignal<bool>,
-    pub problem: RwSignal<Option<String>>,
-    pub notice: RwSignal<Option<String>>,
-}
-
-impl Default for Feedback {
-    fn default() -> Self {
-        Self {
-            busy: RwSignal::new(false),
-            problem: RwSignal::new(None),
-            notice: RwSignal::new(None),
-        }
-    }
-}
-
-impl Feedback {
-    /// An action starts: the card is busy and the last action's outcome goes away.
-    pub fn begin(self) {
-        self.busy.set(true);
-        self.problem.set(None);
-        self.notice.set(None);
-    }
-}
-
-/// Reconnect or Disconnect a token connector: `POST /api/connectors/{connector}/{what}`,
-/// reported on the card, then `refresh`. `accepted`: what a successful reconnect says.
-pub fn stored_credential_action(
-    client: &HelperClient,
-    connector: &'static str,
-    what: &'static str,
-    (accepted, disconnected): (&'static str, &'static str),
-    feedback: Feedback,
-    refresh: impl Fn() + 'static,
-) {
-    let client = client.clone();
-    feedback.begin();
-    spawn_local(async move {
-        let path = format!("/api/connectors/{connector}/{what}");
-        let r: Result<serde::de::IgnoredAny, _> = client.post_empty(&path).await;
-        feedback.busy.set(false);
-        match r {
-            Ok(_) if what == "reconnect" => feedback.notice.set(Some(accepted.into())),
-            Ok(_) => feedback.notice.set(Some(disconnected.into())),
-            Err(e) => feedback.problem.set(e.on_card()),
-        }
-        refresh();
-    });
-}
-
 pub fn what_it_connects(id: ConnectorId) -> &'static str {
     match id {
         ConnectorId::Gdrive => "Google Drive folders, mounted through rclone.",
@@ -190,43 +151,175 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
     }
 }
 
-/// A card's own state: loaded on mount, again after each change it makes, and again when
-/// the helper comes back after an outage. Kept as the answer's text (one resource type for
-/// every card keeps the wasm small); [`last_good`] reads it as `T`.
-pub fn card_state(
-    path: &'static str,
-) -> (LocalResource<Result<String, ApiFailure>>, RwSignal<u32>) {
-    let client = expect_context::<HelperClient>();
-    let reload = RwSignal::new(0u32);
-    let link = client.link;
-    let resource = LocalResource::new(move || {
-        link.epoch.track();
-        reload.track();
-        let client = client.clone();
-        async move { client.get_text(path).await }
-    });
-    (resource, reload)
+/// What every card stands on: its own state from the helper, the outcome lines of its
+/// actions, and its tasks (which end with the card). Copy, so handlers just capture it.
+#[derive(Clone, Copy)]
+pub struct Card {
+    /// The card's status route's answer, kept as text (one resource type for every card
+    /// keeps the wasm small); [`Card::last_good`] reads it as `T`.
+    pub state: LocalResource<Result<String, ApiFailure>>,
+    reload: RwSignal<u32>,
+    changed: Changed,
+    pub feedback: Feedback,
+    tasks: StoredValue<Tasks>,
+    client: StoredValue<HelperClient>,
 }
 
-/// The card's problem line from its state (never for an unreachable helper: the banner
-/// says that once for the page).
-pub fn state_problem(
-    resource: LocalResource<Result<String, ApiFailure>>,
-) -> Signal<Option<String>> {
-    Signal::derive(move || match resource.get() {
-        Some(Err(e)) => e.on_card(),
-        _ => None,
-    })
+impl Card {
+    /// A card reading `path`: on mount, after each change it makes, and when the helper comes
+    /// back after an outage. Nothing is asked while `enabled` is false (the connector needs
+    /// setup first, and the route could only refuse).
+    pub fn new(path: &'static str, enabled: Signal<bool>) -> Self {
+        let client = expect_context::<HelperClient>();
+        let reload = RwSignal::new(0u32);
+        let link = client.link;
+        let state = {
+            let client = client.clone();
+            LocalResource::new(move || {
+                link.epoch.track();
+                reload.track();
+                let (client, enabled) = (client.clone(), enabled.get());
+                async move {
+                    if enabled {
+                        client.get_text(path).await
+                    } else {
+                        Ok(String::new())
+                    }
+                }
+            })
+        };
+        Self {
+            state,
+            reload,
+            changed: expect_context::<Changed>(),
+            feedback: Feedback::new(),
+            tasks: StoredValue::new(Tasks::here()),
+            client: StoredValue::new(client),
+        }
+    }
+
+    pub fn client(self) -> HelperClient {
+        self.client.get_value()
+    }
+
+    /// Runs `task` for this card; it stops if the card goes away.
+    pub fn spawn(self, task: impl Future<Output = ()> + 'static) {
+        self.tasks.with_value(|t| t.spawn(task));
+    }
+
+    /// Reads the card's state again (a sign-in may have finished elsewhere).
+    pub fn reload(self) {
+        self.reload.update(|n| *n += 1);
+    }
+
+    /// The card changed something: read it again, and the overview too.
+    pub fn refresh(self) {
+        self.reload();
+        self.changed.bump();
+    }
+
+    /// One action on this card: the last outcome goes, `request` runs, then the card says
+    /// `done(answer)` or what went wrong, and reloads.
+    pub fn act(
+        self,
+        request: impl Future<Output = Result<String, ApiFailure>> + 'static,
+        done: impl FnOnce(&str) -> String + 'static,
+    ) {
+        self.feedback.begin();
+        self.spawn(async move {
+            match request.await {
+                Ok(answer) => self.feedback.done(done(&answer)),
+                Err(e) => self.feedback.failed(&e),
+            }
+            self.refresh();
+        });
+    }
+
+    /// What the card does when a sign-in ends, the same on every card: it reloads, and a
+    /// cancelled one closes its steps (`close`) and says [`CANCELLED`]. Made where the card
+    /// is built: it runs while the steps' own view is going away.
+    pub fn on_sign_in_end(self, close: impl Fn() + Send + Sync + 'static) -> Callback<Ended> {
+        Callback::new(move |how: Ended| {
+            self.refresh();
+            if how == Ended::Cancelled {
+                close();
+                self.feedback.done(CANCELLED);
+            }
+        })
+    }
+
+    /// The card's problem line from its state (never for an unreachable helper: the banner
+    /// says that once for the page).
+    pub fn state_problem(self) -> Signal<Option<String>> {
+        let state = self.state;
+        Signal::derive(move || match state.get() {
+            Some(Err(e)) => e.on_card(),
+            _ => None,
+        })
+    }
+
+    /// The last good value of the card's state (kept while it reloads or the helper is away).
+    pub fn last_good<T>(self) -> Memo<Option<T>>
+    where
+        T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+    {
+        let state = self.state;
+        Memo::new(move |prev: Option<&Option<T>>| match state.get() {
+            Some(Ok(text)) => serde_json::from_str(&text).ok(),
+            Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
+            Some(Err(_)) => None,
+        })
+    }
 }
 
-/// The last good value of the card's state (kept while it reloads or the helper is away).
-pub fn last_good<T>(resource: LocalResource<Result<String, ApiFailure>>) -> Memo<Option<T>>
-where
-    T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
-{
-    Memo::new(move |prev: Option<&Option<T>>| match resource.get() {
-        Some(Ok(text)) => serde_json::from_str(&text).ok(),
-        Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
-        Some(Err(_)) => None,
-    })
+/// A stored credential's actions: Reconnect (the helper checks it again with the provider)
+/// and Disconnect (asks first); `children` go between them.
+#[component]
+pub fn CredentialActions(
+    card: Card,
+    /// The path segment: `github`, `vercel`, `manus`.
+    connector: &'static str,
+    /// What a good reconnect says.
+    accepted: &'static str,
+    /// The confirmation's question.
+    question: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let act = move |what: &'static str, done: String| {
+        let client = card.client();
+        let path = format!("/api/connectors/{connector}/{what}");
+        card.act(async move { client.post_text(&path).await }, move |_| done);
+    };
+    let name = ConnectorId::parse(connector).map_or(connector, ConnectorId::display_name);
+    let busy = card.feedback.busy;
+    view! {
+        <div class="actions">
+            <button type="button" class="secondary" data-action="reconnect" disabled=busy
+                on:click=move |_| act("reconnect", accepted.to_owned())>"Reconnect"</button>
+            {children.map(|c| c())}
+            <ConfirmButton busy question
+                on_confirm=Callback::new(move |()| act("disconnect", format!("Disconnected from {name}."))) />
+        </div>
+    }
+}
+
+/// Sign-in choices of a token connector: its own sign-in (`action` is the button's
+/// `data-action`), or a token pasted by hand.
+#[component]
+pub fn SignInOrToken(
+    card: Card,
+    action: &'static str,
+    label: &'static str,
+    on_sign_in: Callback<()>,
+    on_token: Callback<()>,
+) -> impl IntoView {
+    let busy = card.feedback.busy;
+    view! {
+        <div class="actions">
+            <button type="button" class="primary" data-action=action disabled=busy
+                on:click=move |_| on_sign_in.run(())>{label}</button>
+            <button type="button" class="secondary" data-action="use-token"
+                on:click=move |_| { card.feedback.clear(); on_token.run(()) }>"Use a token"</button>
+        </div>
+    }
 }

@@ -1,15 +1,14 @@
 //! Google Drive and OneDrive: rclone remotes, added by a guided sign-in, re-authorised in
-//! place, deleted after a confirmation.
+//! place, disconnected after a confirmation.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use patchbay_proto::api::{ConnectorId, RemoteList, SessionStarted, StartRemoteRequest};
 
-use super::{Changed, Summary, card_state, last_good, state_problem};
-use crate::api::HelperClient;
+use super::{Card, Summary};
 use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
-use crate::ui::{CardFrame, ConfirmButton, Problem};
+use crate::tasks::Tasks;
+use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote};
 
 /// Where the card's flow stands.
 #[derive(Clone, PartialEq)]
@@ -28,15 +27,14 @@ enum Panel {
 
 #[component]
 pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
-    let client = expect_context::<HelperClient>();
-    let changed = expect_context::<Changed>();
     let id = kind.as_str();
     let path = match kind {
         ConnectorId::Onedrive => "/api/connectors/onedrive/remotes",
         _ => "/api/connectors/gdrive/remotes",
     };
-    let (state, reload) = card_state(path);
-    let remotes = last_good::<RemoteList>(state);
+    let card = Card::new(path, Signal::stored(true));
+    let feedback = card.feedback;
+    let remotes = card.last_good::<RemoteList>();
     let names = Memo::new(move |_| {
         remotes
             .get()
@@ -48,95 +46,89 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
         None => summary.connected.get(),
     });
     let panel = RwSignal::new(Panel::Closed);
-    let problem = RwSignal::new(None::<String>);
-    let deleting = RwSignal::new(None::<String>);
     let provider = match kind {
         ConnectorId::Onedrive => "Microsoft",
         _ => "Google",
     };
-    let refresh = move || {
-        reload.update(|n| *n += 1);
-        changed.bump();
+    // Made here, not in the view of one panel: they run while that view is going away.
+    let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
+    let closed = Callback::new(move |()| panel.set(Panel::Closed));
+    let started = Callback::new(move |(session_id, name): (String, String)| {
+        panel.set(Panel::Running { session_id, name })
+    });
+    let open = move |name: String, replace: bool| {
+        feedback.clear();
+        panel.set(Panel::Naming { name, replace });
     };
-
-    let delete = {
-        let client = client.clone();
-        move |name: String| {
-            let client = client.clone();
-            deleting.set(Some(name.clone()));
-            problem.set(None);
-            spawn_local(async move {
-                let r = client
-                    .delete(&format!("/api/connectors/{id}/remotes/{name}"))
-                    .await;
-                deleting.set(None);
-                match r {
-                    Ok(()) => refresh(),
-                    Err(e) => problem.set(e.on_card()),
-                }
-            });
-        }
+    let disconnect = move |name: String| {
+        let client = card.client();
+        let path = format!("/api/connectors/{id}/remotes/{name}");
+        card.act(
+            async move { client.delete(&path).await.map(|()| String::new()) },
+            move |_| format!("Disconnected {name}: (rclone forgot the remote)."),
+        );
     };
 
     let list = move || {
-        let delete = delete.clone();
         names
             .get()
             .into_iter()
             .map(|name| {
-                let delete = delete.clone();
                 let n = name.clone();
                 let again = name.clone();
-                let busy = Signal::derive({
-                    let name = name.clone();
-                    move || deleting.get().as_deref() == Some(name.as_str())
-                });
                 view! {
                     <li data-remote=name.clone()>
                         <code class="remote-name">{format!("{name}:")}</code>
                         <span class="row-actions">
                             <button type="button" class="secondary subtle" data-action="reauth"
                                 disabled=move || !matches!(panel.get(), Panel::Closed)
-                                on:click=move |_| panel.set(Panel::Naming { name: again.clone(), replace: true })>
+                                on:click=move |_| open(again.clone(), true)>
                                 "Sign in again"
                             </button>
-                            <ConfirmButton label="Delete" yes="Delete"
-                                question=format!("Delete {name}: from rclone.conf?")
-                                busy
-                                on_confirm=Callback::new(move |_| delete(n.clone())) />
+                            <ConfirmButton busy=feedback.busy
+                                question=format!("Disconnect {name}:? rclone forgets this remote.")
+                                on_confirm=Callback::new(move |()| disconnect(n.clone())) />
                         </span>
                     </li>
                 }
             })
             .collect_view()
     };
+    let needs_setup = move || !connected.get() && summary.setup.with(Option::is_some);
 
     view! {
-        <CardFrame id title=kind.display_name() connected account=Signal::derive(|| None::<String>) detail=summary.detail>
-            <Problem message=state_problem(state) />
+        <CardFrame id=kind connected setup=summary.setup account=Signal::stored(None::<String>) detail=summary.detail>
+            <Problem message=card.state_problem() />
             <Show when=move || !names.with(Vec::is_empty)>
-                <ul class="items remotes" aria-label=format!("{} remotes", kind.display_name())>{list.clone()}</ul>
+                <ul class="items remotes" aria-label=format!("{} remotes", kind.display_name())>{list}</ul>
             </Show>
-            <Problem message=problem />
+            <FeedbackLines feedback />
             {move || match panel.get() {
                 Panel::Closed => view! {
+                    {move || needs_setup().then(|| summary.setup.get().map(|setup| view! { <SetupNote setup /> })).flatten()}
                     <div class="actions">
-                        <button type="button" class="primary" data-action="connect"
-                            on:click=move |_| panel.set(Panel::Naming { name: String::new(), replace: false })>
-                            {move || if names.with(Vec::is_empty) { "Connect" } else { "Add another remote" }}
+                        <button type="button" data-action="connect"
+                            class=move || if needs_setup() { "secondary" } else { "primary" }
+                            on:click=move |_| open(String::new(), false)>
+                            {move || if needs_setup() {
+                                "Connect anyway"
+                            } else if names.with(Vec::is_empty) {
+                                "Connect"
+                            } else {
+                                "Add another remote"
+                            }}
                         </button>
                     </div>
                 }.into_any(),
                 Panel::Naming { name, replace } => view! {
                     <NameStep kind initial=name locked=replace existing=names
-                        on_started=Callback::new(move |(session_id, name)| panel.set(Panel::Running { session_id, name }))
-                        on_cancel=Callback::new(move |_| panel.set(Panel::Closed)) />
+                        warning=summary.setup.get_untracked().map(|s| s.message)
+                        on_started=started on_cancel=closed />
                 }.into_any(),
                 Panel::Running { session_id, name } => view! {
                     <SignInSteps sessions=format!("/api/connectors/{id}/sessions") session_id provider
                         done_text=format!("rclone can use the remote {name}: now (try rclone lsd {name}:).")
-                        on_finish=Callback::new(move |_| refresh())
-                        on_close=Callback::new(move |_| panel.set(Panel::Closed)) />
+                        on_end=ended on_close=closed />
                 }.into_any(),
             }}
         </CardFrame>
@@ -151,10 +143,14 @@ fn NameStep(
     /// Signing in again to an existing remote: the name is fixed and `force` is sent.
     locked: bool,
     existing: Memo<Vec<String>>,
+    /// Said before anyone is sent to the provider: the sign-in will likely be refused
+    /// (no OAuth client of one's own).
+    warning: Option<String>,
     on_started: Callback<(String, String)>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
-    let client = expect_context::<HelperClient>();
+    let client = expect_context::<crate::api::HelperClient>();
+    let tasks = Tasks::here();
     let id = kind.as_str();
     let name = RwSignal::new(initial);
     let touched = RwSignal::new(locked);
@@ -187,7 +183,7 @@ fn NameStep(
         let client = client.clone();
         busy.set(true);
         start_problem.set(None);
-        spawn_local(async move {
+        tasks.spawn(async move {
             let r: Result<SessionStarted, _> = client
                 .post(&format!("/api/connectors/{id}/remotes"), &body)
                 .await;
@@ -199,8 +195,14 @@ fn NameStep(
         });
     };
     let shown = move || problem.get().filter(|_| touched.get());
+    let go = if warning.is_some() {
+        "Continue anyway"
+    } else {
+        "Continue"
+    };
     view! {
         <form class="name-step" data-form="remote-name" on:submit=submit novalidate>
+            {warning.map(|w| view! { <p class="caution" data-testid="setup-warning">{w}</p> })}
             <label for=input_id.clone()>"Remote name"</label>
             <input id=input_id node_ref=input type="text" autocomplete="off" spellcheck="false"
                 autocapitalize="none" placeholder="personal" readonly=locked
@@ -224,10 +226,12 @@ fn NameStep(
             </Show>
             <Problem message=start_problem />
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || busy.get()>
-                    {move || if busy.get() { "Starting…" } else { "Continue" }}
+                <button type="submit" class="primary" disabled=busy>
+                    {move || if busy.get() { "Starting…" } else { go }}
                 </button>
-                <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                // Not while starting: a sign-in the card no longer follows would hold the port.
+                <button type="button" class="secondary" disabled=busy
+                    on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>
     }

@@ -2,16 +2,14 @@
 //! `/callback`) or a token. The helper forwards these routes to the edge.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use patchbay_proto::api::ConnectorId;
 use patchbay_proto::tokens::{
     OAuthExchangeRequest, OAuthStartResponse, TokenStatus, VercelAccount, VercelSaved,
 };
 
-use super::{
-    Changed, Feedback, Summary, card_state, last_good, state_problem, stored_credential_action,
-};
-use crate::api::{ApiFailure, HelperClient};
-use crate::ui::{CardFrame, ConfirmButton, Notice, Problem, TokenForm, on_return};
+use super::{Card, CredentialActions, SignInOrToken, Summary};
+use crate::flow::CANCELLED;
+use crate::ui::{CardFrame, FeedbackLines, Problem, SetupNote, TokenForm, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once.
@@ -30,22 +28,16 @@ enum Panel {
 
 #[component]
 pub fn VercelCard(summary: Summary) -> impl IntoView {
-    let client = expect_context::<HelperClient>();
-    let changed = expect_context::<Changed>();
-    let (state, reload) = card_state("/api/connectors/vercel/status");
-    let status = last_good::<TokenStatus<VercelAccount>>(state);
+    // Without an edge the helper can only refuse: ask nothing, say what to set up.
+    let available = Signal::derive(move || summary.setup.with(Option::is_none));
+    let card = Card::new("/api/connectors/vercel/status", available);
+    let feedback = card.feedback;
+    let status = card.last_good::<TokenStatus<VercelAccount>>();
     let connected = Signal::derive(move || {
         status
             .get()
             .map(|s| s.connected)
             .unwrap_or_else(|| summary.connected.get())
-    });
-    // The helper answers but cannot serve Vercel (no edge configured): say so, offer nothing.
-    let unavailable = Signal::derive(move || {
-        matches!(
-            state.get(),
-            Some(Err(ApiFailure::Refused { status: 503, .. }))
-        )
     });
     let account = Signal::derive(move || {
         let s = status.get().filter(|s| s.connected)?;
@@ -62,91 +54,101 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         Some(line)
     });
     let panel = RwSignal::new(Panel::Closed);
-    let feedback = Feedback::default();
-    let Feedback {
-        busy,
-        problem,
-        notice,
-    } = feedback;
-    let refresh = move || {
-        reload.update(|n| *n += 1);
-        changed.bump();
-    };
+    // What "check now" found, shown in the sign-in steps until the next check.
+    let found = RwSignal::new(None::<String>);
 
     // Back from the sign-in tab: look again (no timer polling; the edge finished it).
     on_return(move || {
         if matches!(panel.get_untracked(), Panel::OAuth { .. }) {
-            reload.update(|n| *n += 1);
+            card.reload();
         }
     });
     Effect::new(move |_| {
         if connected.get() && matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
-            notice.set(Some("Signed in to Vercel.".into()));
-            changed.bump();
+            feedback.done(match status.get_untracked().and_then(|s| s.user) {
+                Some(u) => format!("Signed in to Vercel as {}.", u.username),
+                None => "Signed in to Vercel.".into(),
+            });
+            card.refresh();
         }
     });
+    let check = move |_| {
+        let client = card.client();
+        found.set(Some("Checking with the edge…".into()));
+        card.spawn(async move {
+            let r = client
+                .get::<TokenStatus<VercelAccount>>("/api/connectors/vercel/status")
+                .await;
+            found.set(match r {
+                // The card turns connected and closes these steps by itself.
+                Ok(s) if s.connected => None,
+                Ok(_) => Some(
+                    "Not signed in yet: the edge has not received Vercel's approval. Approve in \
+                     the Vercel tab (it ends on a Patchbay page), then check again."
+                        .into(),
+                ),
+                Err(e) => e.on_card(),
+            });
+            card.reload();
+        });
+    };
 
     // Opened at `?code=…&state=…`: finish that sign-in here.
     if let Some(pending) = use_context::<PendingExchange>()
         && let Some(request) = pending.0.get_untracked()
     {
         pending.0.set(None);
-        let client = client.clone();
-        busy.set(true);
-        spawn_local(async move {
-            let r: Result<VercelSaved, _> = client
-                .post("/api/connectors/vercel/oauth/exchange", &request)
-                .await;
-            busy.set(false);
-            match r {
-                Ok(saved) => notice.set(Some(match saved.user {
-                    Some(u) => format!("Signed in to Vercel as {}.", u.username),
-                    None => "Signed in to Vercel.".into(),
-                })),
-                Err(e) => problem.set(e.on_card()),
-            }
-            refresh();
-        });
+        let client = card.client();
+        card.act(
+            async move {
+                client
+                    .post_json("/api/connectors/vercel/oauth/exchange", &request)
+                    .await
+            },
+            |answer| match serde_json::from_str::<VercelSaved>(answer)
+                .ok()
+                .and_then(|s| s.user)
+            {
+                Some(u) => format!("Signed in to Vercel as {}.", u.username),
+                None => "Signed in to Vercel.".into(),
+            },
+        );
     }
 
-    let act = {
-        let client = client.clone();
-        move |what: &'static str| {
-            let messages = (
-                "Vercel accepted the stored credentials.",
-                "Disconnected from Vercel.",
-            );
-            stored_credential_action(&client, "vercel", what, messages, feedback, refresh)
-        }
-    };
-    let start = move |_| {
-        let client = client.clone();
+    let start = Callback::new(move |()| {
+        let client = card.client();
         feedback.begin();
-        spawn_local(async move {
+        found.set(None);
+        card.spawn(async move {
             let r: Result<OAuthStartResponse, _> =
                 client.get("/api/connectors/vercel/oauth/start").await;
-            busy.set(false);
             match r {
-                Ok(s) => panel.set(Panel::OAuth {
-                    authorize_url: s.authorize_url,
-                }),
-                Err(e) => problem.set(e.on_card()),
+                Ok(s) => {
+                    feedback.busy.set(false);
+                    panel.set(Panel::OAuth {
+                        authorize_url: s.authorize_url,
+                    });
+                }
+                Err(e) => feedback.failed(&e),
             }
         });
-    };
+    });
+    let use_token = Callback::new(move |()| panel.set(Panel::Token));
+    let saved = Callback::new(move |()| {
+        panel.set(Panel::Closed);
+        feedback.done("Token saved.");
+        card.refresh();
+    });
+    let closed = Callback::new(move |()| panel.set(Panel::Closed));
 
     view! {
-        <CardFrame id="vercel" title="Vercel" connected account detail=summary.detail>
-            <Problem message=state_problem(state) />
-            <Problem message=problem />
-            <Notice message=notice />
+        <CardFrame id=ConnectorId::Vercel connected setup=summary.setup account detail=summary.detail>
+            <Problem message=card.state_problem() />
+            <FeedbackLines feedback />
             {move || {
-                let act = act.clone();
-                let act2 = act.clone();
-                let start = start.clone();
-                if unavailable.get() {
-                    return ().into_any();
+                if let Some(setup) = summary.setup.get() {
+                    return view! { <SetupNote setup /> }.into_any();
                 }
                 match panel.get() {
                     Panel::OAuth { authorize_url } => view! {
@@ -160,11 +162,11 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                                 </li>
                                 <li>"Vercel then shows a Patchbay page saying the sign-in is complete. Come back to this tab: the card updates when you return."</li>
                             </ol>
+                            <p class="hint" role="status" aria-live="polite" data-testid="check-result">{found}</p>
                             <div class="actions">
-                                <button type="button" class="primary" data-action="check"
-                                    on:click=move |_| reload.update(|n| *n += 1)>"I've approved: check now"</button>
+                                <button type="button" class="primary" data-action="check" on:click=check>"I've approved: check now"</button>
                                 <button type="button" class="secondary" data-action="cancel-flow"
-                                    on:click=move |_| panel.set(Panel::Closed)>"Cancel"</button>
+                                    on:click=move |_| { panel.set(Panel::Closed); feedback.done(CANCELLED) }>"Cancel sign-in"</button>
                             </div>
                         </section>
                     }.into_any(),
@@ -173,29 +175,15 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                             hint="Create one at vercel.com → Account Settings → Tokens."
                             path="/api/connectors/vercel/token" button="Save token"
                             check=check_vercel_token
-                            on_saved=Callback::new(move |_| {
-                                panel.set(Panel::Closed);
-                                notice.set(Some("Token saved.".into()));
-                                refresh();
-                            })
-                            on_cancel=Some(Callback::new(move |_| panel.set(Panel::Closed))) />
+                            on_saved=saved on_cancel=Some(closed) />
                     }.into_any(),
                     Panel::Closed if connected.get() => view! {
-                        <div class="actions">
-                            <button type="button" class="secondary" data-action="reconnect"
-                                disabled=move || busy.get() on:click=move |_| act("reconnect")>"Reconnect"</button>
-                            <ConfirmButton label="Disconnect" yes="Disconnect" busy
-                                question="Sign out of Vercel and forget the credentials?"
-                                on_confirm=Callback::new(move |_| act2("disconnect")) />
-                        </div>
+                        <CredentialActions card connector="vercel" accepted="Vercel accepted the stored credentials."
+                            question="Disconnect Vercel? Patchbay signs out and forgets the credentials." />
                     }.into_any(),
                     Panel::Closed => view! {
-                        <div class="actions">
-                            <button type="button" class="primary" data-action="oauth"
-                                disabled=move || busy.get() on:click=start>"Sign in with Vercel"</button>
-                            <button type="button" class="secondary" data-action="use-token"
-                                on:click=move |_| panel.set(Panel::Token)>"Use a token"</button>
-                        </div>
+                        <SignInOrToken card action="oauth" label="Sign in with Vercel"
+                            on_sign_in=start on_token=use_token />
                     }.into_any(),
                 }
             }}

@@ -5,9 +5,11 @@ use std::path::Path;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview};
+use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview, SetupNeeded};
 use patchbay_proto::rclone;
 
+use crate::connectors::rclone::Kind;
+use crate::connectors::rclone::settings::ProviderSettings;
 use crate::engine::store::{JsonStore, LockedFile, entry_token};
 use crate::engine::text::plural;
 use crate::{ApiError, AppState};
@@ -21,11 +23,80 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOverview>, ApiError> {
-    let data_dir = state.config().data_dir.clone();
-    let overview = tokio::task::spawn_blocking(move || read_overview(&data_dir))
-        .await
-        .map_err(|_| ApiError::internal("reading the credential files failed"))??;
+    let config = state.config();
+    let data_dir = config.data_dir.clone();
+    let has_edge = config.edge_url.is_some() && config.edge_token.is_some();
+    let overview = tokio::task::spawn_blocking(move || {
+        let mut overview = read_overview(&data_dir)?;
+        for c in &mut overview.connectors {
+            c.setup = setup_needed(c.id, &data_dir, has_edge, |k| std::env::var(k).ok());
+        }
+        Ok::<_, ApiError>(overview)
+    })
+    .await
+    .map_err(|_| ApiError::internal("reading the credential files failed"))??;
     Ok(Json(overview))
+}
+
+/// What `id` lacks before a sign-in can work: Drive and OneDrive need an OAuth client of the
+/// person's own (the providers refuse rclone's shared ones), Vercel needs the edge.
+pub fn setup_needed(
+    id: ConnectorId,
+    data_dir: &Path,
+    has_edge: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<SetupNeeded> {
+    let (kind, message, provider) = match id {
+        ConnectorId::Gdrive => (
+            Kind::Gdrive,
+            "Add your own Google OAuth client to connect Drive folders: Google no longer \
+             accepts rclone's shared one.",
+            "an OAuth client of type Desktop app in Google Cloud",
+        ),
+        ConnectorId::Onedrive => (
+            Kind::Onedrive,
+            "Add your own Microsoft app registration to connect OneDrive folders: many \
+             Microsoft accounts refuse rclone's shared client.",
+            "an app registration in Microsoft Entra (redirect URI http://localhost:53682/, \
+             with a client secret)",
+        ),
+        ConnectorId::Vercel if !has_edge => {
+            return Some(SetupNeeded {
+                message: "Tell this helper where your Patchbay edge is to sign in to Vercel: \
+                          the edge holds Vercel's OAuth client and its callback."
+                    .into(),
+                settings: vec!["PATCHBAY_EDGE_URL".into(), "PATCHBAY_EDGE_TOKEN".into()],
+                how: "Set both in the environment of patchbay serve (the edge's address and \
+                      its PATCHBAY_EDGE_TOKEN secret) and restart it. cargo xtask dev does this \
+                      for a local edge."
+                    .into(),
+                docs: "deploying-the-edge-to-cloudflare".into(),
+            });
+        }
+        _ => return None,
+    };
+    let settings = ProviderSettings::load(kind, data_dir, &env);
+    if settings.effective_client(kind, &env).0.is_some() {
+        return None;
+    }
+    let prefix = match kind {
+        Kind::Gdrive => "PATCHBAY_GDRIVE",
+        Kind::Onedrive => "PATCHBAY_ONEDRIVE",
+    };
+    Some(SetupNeeded {
+        message: message.into(),
+        settings: vec![
+            format!("{prefix}_CLIENT_ID"),
+            format!("{prefix}_CLIENT_SECRET"),
+        ],
+        how: format!(
+            "Create {provider}, then set these in the environment of patchbay serve and \
+             restart it, or put client_id and client_secret under \"{}\" in connectors.json \
+             in its data folder (read at each sign-in).",
+            id.as_str()
+        ),
+        docs: "your-own-google-or-microsoft-client".into(),
+    })
 }
 
 /// The overview as the files on disk say it is now.

@@ -3,26 +3,14 @@
 //! writes BENCHMARKS.md and exits non-zero when a budget is missed. The bench lives in its own
 //! crate so xtask stays small to compile (no HTTP client, no WebDriver here).
 
-use crate::tools::{Result, cmd, root, run, timed};
+use crate::tools::{Result, build_helper, cmd, run, target_dir, timed};
 
 pub fn bench(args: &[String]) -> Result {
-    let mut helper = cmd("cargo");
-    helper.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "patchbay-helper",
-        "--bin",
-        "patchbay",
-    ]);
-    timed("release build of the helper", || run(helper))?;
+    timed("release build of the helper", || build_helper(true))?;
     let mut build = cmd("cargo");
     build.args(["build", "--quiet", "-p", "patchbay-bench"]);
     run(build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     let mut bench = cmd(&target.join("debug/patchbay-bench").to_string_lossy());
     bench
         .args(args)
