@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::oauth::FakeOAuth;
-use patchbay_testkit::process::{children_named, eventually, group_alive};
+use patchbay_testkit::process::{SIGKILL, children_named, eventually, group_alive, kill};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -470,4 +470,71 @@ async fn onedrive_with_a_configured_drive_needs_no_graph_call() {
     let configured = remote(&rig.conf(), "configured");
     assert_eq!(configured["drive_id"], "b!configured-drive");
     assert_eq!(configured["drive_type"], "business");
+}
+
+/// rclone SIGKILLed while it waits for the browser (a crash, the OOM killer): the session
+/// ends `error` with a sentence, the 53682 lease goes with it so the next sign-in starts at
+/// once, and rclone.conf is exactly as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn rclone_killed_mid_flow_is_an_error_and_the_next_flow_starts_at_once() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    let original = "[keep]\ntype = drive\ntoken = {\"access_token\":\"old\"}\n";
+    std::fs::write(rig.helper.data_dir().join("rclone.conf"), original).unwrap();
+    let id = rig.start_flow("gdrive", "killed", false).await;
+    rig.awaiting("gdrive", &id).await;
+    let pgids = rig.rclone_children();
+    assert_eq!(pgids.len(), 1);
+    kill(pgids[0], SIGKILL);
+
+    let ended = rig.wait_change("gdrive", &id, "awaiting_oauth").await;
+    assert_eq!(ended["status"], "error", "{ended}");
+    let message = ended["error"].as_str().unwrap_or_default();
+    assert!(
+        message.ends_with('.') && message.contains("rclone"),
+        "{ended}"
+    );
+    assert_gone(&pgids);
+    assert_eq!(rig.conf(), original, "rclone.conf changed");
+
+    // The lease was released with the flow: a new one starts and completes.
+    let done = rig.sign_in_by_paste("gdrive", "after", false).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(remote(&rig.conf(), "keep")["type"], "drive");
+}
+
+/// The helper SIGKILLed while rclone waits (no shutdown code runs), then started again:
+/// rclone went with it (it dies with its parent), port 53682 and the lease are free at
+/// once, rclone.conf parses with the remote from before and nothing of the cut-off flow.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_helper_killed_during_a_drive_flow_starts_again_clean() {
+    let _port = port_53682();
+    let mut rig = Rig::start(&[]);
+    let before = rig.sign_in_by_paste("gdrive", "before", false).await;
+    assert_eq!(before["status"], "completed", "{before}");
+    let id = rig.start_flow("onedrive", "cut-off", false).await;
+    rig.awaiting("onedrive", &id).await;
+    let pgids = rig.rclone_children();
+    assert_eq!(pgids.len(), 1);
+
+    assert!(rig.helper.kill(), "the helper did not die of SIGKILL");
+    assert_gone(&pgids);
+    assert!(
+        eventually(Duration::from_secs(5), || std::net::TcpListener::bind(
+            "127.0.0.1:53682"
+        )
+        .is_ok()),
+        "port 53682 is still taken after the helper died"
+    );
+    rig.helper.restart().unwrap();
+    let remotes = patchbay_proto::rclone::parse_remotes(&rig.conf());
+    let names: Vec<&str> = remotes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["before"], "{}", rig.conf());
+    let (status, _) = rig.session("onedrive", &id).await;
+    assert_eq!(status, 404, "a session outlived its helper");
+
+    // The lease is not stale: the same sign-in starts again and completes.
+    let done = rig.sign_in_by_paste("onedrive", "cut-off", false).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(remote(&rig.conf(), "cut-off")["type"], "onedrive");
 }

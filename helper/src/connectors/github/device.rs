@@ -298,12 +298,22 @@ async fn login(ctl: &SessionCtl<DeviceFlow>, child: &mut GroupChild) -> Result<(
     if status.is_some_and(|s| s.success()) {
         return Result::Ok(());
     }
-    Err(ending_of(&last))
+    use std::os::unix::process::ExitStatusExt;
+    Err(ending_of(status.and_then(|s| s.signal()), &last))
 }
 
-/// How a gh that exited without success ended, from the last line it printed (outside
-/// input: quoted before it reaches the message).
-fn ending_of(last_line: &str) -> (DeviceStatus, String) {
+/// How a gh that exited without success ended: killed by `signal`, or from the last line it
+/// printed (outside input: quoted before it reaches the message).
+fn ending_of(signal: Option<i32>, last_line: &str) -> (DeviceStatus, String) {
+    if let Some(signal) = signal {
+        return (
+            DeviceStatus::Error,
+            format!(
+                "gh was stopped (signal {signal}) before the sign-in finished, so nothing was \
+                 saved. Start the sign-in again."
+            ),
+        );
+    }
     let last = patchbay_proto::text::quote(last_line.trim(), 300);
     // gh enforces expires_in itself ("context deadline exceeded"), or GitHub says so.
     if last.contains("expired_token") || last.contains("deadline exceeded") {
@@ -324,7 +334,10 @@ fn ending_of(last_line: &str) -> (DeviceStatus, String) {
     } else {
         (
             DeviceStatus::Error,
-            format!("gh could not finish the sign-in: {last}"),
+            format!(
+                "gh could not finish the sign-in (it said: {last}), so nothing was saved. Start \
+                 the sign-in again."
+            ),
         )
     }
 }
@@ -476,7 +489,7 @@ mod tests {
                     prop_assert!(url.starts_with("http"));
                     prop_assert!(url.bytes().all(|b| b.is_ascii_graphic()), "{url:?}");
                 }
-                let (_, message) = ending_of(&line);
+                let (_, message) = ending_of(None, &line);
                 prop_assert!(!message.chars().any(is_unsafe_in_messages), "{message:?}");
                 prop_assert!(message.chars().count() < 400);
             }
@@ -485,9 +498,11 @@ mod tests {
         /// A gh whose last line carried an escape sequence reached the dashboard with it.
         #[test]
         fn an_escape_sequence_in_the_last_line_is_dropped() {
-            let (status, message) = ending_of("error: \u{1b}[2J\u{202e}boom");
+            let (status, message) = ending_of(None, "error: \u{1b}[2J\u{202e}boom");
             assert_eq!(status, DeviceStatus::Error);
-            assert_eq!(message, "gh could not finish the sign-in: error: [2Jboom");
+            assert!(message.contains("(it said: error: [2Jboom)"), "{message}");
+            let (_, killed) = ending_of(Some(9), "Open this URL: https://github.com/login/device");
+            assert!(killed.starts_with("gh was stopped (signal 9)"), "{killed}");
             let url = verification_url("Open https://github.com/login/device\u{1b}[0m now");
             assert_eq!(url.as_deref(), Some("https://github.com/login/device"));
         }
