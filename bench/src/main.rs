@@ -2,12 +2,14 @@
 //! the Worker are built. Measures each area against a baseline or alternative in the same
 //! run, writes BENCHMARKS.md, and exits non-zero when a budget is missed.
 //!
-//! Areas (one module each): `helper`, `rclone` (with session propagation), `mcp` (with the
-//! refresh storm), `dashboard`, `edge`. `--only a,b` runs some of them.
+//! Areas (one module each): `helper`, `hostile` (stalled and slowloris clients), `rclone`
+//! (with session propagation), `mcp` (with the refresh storm), `dashboard`, `edge`.
+//! `--only a,b` runs some of them.
 
 mod dashboard;
 mod edge;
 mod helper;
+mod hostile;
 mod mcp;
 mod rclone;
 mod report;
@@ -19,7 +21,7 @@ use std::time::Instant;
 use patchbay_testkit::process::workspace_root;
 use report::{Machine, Section};
 
-const AREAS: [&str; 5] = ["helper", "rclone", "mcp", "dashboard", "edge"];
+const AREAS: [&str; 6] = ["helper", "hostile", "rclone", "mcp", "dashboard", "edge"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -46,6 +48,7 @@ async fn main() -> ExitCode {
     let started = Instant::now();
 
     let mut helper = Section::new("Helper");
+    let mut hostile = Section::new("Hostile clients");
     let mut rclone = Section::new("rclone flows");
     let mut propagation = Section::new("Session propagation");
     let mut mcp = Section::new("MCP");
@@ -56,6 +59,10 @@ async fn main() -> ExitCode {
     if on("helper") {
         let h = &mut helper;
         tokio::task::block_in_place(|| helper::start_and_idle(h));
+    }
+    if on("hostile") {
+        let h = &mut hostile;
+        tokio::task::block_in_place(|| hostile::run(h));
     }
     if on("helper") || on("rclone") {
         match rclone::Rig::start() {
@@ -100,6 +107,7 @@ async fn main() -> ExitCode {
     }
     let sections: Vec<Section> = [
         helper,
+        hostile,
         propagation,
         rclone,
         mcp,
