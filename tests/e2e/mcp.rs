@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use patchbay_testkit::mcp::FakeMcp;
+use patchbay_testkit::mcp::{FakeMcp, TokenTrouble};
 use patchbay_testkit::process::Running;
 use serde_json::{Value, json};
 
@@ -372,4 +372,55 @@ async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
     assert!(helper.stop(), "the helper did not stop on SIGTERM");
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
+}
+
+/// The token endpoint fails during a refresh: it answers 500, answers an HTML page (a
+/// captive portal), or never answers. Each time `patchbay mcp call` fails with a sentence
+/// that says which and that the credentials were kept, and the file is byte for byte as it
+/// was; once the endpoint is back, the same call refreshes and works.
+#[tokio::test]
+async fn a_token_endpoint_failing_during_a_refresh_keeps_the_credentials() {
+    let guard = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli_login(data, &fake).await;
+    drop(guard);
+    let url = fake.mcp_url();
+    fake.expire_access_tokens();
+    let path = data.join("mcp-tokens.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v[&url]["expires_at"] = json!(1);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let stored = std::fs::read(&path).unwrap();
+
+    let call = || {
+        run(
+            data,
+            &["call", &url, "echo", r#"{"text":"after the outage"}"#],
+        )
+    };
+    for (trouble, says) in [
+        (TokenTrouble::ServerError, "HTTP 500"),
+        (TokenTrouble::Html, "not a token response"),
+        (TokenTrouble::Hang, "timed out"),
+    ] {
+        fake.set_token_trouble(trouble);
+        let o = call();
+        let out = text(&o);
+        assert!(!o.status.success(), "{trouble:?}: {out}");
+        assert!(
+            out.contains(says) && out.contains("kept"),
+            "{trouble:?}: {out}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            stored,
+            "{trouble:?} changed the credentials"
+        );
+    }
+    fake.set_token_trouble(TokenTrouble::None);
+    let o = call();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("after the outage"), "{}", text(&o));
 }

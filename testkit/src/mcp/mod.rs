@@ -86,6 +86,21 @@ impl Counters {
     }
 }
 
+/// How the token endpoint misbehaves ([`FakeMcp::set_token_trouble`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenTrouble {
+    #[default]
+    None,
+    /// 503 "try later".
+    Unavailable,
+    /// 500 with a JSON body that is no OAuth error.
+    ServerError,
+    /// 200 with an HTML page (a captive portal, a proxy's login page).
+    Html,
+    /// Accepts the request and never answers.
+    Hang,
+}
+
 /// Where the protected-resource metadata is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PrmMode {
@@ -134,7 +149,7 @@ pub(crate) struct St {
     iss_supported: bool,
     access_lifetime: u64,
     rotate_refresh: bool,
-    token_outage: bool,
+    token_trouble: TokenTrouble,
     refresh_delay: Duration,
     sse: bool,
     prm: PrmMode,
@@ -185,7 +200,7 @@ impl FakeMcp {
             iss_supported: true,
             access_lifetime: 3600,
             rotate_refresh: true,
-            token_outage: false,
+            token_trouble: TokenTrouble::None,
             refresh_delay: Duration::ZERO,
             sse: false,
             prm: PrmMode::default(),
@@ -288,7 +303,16 @@ impl FakeMcp {
 
     /// The token endpoint answers 503 while on.
     pub fn set_token_outage(&self, on: bool) {
-        self.st().token_outage = on;
+        self.set_token_trouble(if on {
+            TokenTrouble::Unavailable
+        } else {
+            TokenTrouble::None
+        });
+    }
+
+    /// How the token endpoint misbehaves from now on (fault tests).
+    pub fn set_token_trouble(&self, trouble: TokenTrouble) {
+        self.st().token_trouble = trouble;
     }
 
     /// How long a refresh takes (to widen races in concurrency tests).
