@@ -424,3 +424,44 @@ async fn a_token_endpoint_failing_during_a_refresh_keeps_the_credentials() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("after the outage"), "{}", text(&o));
 }
+
+/// The MCP server drops the connection halfway through an SSE answer: `patchbay mcp call`
+/// fails within a minute with one sentence, and the next call works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_drops_the_connection_mid_sse_fails_that_call_only() {
+    let guard = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    cli_login(&data, &fake).await;
+    drop(guard);
+    fake.set_sse(true);
+    fake.drop_next_sse_calls(1);
+    let url = fake.mcp_url();
+    let call = |text: &str| {
+        let (data, url) = (data.clone(), url.clone());
+        let args = format!(r#"{{"text":"{text}"}}"#);
+        tokio::time::timeout(
+            WAIT,
+            tokio::task::spawn_blocking(move || run(&data, &["call", &url, "echo", &args])),
+        )
+    };
+
+    let o = call("cut off")
+        .await
+        .expect("the cut-off call hung")
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("patchbay: ") && last.ends_with('.'),
+        "not one sentence: {stderr}"
+    );
+    let o = call("the next one")
+        .await
+        .expect("the next call hung")
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("the next one"), "{}", text(&o));
+}

@@ -152,6 +152,8 @@ pub(crate) struct St {
     token_trouble: TokenTrouble,
     refresh_delay: Duration,
     sse: bool,
+    /// `tools/call` answers still to cut off mid-event.
+    cut_sse_calls: u32,
     prm: PrmMode,
     metadata: MetadataMode,
     issuer_at_root: bool,
@@ -203,6 +205,7 @@ impl FakeMcp {
             token_trouble: TokenTrouble::None,
             refresh_delay: Duration::ZERO,
             sse: false,
+            cut_sse_calls: 0,
             prm: PrmMode::default(),
             metadata: MetadataMode::default(),
             issuer_at_root: false,
@@ -323,6 +326,12 @@ impl FakeMcp {
     /// Answer MCP requests as `text/event-stream` instead of JSON.
     pub fn set_sse(&self, on: bool) {
         self.st().sse = on;
+    }
+
+    /// The next `n` `tools/call` answers start an event stream, send half an event and
+    /// drop the connection (a server or proxy that dies mid-answer).
+    pub fn drop_next_sse_calls(&self, n: u32) {
+        self.st().cut_sse_calls = n;
     }
 
     /// Where the protected-resource metadata is (default: named by the 401).
