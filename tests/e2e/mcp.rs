@@ -374,6 +374,35 @@ async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
 }
 
+/// The helper SIGKILLed during an MCP login (no shutdown code runs), then started again:
+/// port 53682 is free at once (the listener died with the process), the lease is not
+/// stale (the same login starts and completes), and the credential files parse.
+#[tokio::test]
+async fn the_helper_killed_during_an_mcp_login_starts_again_clean() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let mut helper = helper().start();
+    api_login(&helper, &fake).await;
+    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
+    assert!(helper.kill(), "the helper did not die of SIGKILL");
+    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
+
+    helper.restart().unwrap();
+    for file in ["mcp-tokens.json", "mcp-clients.json"] {
+        if let Ok(text) = std::fs::read_to_string(helper.data_dir().join(file)) {
+            serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    }
+    let (session, path) = api_login(&helper, &fake).await;
+    let location = approve(session["auth_url"].as_str().unwrap()).await;
+    land(&location).await;
+    let (_, done) = helper.get(&path).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    for s in secrets(helper.data_dir()) {
+        crate::harness::secret(&s);
+    }
+}
+
 /// The token endpoint fails during a refresh: it answers 500, answers an HTML page (a
 /// captive portal), or never answers. Each time `patchbay mcp call` fails with a sentence
 /// that says which and that the credentials were kept, and the file is byte for byte as it

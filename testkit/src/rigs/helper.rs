@@ -128,10 +128,7 @@ impl HelperBuilder {
             .clone()
             .unwrap_or_else(|| new_pairing_token().expose().to_owned());
         let cmd = self.command(data_dir.path(), &token, self.listen);
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("an HTTP client: {e}"))?;
+        let http = http_client()?;
         Ok(Helper {
             addr: self.listen,
             token,
@@ -176,6 +173,14 @@ impl HelperBuilder {
     pub fn start(self) -> Helper {
         or_panic(self.try_start())
     }
+}
+
+/// The client for a helper's API: no proxy; connections are kept and reused.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("an HTTP client: {e}"))
 }
 
 /// A running `patchbay serve`.
@@ -262,6 +267,8 @@ impl Helper {
         let previous = std::mem::replace(&mut self.process, Running::start("patchbay serve", cmd));
         self.earlier_output.push_str(&previous.output());
         drop(previous);
+        // Kept connections went with the old process.
+        self.http = http_client()?;
         self.spawned_at = Instant::now();
         self.wait_ready(super::STARTUP)
     }
