@@ -322,6 +322,15 @@ pub(crate) async fn cli_login(data: &Path, fake: &FakeMcp) {
     assert!(ok, "{out}");
 }
 
+/// An hour later: the access token is dead at the server and stale in the stored entry.
+fn expire_everywhere(data: &Path, fake: &FakeMcp) {
+    fake.expire_access_tokens();
+    let path = data.join("mcp-tokens.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v[fake.mcp_url()]["expires_at"] = json!(1);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
 #[tokio::test]
 async fn concurrent_processes_during_expiry_share_one_refresh() {
     let guard = port_53682();
@@ -333,11 +342,7 @@ async fn concurrent_processes_during_expiry_share_one_refresh() {
 
     // An hour later: the access token is dead everywhere, and the refresh is slow enough
     // for every process to find it stale at once.
-    fake.expire_access_tokens();
-    let path = data.join("mcp-tokens.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    v[fake.mcp_url()]["expires_at"] = json!(1);
-    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    expire_everywhere(data, &fake);
     fake.set_refresh_delay(Duration::from_millis(500));
     fake.reset_counters();
 
@@ -363,8 +368,12 @@ async fn concurrent_processes_during_expiry_share_one_refresh() {
     assert_eq!(c.token_errors, 0, "{c:?}");
 }
 
+/// The helper stopped (SIGTERM) or SIGKILLed (no shutdown code runs) during an MCP login,
+/// then started again: port 53682 is free at once either way (the listener ends with the
+/// login or dies with the process), the lease is not stale (the same login starts and
+/// completes), and the credential files parse.
 #[tokio::test]
-async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
+async fn stopping_or_killing_the_helper_mid_login_frees_the_port_and_it_starts_again_clean() {
     let _port = port_53682();
     let fake = FakeMcp::start();
     let mut helper = helper().start();
@@ -372,21 +381,11 @@ async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
     assert!(helper.stop(), "the helper did not stop on SIGTERM");
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
-}
 
-/// The helper SIGKILLed during an MCP login (no shutdown code runs), then started again:
-/// port 53682 is free at once (the listener died with the process), the lease is not
-/// stale (the same login starts and completes), and the credential files parse.
-#[tokio::test]
-async fn the_helper_killed_during_an_mcp_login_starts_again_clean() {
-    let _port = port_53682();
-    let fake = FakeMcp::start();
-    let mut helper = helper().start();
+    helper.restart().unwrap();
     api_login(&helper, &fake).await;
-    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
     assert!(helper.kill(), "the helper did not die of SIGKILL");
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
-
     helper.restart().unwrap();
     for file in ["mcp-tokens.json", "mcp-clients.json"] {
         if let Ok(text) = std::fs::read_to_string(helper.data_dir().join(file)) {
@@ -416,11 +415,8 @@ async fn a_token_endpoint_failing_during_a_refresh_keeps_the_credentials() {
     cli_login(data, &fake).await;
     drop(guard);
     let url = fake.mcp_url();
-    fake.expire_access_tokens();
+    expire_everywhere(data, &fake);
     let path = data.join("mcp-tokens.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    v[&url]["expires_at"] = json!(1);
-    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
     let stored = std::fs::read(&path).unwrap();
 
     let call = || {

@@ -107,6 +107,16 @@ impl Rig {
         self.session(kind, &id).await.1
     }
 
+    /// Starts a flow and waits until rclone waits for the browser: the session id and
+    /// rclone's process group.
+    async fn rclone_waiting(&self, kind: &str, name: &str) -> (String, u32) {
+        let id = self.start_flow(kind, name, false).await;
+        self.awaiting(kind, &id).await;
+        let pgids = self.rclone_children();
+        assert_eq!(pgids.len(), 1, "{pgids:?}");
+        (id, pgids[0])
+    }
+
     fn conf(&self) -> String {
         std::fs::read_to_string(self.helper.data_dir().join("rclone.conf")).unwrap_or_default()
     }
@@ -329,15 +339,12 @@ async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
 async fn a_session_expires_after_its_ttl_and_takes_rclone_with_it() {
     let _port = port_53682();
     let rig = Rig::start(&[("PATCHBAY_SESSION_TTL_SECS", "2")]);
-    let id = rig.start_flow("gdrive", "slow", false).await;
-    rig.awaiting("gdrive", &id).await;
-    let pgids = rig.rclone_children();
-    assert_eq!(pgids.len(), 1);
+    let (id, rclone) = rig.rclone_waiting("gdrive", "slow").await;
     tokio::time::sleep(Duration::from_millis(2600)).await;
     let (status, body) = rig.session("gdrive", &id).await;
     assert_eq!(status, 404, "{body}");
     assert!(body["message"].as_str().unwrap().contains("expired"));
-    assert_gone(&pgids);
+    assert_gone(&[rclone]);
     assert!(!remote(&rig.conf(), "slow").contains_key("type"));
     // And the port lease went with it.
     let id = rig.start_flow("gdrive", "slow", false).await;
@@ -447,12 +454,9 @@ async fn rclone_missing_is_a_503_that_says_how_to_install_it() {
 async fn helper_shutdown_kills_a_running_rclone() {
     let _port = port_53682();
     let mut rig = Rig::start(&[]);
-    let id = rig.start_flow("onedrive", "stopped", false).await;
-    rig.awaiting("onedrive", &id).await;
-    let pgids = rig.rclone_children();
-    assert_eq!(pgids.len(), 1);
+    let (_, rclone) = rig.rclone_waiting("onedrive", "stopped").await;
     assert!(rig.helper.stop(), "the helper did not stop on SIGTERM");
-    assert_gone(&pgids);
+    assert_gone(&[rclone]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -481,11 +485,8 @@ async fn rclone_killed_mid_flow_is_an_error_and_the_next_flow_starts_at_once() {
     let rig = Rig::start(&[]);
     let original = "[keep]\ntype = drive\ntoken = {\"access_token\":\"old\"}\n";
     std::fs::write(rig.helper.data_dir().join("rclone.conf"), original).unwrap();
-    let id = rig.start_flow("gdrive", "killed", false).await;
-    rig.awaiting("gdrive", &id).await;
-    let pgids = rig.rclone_children();
-    assert_eq!(pgids.len(), 1);
-    kill(pgids[0], SIGKILL);
+    let (id, rclone) = rig.rclone_waiting("gdrive", "killed").await;
+    kill(rclone, SIGKILL);
 
     let ended = rig.wait_change("gdrive", &id, "awaiting_oauth").await;
     assert_eq!(ended["status"], "error", "{ended}");
@@ -494,7 +495,7 @@ async fn rclone_killed_mid_flow_is_an_error_and_the_next_flow_starts_at_once() {
         message.ends_with('.') && message.contains("rclone"),
         "{ended}"
     );
-    assert_gone(&pgids);
+    assert_gone(&[rclone]);
     assert_eq!(rig.conf(), original, "rclone.conf changed");
 
     // The lease was released with the flow: a new one starts and completes.
@@ -512,13 +513,10 @@ async fn the_helper_killed_during_a_drive_flow_starts_again_clean() {
     let mut rig = Rig::start(&[]);
     let before = rig.sign_in_by_paste("gdrive", "before", false).await;
     assert_eq!(before["status"], "completed", "{before}");
-    let id = rig.start_flow("onedrive", "cut-off", false).await;
-    rig.awaiting("onedrive", &id).await;
-    let pgids = rig.rclone_children();
-    assert_eq!(pgids.len(), 1);
+    let (id, rclone) = rig.rclone_waiting("onedrive", "cut-off").await;
 
     assert!(rig.helper.kill(), "the helper did not die of SIGKILL");
-    assert_gone(&pgids);
+    assert_gone(&[rclone]);
     assert!(
         eventually(Duration::from_secs(5), || std::net::TcpListener::bind(
             "127.0.0.1:53682"

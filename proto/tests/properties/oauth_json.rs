@@ -52,11 +52,11 @@ proptest! {
     #[test]
     fn metadata_documents_parse_check_and_explain_cleanly(doc in json(), expected in url()) {
         let bytes = serde_json::to_vec(&doc).unwrap();
-        if let Ok(m) = serde_json::from_slice::<AuthorizationServerMetadata>(&bytes) {
-            if let Err(problem) = m.check(&expected) {
-                let message = problem.message();
-                prop_assert!(clean(&message), "{message:?}");
-            }
+        if let Ok(m) = serde_json::from_slice::<AuthorizationServerMetadata>(&bytes)
+            && let Err(problem) = m.check(&expected)
+        {
+            let message = problem.message();
+            prop_assert!(clean(&message), "{message:?}");
         }
         if let Ok(m) = serde_json::from_slice::<ProtectedResourceMetadata>(&bytes) {
             let _ = m.validate();
