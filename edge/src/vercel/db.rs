@@ -407,5 +407,9 @@ pub fn credentials_json(conn: Option<&Connection>, client: Option<&OAuthClient>)
         }
         v
     });
-    json!({"vercel": vercel, "vercel_client": vercel_client})
+    // Sorted, as these bytes have always been, also in a build with serde_json's
+    // `preserve_order` (the helper's, unified in `cargo test --workspace`).
+    let mut credentials = json!({"vercel": vercel, "vercel_client": vercel_client});
+    credentials.sort_all_objects();
+    credentials
 }

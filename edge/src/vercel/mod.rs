@@ -135,14 +135,15 @@ fn json_body<T: DeserializeOwned>(req: &EdgeRequest, example: &str) -> Result<T,
         .map_err(|_| ApiError::bad_request(format!("Send a JSON body like {example}.")))
 }
 
-/// `{"ok": true, "user": …}`. It goes through a `serde_json::Value`, as it always has, so its
-/// members keep the order the helper and the dashboard have always been sent (sorted).
+/// `{"ok": true, "user": …}`. Its members keep the order the helper and the dashboard have
+/// always been sent (sorted), whether or not a build unifies serde_json's `preserve_order`.
 fn saved(user: VercelAccount) -> Result<EdgeResponse, ApiError> {
     let body = VercelSaved {
         ok: true,
         user: Some(user),
     };
-    let value = serde_json::to_value(body).unwrap_or(Value::Null);
+    let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
+    value.sort_all_objects();
     Ok(EdgeResponse::json(200, &value))
 }
 
