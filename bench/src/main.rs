@@ -3,7 +3,8 @@
 //! run, writes BENCHMARKS.md, and exits non-zero when a budget is missed.
 //!
 //! Areas (one module each): `helper`, `hostile` (stalled and slowloris clients), `rclone`
-//! (with session propagation), `mcp` (with the refresh storm), `dashboard`, `edge`.
+//! (with session propagation), `mcp` (with the refresh storm), `dashboard`, `edge`, `soak`
+//! (1,000 Drive flows and 1,000 MCP calls: file descriptors and RSS stay flat).
 //! `--only a,b` runs some of them.
 
 mod dashboard;
@@ -13,6 +14,7 @@ mod hostile;
 mod mcp;
 mod rclone;
 mod report;
+mod soak;
 mod util;
 
 use std::process::ExitCode;
@@ -21,7 +23,15 @@ use std::time::Instant;
 use patchbay_testkit::process::workspace_root;
 use report::{Machine, Section};
 
-const AREAS: [&str; 6] = ["helper", "hostile", "rclone", "mcp", "dashboard", "edge"];
+const AREAS: [&str; 7] = [
+    "helper",
+    "hostile",
+    "rclone",
+    "mcp",
+    "dashboard",
+    "edge",
+    "soak",
+];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -55,6 +65,7 @@ async fn main() -> ExitCode {
     let mut refresh = Section::new("Refresh");
     let mut dashboard = Section::new("Dashboard");
     let mut edge = Section::new("Edge");
+    let mut soak = Section::new("Soak");
 
     if on("helper") {
         let h = &mut helper;
@@ -98,6 +109,12 @@ async fn main() -> ExitCode {
         });
     }
 
+    if on("soak") {
+        soak::drive_flows(&mut soak).await;
+        let s = &mut soak;
+        tokio::task::block_in_place(|| soak::mcp_calls(s));
+    }
+
     let mut run_notes = Section::new("Notes on this run");
     for r in util::retried() {
         run_notes.note(format!(
@@ -114,6 +131,7 @@ async fn main() -> ExitCode {
         refresh,
         dashboard,
         edge,
+        soak,
         run_notes,
     ]
     .into_iter()
