@@ -322,6 +322,16 @@ pub(crate) async fn cli_login(data: &Path, fake: &FakeMcp) {
     assert!(ok, "{out}");
 }
 
+/// A fake MCP server and a data folder signed in to it through the CLI (the port-53682
+/// guard held only for the login).
+async fn signed_in() -> (FakeMcp, tempfile::TempDir) {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let dir = tempfile::tempdir().unwrap();
+    cli_login(dir.path(), &fake).await;
+    (fake, dir)
+}
+
 /// An hour later: the access token is dead at the server and stale in the stored entry.
 fn expire_everywhere(data: &Path, fake: &FakeMcp) {
     fake.expire_access_tokens();
@@ -333,12 +343,8 @@ fn expire_everywhere(data: &Path, fake: &FakeMcp) {
 
 #[tokio::test]
 async fn concurrent_processes_during_expiry_share_one_refresh() {
-    let guard = port_53682();
-    let fake = FakeMcp::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (fake, dir) = signed_in().await;
     let data = dir.path();
-    cli_login(data, &fake).await;
-    drop(guard);
 
     // An hour later: the access token is dead everywhere, and the refresh is slow enough
     // for every process to find it stale at once.
@@ -408,12 +414,8 @@ async fn stopping_or_killing_the_helper_mid_login_frees_the_port_and_it_starts_a
 /// was; once the endpoint is back, the same call refreshes and works.
 #[tokio::test]
 async fn a_token_endpoint_failing_during_a_refresh_keeps_the_credentials() {
-    let guard = port_53682();
-    let fake = FakeMcp::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (fake, dir) = signed_in().await;
     let data = dir.path();
-    cli_login(data, &fake).await;
-    drop(guard);
     let url = fake.mcp_url();
     expire_everywhere(data, &fake);
     let path = data.join("mcp-tokens.json");
@@ -454,12 +456,8 @@ async fn a_token_endpoint_failing_during_a_refresh_keeps_the_credentials() {
 /// fails within a minute with one sentence, and the next call works.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_drops_the_connection_mid_sse_fails_that_call_only() {
-    let guard = port_53682();
-    let fake = FakeMcp::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (fake, dir) = signed_in().await;
     let data = dir.path().to_owned();
-    cli_login(&data, &fake).await;
-    drop(guard);
     fake.set_sse(true);
     fake.drop_next_sse_calls(1);
     let url = fake.mcp_url();
