@@ -2,15 +2,19 @@
 //! the Worker are built. Measures each area against a baseline or alternative in the same
 //! run, writes BENCHMARKS.md, and exits non-zero when a budget is missed.
 //!
-//! Areas (one module each): `helper`, `rclone` (with session propagation), `mcp` (with the
-//! refresh storm), `dashboard`, `edge`. `--only a,b` runs some of them.
+//! Areas (one module each): `helper`, `hostile` (stalled and slowloris clients), `rclone`
+//! (with session propagation), `mcp` (with the refresh storm), `dashboard`, `edge`, `soak`
+//! (1,000 Drive flows and 1,000 MCP calls: file descriptors and RSS stay flat).
+//! `--only a,b` runs some of them.
 
 mod dashboard;
 mod edge;
 mod helper;
+mod hostile;
 mod mcp;
 mod rclone;
 mod report;
+mod soak;
 mod util;
 
 use std::process::ExitCode;
@@ -19,7 +23,15 @@ use std::time::Instant;
 use patchbay_testkit::process::workspace_root;
 use report::{Machine, Section};
 
-const AREAS: [&str; 5] = ["helper", "rclone", "mcp", "dashboard", "edge"];
+const AREAS: [&str; 7] = [
+    "helper",
+    "hostile",
+    "rclone",
+    "mcp",
+    "dashboard",
+    "edge",
+    "soak",
+];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -46,16 +58,22 @@ async fn main() -> ExitCode {
     let started = Instant::now();
 
     let mut helper = Section::new("Helper");
+    let mut hostile = Section::new("Hostile clients");
     let mut rclone = Section::new("rclone flows");
     let mut propagation = Section::new("Session propagation");
     let mut mcp = Section::new("MCP");
     let mut refresh = Section::new("Refresh");
     let mut dashboard = Section::new("Dashboard");
     let mut edge = Section::new("Edge");
+    let mut soak = Section::new("Soak");
 
     if on("helper") {
         let h = &mut helper;
         tokio::task::block_in_place(|| helper::start_and_idle(h));
+    }
+    if on("hostile") {
+        let h = &mut hostile;
+        tokio::task::block_in_place(|| hostile::run(h));
     }
     if on("helper") || on("rclone") {
         match rclone::Rig::start() {
@@ -91,6 +109,12 @@ async fn main() -> ExitCode {
         });
     }
 
+    if on("soak") {
+        soak::drive_flows(&mut soak).await;
+        let s = &mut soak;
+        tokio::task::block_in_place(|| soak::mcp_calls(s));
+    }
+
     let mut run_notes = Section::new("Notes on this run");
     for r in util::retried() {
         run_notes.note(format!(
@@ -100,12 +124,14 @@ async fn main() -> ExitCode {
     }
     let sections: Vec<Section> = [
         helper,
+        hostile,
         propagation,
         rclone,
         mcp,
         refresh,
         dashboard,
         edge,
+        soak,
         run_notes,
     ]
     .into_iter()

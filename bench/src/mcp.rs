@@ -20,13 +20,13 @@ const MCP_REMOTE: &str = "mcp-remote@0.15.1";
 const CALLS: usize = 50;
 
 /// A program with a stdin of ours, in its own process group (killed, group-wide, on drop).
-fn spawn(cmd: Command) -> Result<Running> {
+pub(crate) fn spawn(cmd: Command) -> Result<Running> {
     let name = cmd.get_program().to_string_lossy().into_owned();
     Running::try_start_with_stdin(&name, cmd)
 }
 
 /// Sends JSON-RPC messages in one write, one per line, so they arrive together.
-fn send(p: &mut Running, messages: &[Value]) -> Result {
+pub(crate) fn send(p: &mut Running, messages: &[Value]) -> Result {
     let lines: Vec<String> = messages.iter().map(Value::to_string).collect();
     p.write_line(&lines.join("\n"))
 }
@@ -36,7 +36,7 @@ fn answer(line: &Line, id: u64) -> bool {
     line.stdout && line.text.contains(&format!("\"id\":{id}"))
 }
 
-fn patchbay(data_dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn patchbay(data_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(helper_bin());
     cmd.arg("mcp")
         .args(args)
@@ -46,7 +46,7 @@ fn patchbay(data_dir: &Path, args: &[&str]) -> Command {
 }
 
 /// `patchbay mcp login`: spawn → exit, the "browser" following the printed URL.
-fn patchbay_login(fake: &FakeMcp, data_dir: &Path) -> Result<(Duration, Counters)> {
+pub(crate) fn patchbay_login(fake: &FakeMcp, data_dir: &Path) -> Result<(Duration, Counters)> {
     fake.reset_counters();
     let t0 = Instant::now();
     let mut p = spawn(patchbay(data_dir, &["login", &fake.mcp_url()]))?;
@@ -200,7 +200,7 @@ fn mcp_remote_once(script: &Path, fake: &FakeMcp) -> Result<RemoteRun> {
 }
 
 /// The MCP handshake a stdio client opens with: `initialize`, its answer, `initialized`.
-fn handshake(p: &mut Running) -> Result {
+pub(crate) fn handshake(p: &mut Running) -> Result {
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "patchbay-bench", "version": "1"}}});

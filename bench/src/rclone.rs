@@ -48,7 +48,7 @@ impl Rig {
 }
 
 /// What one sign-in through the helper took.
-struct Flow {
+pub(crate) struct Flow {
     id: String,
     to_awaiting: Duration,
     to_completed: Duration,
@@ -108,7 +108,7 @@ async fn wait_change(session: &Session, from: &str) -> Result<Value> {
     }
 }
 
-async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
+pub(crate) async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
     let t0 = Instant::now();
     let res = rig
         .helper
@@ -147,11 +147,10 @@ async fn one_flow(rig: &Rig, n: usize, paste: bool) -> Result<Flow> {
         let browser = browser_http();
         tokio::time::sleep(Duration::from_millis(50)).await;
         let t1 = Instant::now();
-        browser
-            .get(&redirect)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        // rclone closes its connections once it has the code, often before its own answer
+        // is out (see connectors::rclone::api::submit): the session, not this answer, says
+        // whether the flow completed.
+        let _ = browser.get(&redirect).send().await;
         let seen = watcher.await.map_err(|e| e.to_string())??;
         return Ok(Flow {
             id,

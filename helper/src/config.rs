@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use crate::engine::security::Origin;
+use crate::engine::server::Limits;
 
 /// Default address: loopback, a port nothing common uses.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -97,6 +100,19 @@ pub struct ServeArgs {
     /// Default: ~/.xo-cowork/github_token.json.
     #[arg(long, env = "PATCHBAY_GITHUB_TOKEN_FILE")]
     pub github_token_file: Option<PathBuf>,
+
+    /// The most connections served at once; past it new ones are answered 503.
+    #[arg(long, env = "PATCHBAY_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections, hide = true)]
+    pub max_connections: usize,
+
+    /// Seconds a request head may take to arrive (also how long an idle kept-alive
+    /// connection stays open, and the longest pause inside a request body).
+    #[arg(long, env = "PATCHBAY_HEADER_TIMEOUT_SECS", default_value_t = Limits::default().header_read_timeout.as_secs_f64(), hide = true)]
+    pub header_timeout_secs: f64,
+
+    /// Seconds a client may leave its answer unread before it is dropped.
+    #[arg(long, env = "PATCHBAY_WRITE_TIMEOUT_SECS", default_value_t = Limits::default().write_timeout.as_secs_f64(), hide = true)]
+    pub write_timeout_secs: f64,
 }
 
 /// Validated settings.
@@ -118,6 +134,8 @@ pub struct Config {
     pub gh_bin: PathBuf,
     pub graph_api_url: String,
     pub session_ttl: std::time::Duration,
+    /// How connections are served (timeouts, caps).
+    pub limits: Limits,
 }
 
 impl Config {
@@ -148,6 +166,10 @@ pub enum ConfigError {
     NoDashboard(PathBuf),
     #[error("{flag} {value:?} is not an http(s) URL")]
     BadUrl { flag: &'static str, value: String },
+    #[error("{flag} must be a number of seconds above 0 (got {value})")]
+    BadSeconds { flag: &'static str, value: f64 },
+    #[error("--max-connections must be at least 1")]
+    NoConnections,
 }
 
 impl ServeArgs {
@@ -220,7 +242,25 @@ impl ServeArgs {
             gh_bin: self.gh,
             graph_api_url: base_url("--graph-api-url", &self.graph_api_url)?,
             session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
+            limits: Limits {
+                max_connections: match self.max_connections {
+                    0 => return Err(ConfigError::NoConnections),
+                    n => n,
+                },
+                header_read_timeout: seconds("--header-timeout-secs", self.header_timeout_secs)?,
+                write_timeout: seconds("--write-timeout-secs", self.write_timeout_secs)?,
+                ..Limits::default()
+            },
         })
+    }
+}
+
+/// A positive, finite number of seconds (at most a day).
+fn seconds(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value.min(86_400.0)))
+    } else {
+        Err(ConfigError::BadSeconds { flag, value })
     }
 }
 
@@ -279,6 +319,9 @@ impl Config {
             gh: "gh".into(),
             graph_api_url: "http://127.0.0.1:9".into(),
             session_ttl_secs: 600,
+            max_connections: Limits::default().max_connections,
+            header_timeout_secs: Limits::default().header_read_timeout.as_secs_f64(),
+            write_timeout_secs: Limits::default().write_timeout.as_secs_f64(),
         };
         args.into_config(listen).expect("valid test configuration")
     }
@@ -304,6 +347,9 @@ mod tests {
             gh: "gh".into(),
             graph_api_url: "https://graph.microsoft.com/v1.0".into(),
             session_ttl_secs: 600,
+            max_connections: Limits::default().max_connections,
+            header_timeout_secs: Limits::default().header_read_timeout.as_secs_f64(),
+            write_timeout_secs: Limits::default().write_timeout.as_secs_f64(),
         }
     }
 

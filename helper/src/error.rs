@@ -20,6 +20,12 @@ pub struct ApiError {
 impl ApiError {
     // `new` and one constructor per `ErrorCode`, the same list as the edge's.
     patchbay_proto::api_error_constructors!();
+
+    /// The JSON body: `{"ok": false, "error": "<code>", "message": "…"}`.
+    pub fn json_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&ErrorBody::new(self.code, self.message.as_str()))
+            .expect("an error body always serialises")
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -29,7 +35,8 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(code = ?self.code, "{}", self.message);
         }
-        let mut response = (status, Json(ErrorBody::new(self.code, self.message))).into_response();
+        let content_type = [(header::CONTENT_TYPE, "application/json")];
+        let mut response = (status, content_type, self.json_body()).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

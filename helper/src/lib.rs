@@ -43,6 +43,7 @@ struct Inner {
 
 impl AppState {
     pub fn new(config: Config, pairing_token: Secret) -> Self {
+        sweep_stale_temp_files(&config);
         Self {
             inner: Arc::new(Inner {
                 tokens: store::JsonStore::tokens(&config.data_dir),
@@ -86,6 +87,21 @@ impl AppState {
     /// gone. `main` calls it after the server stops accepting requests.
     pub async fn shutdown(&self) {
         self.inner.connectors.shutdown().await;
+    }
+}
+
+/// Temporary files of writers killed mid-write hold whole credentials: they go at start-up,
+/// not at the next write of their file.
+fn sweep_stale_temp_files(config: &Config) {
+    let token_dir = config.github_token_file.parent();
+    for dir in std::iter::once(config.data_dir.as_path()).chain(token_dir) {
+        match store::sweep_stale_temp_files(dir) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(dir = %dir.display(), removed = n, "stale temporary files removed")
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! `patchbay`: the command-line entry point. Parses arguments, binds, serves; nothing else.
+//! `patchbay`: the command-line entry point. Parses arguments, binds, prints the pairing
+//! link and hands the socket to `engine::server`; nothing else.
 
 use std::process::ExitCode;
 
@@ -6,6 +7,7 @@ use clap::{Parser, Subcommand};
 use patchbay_helper::cli::{self, runtime};
 use patchbay_helper::config::ServeArgs;
 use patchbay_helper::engine::text::one_line;
+use patchbay_helper::engine::{fsutil, server};
 use patchbay_helper::logging::{LogPlan, Program};
 use patchbay_helper::pairing::{self, TokenSource};
 use patchbay_helper::{AppState, app};
@@ -87,18 +89,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let config = args.into_config(bound).map_err(|e| e.to_string())?;
     let env_token = std::env::var("PATCHBAY_TOKEN").ok();
-    let (token, source) = pairing::load_or_create(&config.data_dir, env_token).map_err(|e| {
-        format!(
-            "cannot set up the data folder {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    let (token, source) = fsutil::ensure_private_dir(&config.data_dir)
+        .and_then(|()| pairing::load_or_create(&config.data_dir, env_token))
+        .map_err(|e| {
+            format!(
+                "cannot set up the data folder {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
 
     let link = Pairing {
         helper: format!("http://{bound}"),
         token: token.clone(),
     }
     .dashboard_link(&config.dashboard_url);
+    // Before the link: once it is printed the helper is ready, its files swept.
+    let limits = config.limits;
+    let state = AppState::new(config, token);
+    let config = state.config();
     tracing::info!(
         address = %bound,
         data_dir = %config.data_dir.display(),
@@ -127,17 +135,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
 
     let data_dir = config.data_dir.clone();
-    let state = AppState::new(config, token);
     let stopping = state.clone();
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // End the flows first: their sessions turn "cancelled", which also answers any
-            // long-poll still open, so the server can drain at once.
-            stopping.shutdown().await;
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    server::serve(listener, app(state.clone()), limits, async move {
+        shutdown_signal().await;
+        // End the flows first: their sessions turn "cancelled", which also answers any
+        // long-poll still open, so the server can drain at once.
+        stopping.shutdown().await;
+    })
+    .await;
     state.shutdown().await;
     runtime::forget(&data_dir);
     tracing::info!("helper stopped");

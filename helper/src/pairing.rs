@@ -6,7 +6,7 @@ use std::path::Path;
 use patchbay_proto::Secret;
 use patchbay_proto::pairing::new_pairing_token;
 
-use crate::engine::fsutil;
+use crate::engine::store::LockedFile;
 
 pub const TOKEN_FILE: &str = "pairing-token";
 
@@ -37,25 +37,34 @@ pub fn load_or_create(
         }
         return Ok((Secret::new(token), TokenSource::Environment));
     }
-    fsutil::ensure_private_dir(data_dir)?;
-    if let Some(token) = read_kept(data_dir)? {
+    let file = LockedFile::at(data_dir.join(TOKEN_FILE));
+    if let Some(token) = kept(file.read().map_err(io::Error::other)?.as_deref()) {
         return Ok((token, TokenSource::File));
     }
-    let token = new_pairing_token();
-    fsutil::write_private_atomic(&data_dir.join(TOKEN_FILE), token.expose().as_bytes())?;
-    Ok((token, TokenSource::Generated))
+    // Under the lock, so two helpers starting at once agree on one token.
+    file.replace(|current| match kept(current) {
+        Some(token) => Ok((None, (token, TokenSource::File))),
+        None => {
+            let token = new_pairing_token();
+            let bytes = token.expose().as_bytes().to_vec();
+            Ok((Some(bytes), (token, TokenSource::Generated)))
+        }
+    })
+    .map_err(io::Error::other)
 }
 
 /// The token kept in `data_dir`, if there is one; never creates it (`patchbay pair`).
 pub fn read_kept(data_dir: &Path) -> io::Result<Option<Secret>> {
-    match fsutil::read_private(&data_dir.join(TOKEN_FILE)) {
-        Ok(bytes) => {
-            let token = String::from_utf8_lossy(&bytes).trim().to_owned();
-            Ok(Some(token).filter(|t| !t.is_empty()).map(Secret::new))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    let bytes = LockedFile::at(data_dir.join(TOKEN_FILE))
+        .read()
+        .map_err(io::Error::other)?;
+    Ok(kept(bytes.as_deref()))
+}
+
+/// The token in the file's bytes; an empty file keeps none.
+fn kept(bytes: Option<&[u8]>) -> Option<Secret> {
+    let token = String::from_utf8_lossy(bytes?).trim().to_owned();
+    (!token.is_empty()).then(|| Secret::new(token))
 }
 
 #[cfg(test)]
@@ -69,7 +78,8 @@ mod tests {
         let (b, src_b) = load_or_create(tmp.path(), None).unwrap();
         assert_eq!((src_a, src_b), (TokenSource::Generated, TokenSource::File));
         assert_eq!(a, b);
-        assert_eq!(fsutil::mode(&tmp.path().join(TOKEN_FILE)).unwrap(), 0o600);
+        let mode = crate::engine::fsutil::mode(&tmp.path().join(TOKEN_FILE)).unwrap();
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

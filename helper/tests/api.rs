@@ -197,7 +197,47 @@ async fn rebinding_host_is_refused_everywhere() {
         .uri("/api/health")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(f.send(no_host).await.0, StatusCode::FORBIDDEN);
+    let (status, _, body) = f.send(no_host).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "bad_request");
+}
+
+/// RFC 9112 §3.2.3: for `GET http://evil.example:P/… HTTP/1.1` the request target's host is
+/// the one that counts, whatever the Host header says; §3.2: two Host headers are a 400.
+#[tokio::test]
+async fn an_absolute_uri_names_the_host_and_two_host_headers_are_refused() {
+    let f = TestApp::new(|_| {});
+    let forged = Request::builder()
+        .uri("http://evil.example:7878/api/connectors")
+        .header(header::HOST, HOST)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = f.send(forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let own = Request::builder()
+        .uri(format!("http://{HOST}/api/connectors"))
+        .header(header::HOST, "evil.example:7878")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(f.send(own).await.0, StatusCode::OK);
+    for second in [HOST, "evil.example:7878"] {
+        let twice = Request::builder()
+            .uri("/api/health")
+            .header(header::HOST, HOST)
+            .header(header::HOST, second)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = f.send(twice).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than one Host")
+        );
+    }
 }
 
 #[tokio::test]

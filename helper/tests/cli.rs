@@ -82,6 +82,78 @@ fn prints_a_pairing_link_with_the_token_in_the_fragment_only() {
     assert!(!logs.contains(&token), "the token reached the log");
 }
 
+/// The findings of issue 17 about files, against the real binary under umask 000: every
+/// folder it creates for `--data-dir` is 0700 (not only the last), a temporary file left by
+/// a killed writer is gone once it serves, and a loosened credential file is 0600 after
+/// the first request that reads it.
+#[test]
+fn new_folders_are_private_all_the_way_down_and_start_up_cleans_up() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let root = tempfile::tempdir().unwrap();
+    let existing = root.path().join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = existing.join("new/deeper/data");
+    // A killed writer's leftovers, in a folder that exists already.
+    let kept = root.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    let stale = kept.join(".mcp-tokens.json.AbCd_-12.tmp");
+    std::fs::write(&stale, r#"{"github": {"token": "ghp_leaked"}}"#).unwrap();
+    let tokens = kept.join("mcp-tokens.json");
+    std::fs::write(&tokens, r#"{"manus": {"token": "k"}}"#).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    for (dir, check) in [(&data, true), (&kept, false)] {
+        let mut child = Command::new("sh")
+            .args([
+                "-c",
+                r#"umask 000; exec "$0" serve --listen 127.0.0.1:0 --data-dir "$1""#,
+            ])
+            .arg(env!("CARGO_BIN_EXE_patchbay"))
+            .arg(dir)
+            .env("PATCHBAY_TOKEN", "a-pairing-token-for-this-test")
+            .env_remove("PATCHBAY_LISTEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let link = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("#helper="))
+            .expect("no pairing link printed");
+        if check {
+            for folder in ["new", "new/deeper", "new/deeper/data"] {
+                assert_eq!(mode(&existing.join(folder)), 0o700, "{folder}");
+            }
+            assert_eq!(mode(&existing), 0o755, "a folder that existed was changed");
+        } else {
+            assert!(
+                !stale.exists(),
+                "the stale temporary file survived start-up"
+            );
+            let fragment = link.split_once('#').unwrap().1.trim();
+            let pairing = patchbay_proto::pairing::Pairing::from_fragment(fragment).unwrap();
+            let addr = pairing.helper.strip_prefix("http://").unwrap();
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "GET /api/connectors HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer \
+                 a-pairing-token-for-this-test\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut answer = String::new();
+            s.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert_eq!(mode(&tokens), 0o600, "read but not tightened");
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
 /// No escape code and no library log line (rmcp's "Service initialized as client …", "task
 /// cancelled", "delete session success") in what a command printed into a pipe.
 fn assert_quiet(what: &str, stderr: &str) {

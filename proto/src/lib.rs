@@ -16,6 +16,7 @@ pub mod pkce;
 pub mod rclone;
 pub mod redirect;
 pub mod secret;
+pub mod text;
 pub mod tokens;
 
 pub use error::{ErrorBody, ErrorCode};

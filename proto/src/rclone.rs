@@ -55,9 +55,46 @@ pub fn is_valid_remote_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// An option `upsert_section` will not write: its key or value could not stay one
+/// `key = value` line of its own section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnwritableOption {
+    pub key: String,
+}
+
+impl UnwritableOption {
+    pub fn message(&self) -> String {
+        format!(
+            "its option {} holds a line break or another control character (or \
+             its name is not a plain word), so it could add lines to other remotes; Patchbay \
+             did not write it. Sign in again; if it keeps happening, report it.",
+            crate::text::quote(&self.key, 40)
+        )
+    }
+}
+
 /// `conf` with the section `[name]` replaced by (or, when absent, followed by) a section
 /// holding `options` in order. Every other section, comment and blank line is kept as is.
-pub fn upsert_section(conf: &str, name: &str, options: &[(&str, &str)]) -> String {
+/// Values come from outside (a token, a Graph drive id): one with a line break could write
+/// a section of its own, so any control character refuses the whole edit.
+pub fn upsert_section(
+    conf: &str,
+    name: &str,
+    options: &[(&str, &str)],
+) -> Result<String, UnwritableOption> {
+    let plain_key = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if let Some((key, _)) = options
+        .iter()
+        .find(|(k, v)| !plain_key(k) || v.chars().any(char::is_control))
+    {
+        return Err(UnwritableOption {
+            key: (*key).to_owned(),
+        });
+    }
     let (mut out, _) = remove_section(conf, name);
     if !out.is_empty() && !out.ends_with("\n\n") {
         if !out.ends_with('\n') {
@@ -69,7 +106,7 @@ pub fn upsert_section(conf: &str, name: &str, options: &[(&str, &str)]) -> Strin
     for (key, value) in options {
         out.push_str(&format!("{key} = {value}\n"));
     }
-    out
+    Ok(out)
 }
 
 /// The `key = value` options of section `[name]`, in file order (empty when absent).
@@ -146,7 +183,7 @@ scope = drive
     #[test]
     fn sections_are_replaced_appended_and_removed_in_place() {
         let conf = "# mine\n[a]\ntype = drive\ntoken = old\n\n[b]\ntype = onedrive\n";
-        let replaced = upsert_section(conf, "a", &[("type", "drive"), ("token", "new")]);
+        let replaced = upsert_section(conf, "a", &[("type", "drive"), ("token", "new")]).unwrap();
         assert!(
             replaced.starts_with("# mine\n[b]\ntype = onedrive\n"),
             "{replaced}"
@@ -156,7 +193,7 @@ scope = drive
             "{replaced}"
         );
         assert_eq!(parse_remotes(&replaced).len(), 2);
-        let added = upsert_section("", "c", &[("type", "drive")]);
+        let added = upsert_section("", "c", &[("type", "drive")]).unwrap();
         assert_eq!(added, "[c]\ntype = drive\n");
         let (removed, found) = remove_section(conf, "a");
         assert!(found);

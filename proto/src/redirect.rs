@@ -54,7 +54,7 @@ impl PasteError {
 
 /// Error texts come from the provider via the user's paste: keep them short and printable.
 fn short(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(120).collect()
+    crate::text::quote(s, 120)
 }
 
 /// Reads a pasted redirect URL, query string or bare code.
@@ -64,7 +64,11 @@ pub fn parse_pasted_redirect(input: &str) -> Result<AuthorizationResponse, Paste
         return Err(PasteError::Empty);
     }
     let looks_like_query = input.contains("code=") || input.contains("error=");
-    let query = if input.contains("://") {
+    // Only an http(s) address is read as a URL: a bare code may hold `://` itself.
+    let is_url = input.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+    });
+    let query = if is_url {
         // A URL: the query is between the first '?' and the fragment.
         let after = input.split_once('?').map(|(_, q)| q).unwrap_or("");
         after.split('#').next().unwrap_or("")

@@ -10,6 +10,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// For [`kill`]: the signals fault tests send.
+pub use libc::{SIGKILL, SIGTERM};
+
 /// A running program in its own process group. Dropping it sends SIGTERM to the group,
 /// waits briefly, then SIGKILLs whatever is left, so grandchildren (workerd under wrangler,
 /// rclone under the helper) go too.
@@ -235,6 +238,16 @@ impl Running {
     /// Sends `signal` to the whole group and waits up to `grace` for the leader to exit.
     pub fn signal_group(&mut self, signal: i32, grace: Duration) -> bool {
         signal_group(self.child.id(), signal);
+        self.exits_within(grace)
+    }
+
+    /// Sends `signal` to the leader alone and waits up to `grace` for it to exit.
+    pub fn signal(&mut self, signal: i32, grace: Duration) -> bool {
+        kill(self.child.id(), signal);
+        self.exits_within(grace)
+    }
+
+    fn exits_within(&mut self, grace: Duration) -> bool {
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if self.has_exited() {
@@ -256,6 +269,14 @@ impl Drop for Running {
             // The leader is gone; make sure no straggler in its group survives it.
             signal_group(self.child.id(), libc::SIGKILL);
         }
+    }
+}
+
+/// Sends `signal` to process `pid` alone (a fault test's SIGKILL of one child).
+pub fn kill(pid: u32, signal: i32) {
+    // SAFETY: kill(2) signals one process; no memory is involved.
+    unsafe {
+        libc::kill(pid as i32, signal);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::github::FakeGithub;
-use patchbay_testkit::process::{children_named, eventually};
+use patchbay_testkit::process::{SIGKILL, children_named, eventually, kill};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -209,4 +209,32 @@ async fn gh_missing_is_a_503_that_says_how_to_install_it() {
             .unwrap()
             .contains("apt-get install gh")
     );
+}
+
+/// gh SIGKILLed while it waits for the user (a crash, the OOM killer): the session ends
+/// `error` with a sentence, nothing is written, and a new sign-in starts at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn gh_killed_mid_flow_is_an_error_and_nothing_is_written() {
+    let rig = Rig::start(&[]);
+    let started = rig.start_flow().await;
+    let id = started["session_id"].as_str().unwrap().to_owned();
+    let gh = rig.gh_processes();
+    assert_eq!(gh.len(), 1);
+    kill(gh[0], SIGKILL);
+
+    let done = rig.settle(&id).await;
+    assert_eq!(done["status"], "error", "{done}");
+    let message = done["message"].as_str().unwrap_or_default();
+    assert!(message.ends_with('.') && message.contains("gh"), "{done}");
+    rig.assert_no_gh();
+    let data = rig.helper.data_dir();
+    assert!(
+        !data.join("mcp-tokens.json").exists(),
+        "a token file was written"
+    );
+    assert!(!data.join("xo-cowork/github_token.json").exists());
+
+    let again = rig.start_flow().await;
+    assert_ne!(again["session_id"], id.as_str(), "{again}");
+    assert_eq!(rig.gh_processes().len(), 1);
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use patchbay_testkit::mcp::FakeMcp;
+use patchbay_testkit::mcp::{FakeMcp, TokenTrouble};
 use patchbay_testkit::process::Running;
 use serde_json::{Value, json};
 
@@ -322,22 +322,33 @@ pub(crate) async fn cli_login(data: &Path, fake: &FakeMcp) {
     assert!(ok, "{out}");
 }
 
-#[tokio::test]
-async fn concurrent_processes_during_expiry_share_one_refresh() {
-    let guard = port_53682();
+/// A fake MCP server and a data folder signed in to it through the CLI (the port-53682
+/// guard held only for the login).
+async fn signed_in() -> (FakeMcp, tempfile::TempDir) {
+    let _port = port_53682();
     let fake = FakeMcp::start();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    cli_login(data, &fake).await;
-    drop(guard);
+    cli_login(dir.path(), &fake).await;
+    (fake, dir)
+}
 
-    // An hour later: the access token is dead everywhere, and the refresh is slow enough
-    // for every process to find it stale at once.
+/// An hour later: the access token is dead at the server and stale in the stored entry.
+fn expire_everywhere(data: &Path, fake: &FakeMcp) {
     fake.expire_access_tokens();
     let path = data.join("mcp-tokens.json");
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     v[fake.mcp_url()]["expires_at"] = json!(1);
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_processes_during_expiry_share_one_refresh() {
+    let (fake, dir) = signed_in().await;
+    let data = dir.path();
+
+    // An hour later: the access token is dead everywhere, and the refresh is slow enough
+    // for every process to find it stale at once.
+    expire_everywhere(data, &fake);
     fake.set_refresh_delay(Duration::from_millis(500));
     fake.reset_counters();
 
@@ -363,8 +374,12 @@ async fn concurrent_processes_during_expiry_share_one_refresh() {
     assert_eq!(c.token_errors, 0, "{c:?}");
 }
 
+/// The helper stopped (SIGTERM) or SIGKILLed (no shutdown code runs) during an MCP login,
+/// then started again: port 53682 is free at once either way (the listener ends with the
+/// login or dies with the process), the lease is not stale (the same login starts and
+/// completes), and the credential files parse.
 #[tokio::test]
-async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
+async fn stopping_or_killing_the_helper_mid_login_frees_the_port_and_it_starts_again_clean() {
     let _port = port_53682();
     let fake = FakeMcp::start();
     let mut helper = helper().start();
@@ -372,4 +387,104 @@ async fn stopping_the_helper_ends_a_pending_login_and_frees_the_port() {
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_err());
     assert!(helper.stop(), "the helper did not stop on SIGTERM");
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
+
+    helper.restart().unwrap();
+    api_login(&helper, &fake).await;
+    assert!(helper.kill(), "the helper did not die of SIGKILL");
+    assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
+    helper.restart().unwrap();
+    for file in ["mcp-tokens.json", "mcp-clients.json"] {
+        if let Ok(text) = std::fs::read_to_string(helper.data_dir().join(file)) {
+            serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    }
+    let (session, path) = api_login(&helper, &fake).await;
+    let location = approve(session["auth_url"].as_str().unwrap()).await;
+    land(&location).await;
+    let (_, done) = helper.get(&path).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    for s in secrets(helper.data_dir()) {
+        crate::harness::secret(&s);
+    }
+}
+
+/// The token endpoint fails during a refresh: it answers 500, answers an HTML page (a
+/// captive portal), or never answers. Each time `patchbay mcp call` fails with a sentence
+/// that says which and that the credentials were kept, and the file is byte for byte as it
+/// was; once the endpoint is back, the same call refreshes and works.
+#[tokio::test]
+async fn a_token_endpoint_failing_during_a_refresh_keeps_the_credentials() {
+    let (fake, dir) = signed_in().await;
+    let data = dir.path();
+    let url = fake.mcp_url();
+    expire_everywhere(data, &fake);
+    let path = data.join("mcp-tokens.json");
+    let stored = std::fs::read(&path).unwrap();
+
+    let call = || {
+        run(
+            data,
+            &["call", &url, "echo", r#"{"text":"after the outage"}"#],
+        )
+    };
+    for (trouble, says) in [
+        (TokenTrouble::ServerError, "HTTP 500"),
+        (TokenTrouble::Html, "not a token response"),
+        (TokenTrouble::Hang, "timed out"),
+    ] {
+        fake.set_token_trouble(trouble);
+        let o = call();
+        let out = text(&o);
+        assert!(!o.status.success(), "{trouble:?}: {out}");
+        assert!(
+            out.contains(says) && out.contains("kept"),
+            "{trouble:?}: {out}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            stored,
+            "{trouble:?} changed the credentials"
+        );
+    }
+    fake.set_token_trouble(TokenTrouble::None);
+    let o = call();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("after the outage"), "{}", text(&o));
+}
+
+/// The MCP server drops the connection halfway through an SSE answer: `patchbay mcp call`
+/// fails within a minute with one sentence, and the next call works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_drops_the_connection_mid_sse_fails_that_call_only() {
+    let (fake, dir) = signed_in().await;
+    let data = dir.path().to_owned();
+    fake.set_sse(true);
+    fake.drop_next_sse_calls(1);
+    let url = fake.mcp_url();
+    let call = |text: &str| {
+        let (data, url) = (data.clone(), url.clone());
+        let args = format!(r#"{{"text":"{text}"}}"#);
+        tokio::time::timeout(
+            WAIT,
+            tokio::task::spawn_blocking(move || run(&data, &["call", &url, "echo", &args])),
+        )
+    };
+
+    let o = call("cut off")
+        .await
+        .expect("the cut-off call hung")
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("patchbay: ") && last.ends_with('.'),
+        "not one sentence: {stderr}"
+    );
+    let o = call("the next one")
+        .await
+        .expect("the next call hung")
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("the next one"), "{}", text(&o));
 }

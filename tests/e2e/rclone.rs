@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::oauth::FakeOAuth;
-use patchbay_testkit::process::{children_named, eventually, group_alive};
+use patchbay_testkit::process::{SIGKILL, children_named, eventually, group_alive, kill};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -105,6 +105,16 @@ impl Rig {
         let (status, body) = self.submit(kind, &id, &redirect).await;
         assert_eq!(status, 200, "{body}");
         self.session(kind, &id).await.1
+    }
+
+    /// Starts a flow and waits until rclone waits for the browser: the session id and
+    /// rclone's process group.
+    async fn rclone_waiting(&self, kind: &str, name: &str) -> (String, u32) {
+        let id = self.start_flow(kind, name, false).await;
+        self.awaiting(kind, &id).await;
+        let pgids = self.rclone_children();
+        assert_eq!(pgids.len(), 1, "{pgids:?}");
+        (id, pgids[0])
     }
 
     fn conf(&self) -> String {
@@ -261,6 +271,26 @@ async fn onedrive_completes_from_a_pasted_redirect_with_an_encoded_code() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+/// rclone's listener closes its connections the moment it has a code, often before its own
+/// answer is written (about one delivery in six on a loaded machine): the helper's forward
+/// then gets no answer although rclone took the code. Every paste must still complete; a
+/// helper that trusted the answer failed this test almost every run (the old 409 "rclone is
+/// no longer waiting for a code").
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_pasted_redirects_in_a_row_all_complete() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    for i in 0..20 {
+        let kind = if i % 2 == 0 { "gdrive" } else { "onedrive" };
+        let done = rig
+            .sign_in_by_paste(kind, &format!("paste-{i}"), false)
+            .await;
+        assert_eq!(done["status"], "completed", "paste {i}: {done}");
+    }
+    let remotes = patchbay_proto::rclone::parse_remotes(&rig.conf());
+    assert_eq!(remotes.len(), 20, "{remotes:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn onedrive_without_graph_completes_and_says_so() {
     let _port = port_53682();
@@ -309,15 +339,12 @@ async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
 async fn a_session_expires_after_its_ttl_and_takes_rclone_with_it() {
     let _port = port_53682();
     let rig = Rig::start(&[("PATCHBAY_SESSION_TTL_SECS", "2")]);
-    let id = rig.start_flow("gdrive", "slow", false).await;
-    rig.awaiting("gdrive", &id).await;
-    let pgids = rig.rclone_children();
-    assert_eq!(pgids.len(), 1);
+    let (id, rclone) = rig.rclone_waiting("gdrive", "slow").await;
     tokio::time::sleep(Duration::from_millis(2600)).await;
     let (status, body) = rig.session("gdrive", &id).await;
     assert_eq!(status, 404, "{body}");
     assert!(body["message"].as_str().unwrap().contains("expired"));
-    assert_gone(&pgids);
+    assert_gone(&[rclone]);
     assert!(!remote(&rig.conf(), "slow").contains_key("type"));
     // And the port lease went with it.
     let id = rig.start_flow("gdrive", "slow", false).await;
@@ -427,12 +454,9 @@ async fn rclone_missing_is_a_503_that_says_how_to_install_it() {
 async fn helper_shutdown_kills_a_running_rclone() {
     let _port = port_53682();
     let mut rig = Rig::start(&[]);
-    let id = rig.start_flow("onedrive", "stopped", false).await;
-    rig.awaiting("onedrive", &id).await;
-    let pgids = rig.rclone_children();
-    assert_eq!(pgids.len(), 1);
+    let (_, rclone) = rig.rclone_waiting("onedrive", "stopped").await;
     assert!(rig.helper.stop(), "the helper did not stop on SIGTERM");
-    assert_gone(&pgids);
+    assert_gone(&[rclone]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -450,4 +474,65 @@ async fn onedrive_with_a_configured_drive_needs_no_graph_call() {
     let configured = remote(&rig.conf(), "configured");
     assert_eq!(configured["drive_id"], "b!configured-drive");
     assert_eq!(configured["drive_type"], "business");
+}
+
+/// rclone SIGKILLed while it waits for the browser (a crash, the OOM killer): the session
+/// ends `error` with a sentence, the 53682 lease goes with it so the next sign-in starts at
+/// once, and rclone.conf is exactly as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn rclone_killed_mid_flow_is_an_error_and_the_next_flow_starts_at_once() {
+    let _port = port_53682();
+    let rig = Rig::start(&[]);
+    let original = "[keep]\ntype = drive\ntoken = {\"access_token\":\"old\"}\n";
+    std::fs::write(rig.helper.data_dir().join("rclone.conf"), original).unwrap();
+    let (id, rclone) = rig.rclone_waiting("gdrive", "killed").await;
+    kill(rclone, SIGKILL);
+
+    let ended = rig.wait_change("gdrive", &id, "awaiting_oauth").await;
+    assert_eq!(ended["status"], "error", "{ended}");
+    let message = ended["error"].as_str().unwrap_or_default();
+    assert!(
+        message.ends_with('.') && message.contains("rclone"),
+        "{ended}"
+    );
+    assert_gone(&[rclone]);
+    assert_eq!(rig.conf(), original, "rclone.conf changed");
+
+    // The lease was released with the flow: a new one starts and completes.
+    let done = rig.sign_in_by_paste("gdrive", "after", false).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(remote(&rig.conf(), "keep")["type"], "drive");
+}
+
+/// The helper SIGKILLed while rclone waits (no shutdown code runs), then started again:
+/// rclone went with it (it dies with its parent), port 53682 and the lease are free at
+/// once, rclone.conf parses with the remote from before and nothing of the cut-off flow.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_helper_killed_during_a_drive_flow_starts_again_clean() {
+    let _port = port_53682();
+    let mut rig = Rig::start(&[]);
+    let before = rig.sign_in_by_paste("gdrive", "before", false).await;
+    assert_eq!(before["status"], "completed", "{before}");
+    let (id, rclone) = rig.rclone_waiting("onedrive", "cut-off").await;
+
+    assert!(rig.helper.kill(), "the helper did not die of SIGKILL");
+    assert_gone(&[rclone]);
+    assert!(
+        eventually(Duration::from_secs(5), || std::net::TcpListener::bind(
+            "127.0.0.1:53682"
+        )
+        .is_ok()),
+        "port 53682 is still taken after the helper died"
+    );
+    rig.helper.restart().unwrap();
+    let remotes = patchbay_proto::rclone::parse_remotes(&rig.conf());
+    let names: Vec<&str> = remotes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["before"], "{}", rig.conf());
+    let (status, _) = rig.session("onedrive", &id).await;
+    assert_eq!(status, 404, "a session outlived its helper");
+
+    // The lease is not stale: the same sign-in starts again and completes.
+    let done = rig.sign_in_by_paste("onedrive", "cut-off", false).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(remote(&rig.conf(), "cut-off")["type"], "onedrive");
 }

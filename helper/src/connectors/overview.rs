@@ -1,6 +1,5 @@
 //! `GET /api/connectors`: one line per connector, read from the credential files.
 
-use std::io;
 use std::path::Path;
 
 use axum::extract::State;
@@ -11,7 +10,7 @@ use patchbay_proto::rclone;
 
 use crate::connectors::rclone::Kind;
 use crate::connectors::rclone::settings::ProviderSettings;
-use crate::engine::store::{JsonStore, entry_token};
+use crate::engine::store::{JsonStore, LockedFile, entry_token};
 use crate::engine::text::plural;
 use crate::{ApiError, AppState};
 
@@ -137,12 +136,7 @@ pub fn read_overview(data_dir: &Path) -> Result<ConnectorsOverview, ApiError> {
 }
 
 fn read_optional(path: &Path) -> Result<String, ApiError> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Ok(s),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(ApiError::internal(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
-    }
+    let file = LockedFile::at(path.to_owned());
+    let bytes = file.read()?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -4,6 +4,7 @@
 //! - [`lease`]: the 127.0.0.1:53682 lease, one OAuth listener at a time across processes.
 //! - [`child`]: child processes in their own process group, killed with their flow.
 //! - [`store`] and [`fsutil`]: credential files, private and replaced atomically under a lock.
+//! - [`server`]: how connections are accepted and served (timeouts, caps, refusals).
 //! - [`security`]: the front door (Host, Origin, CORS, pairing token) as layers.
 //! - [`upstream`]: the HTTP clients, and outside failures turned into sentences.
 //! - [`text`]: how messages quote request input (never a control character) and count.
@@ -14,6 +15,7 @@ pub mod child;
 pub mod fsutil;
 pub mod lease;
 pub mod security;
+pub mod server;
 pub mod session;
 pub mod store;
 pub mod text;

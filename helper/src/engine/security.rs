@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::uri::Authority;
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -110,6 +110,48 @@ pub fn host_is_ours(host: &str, bound: SocketAddr) -> bool {
     own_hostnames(bound).contains(&name)
 }
 
+/// Why a request's target host cannot be read (RFC 9112 §3.2: answered with 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostProblem {
+    Missing,
+    Repeated,
+    Invalid,
+}
+
+/// The host a request is addressed to, as RFC 9112 §3.2 reads it: the request target's own
+/// authority when it is in absolute form (`GET http://host:port/… HTTP/1.1`; the Host
+/// header is then ignored, §3.2.3), else the one Host header. A request without one, with
+/// two, or with one that is not an authority is malformed.
+pub fn target_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<&'a str, HostProblem> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HostProblem::Repeated);
+    }
+    if let Some(authority) = uri.authority() {
+        return Ok(authority.as_str());
+    }
+    let value = first.ok_or(HostProblem::Missing)?;
+    value
+        .to_str()
+        .ok()
+        .filter(|v| v.parse::<Authority>().is_ok())
+        .ok_or(HostProblem::Invalid)
+}
+
+impl HostProblem {
+    fn into_error(self, listen: SocketAddr) -> ApiError {
+        let what = match self {
+            HostProblem::Missing => "has no Host header",
+            HostProblem::Repeated => "has more than one Host header",
+            HostProblem::Invalid => "has a Host header that is not host:port",
+        };
+        ApiError::bad_request(format!(
+            "This request {what}. Send exactly one: Host: {listen} (RFC 9112 §3.2)."
+        ))
+    }
+}
+
 /// Refuses foreign `Host` and `Origin` values before anything else runs.
 pub async fn guard_host_and_origin(
     State(state): State<AppState>,
@@ -117,15 +159,14 @@ pub async fn guard_host_and_origin(
     next: Next,
 ) -> Response {
     let config = state.config();
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(Authority::as_str));
-    if !host.is_some_and(|h| host_is_ours(h, config.listen)) {
+    let host = match target_host(req.uri(), req.headers()) {
+        Ok(host) => host,
+        Err(problem) => return problem.into_error(config.listen).into_response(),
+    };
+    if !host_is_ours(host, config.listen) {
         return ApiError::forbidden(format!(
-            "This helper only answers requests addressed to http://{} (the Host header names \
-             another site).",
+            "This helper only answers requests addressed to http://{} (this one is addressed \
+             to another site).",
             config.listen
         ))
         .into_response();
@@ -232,6 +273,33 @@ mod tests {
         ] {
             assert!(!host_is_ours(bad, bound()), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_target_host_is_the_absolute_uris_then_the_one_host_header() {
+        let headers = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(HOST, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let origin_form: Uri = "/api/health".parse().unwrap();
+        let absolute: Uri = "http://evil.example:7878/api/health".parse().unwrap();
+        let ours = headers(&["127.0.0.1:7878"]);
+        assert_eq!(target_host(&origin_form, &ours), Ok("127.0.0.1:7878"));
+        // RFC 9112 §3.2.3: the request target's host wins over the Host header.
+        assert_eq!(target_host(&absolute, &ours), Ok("evil.example:7878"));
+        let own_absolute: Uri = "http://127.0.0.1:7878/x".parse().unwrap();
+        let foreign = headers(&["evil.example:7878"]);
+        assert_eq!(target_host(&own_absolute, &foreign), Ok("127.0.0.1:7878"));
+        let two = headers(&["127.0.0.1:7878", "127.0.0.1:7878"]);
+        assert_eq!(target_host(&origin_form, &two), Err(HostProblem::Repeated));
+        assert_eq!(target_host(&own_absolute, &two), Err(HostProblem::Repeated));
+        let none = HeaderMap::new();
+        assert_eq!(target_host(&origin_form, &none), Err(HostProblem::Missing));
+        let bad = headers(&["127.0.0.1:7878/x"]);
+        assert_eq!(target_host(&origin_form, &bad), Err(HostProblem::Invalid));
     }
 
     #[test]

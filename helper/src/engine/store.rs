@@ -33,7 +33,7 @@ pub enum StoreError {
          it aside, then try again."
     )]
     Corrupt { path: PathBuf, reason: String },
-    #[error("cannot {action} {path}: {source}")]
+    #[error("{}", io_message(action, path, source))]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -41,9 +41,32 @@ pub enum StoreError {
     },
 }
 
+fn io_message(action: &str, path: &Path, source: &io::Error) -> String {
+    if fsutil::is_disk_full(source) {
+        format!(
+            "The disk holding {} is full, so Patchbay could not {action} it. Nothing was \
+             changed: the file is as it was. Free some space and try again.",
+            path.display()
+        )
+    } else {
+        format!("cannot {action} {}: {source}", path.display())
+    }
+}
+
+impl StoreError {
+    /// Whether this failed only because the disk is full (HTTP 507).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. } if fsutil::is_disk_full(source))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e.to_string())
+        if e.is_disk_full() {
+            ApiError::insufficient_storage(e.to_string())
+        } else {
+            ApiError::internal(e.to_string())
+        }
     }
 }
 
@@ -74,18 +97,15 @@ impl LockedFile {
         &self.path
     }
 
-    /// The current bytes, `None` when the file does not exist. No lock is needed: writers
-    /// replace the file atomically, so a reader sees either the old or the new version.
+    /// The current bytes, `None` when the file does not exist; a loosened file is
+    /// tightened to 0600 as it is read. No lock is needed: writers replace the file
+    /// atomically, so a reader sees either the old or the new version.
     pub fn read(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io {
-                action: "read",
-                path: self.path.clone(),
-                source,
-            }),
-        }
+        fsutil::read_private_optional(&self.path).map_err(|source| StoreError::Io {
+            action: "read",
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// Under the exclusive lock, reads the file, lets `change` decide its new content
@@ -101,7 +121,7 @@ impl LockedFile {
             source,
         })?;
         let _lock = self.lock()?;
-        self.remove_stale_temp_files(dir);
+        self.remove_stale_temp_files();
         let current = self.read()?;
         let (new, result) = change(current.as_deref())?;
         if let Some(bytes) = new {
@@ -114,27 +134,28 @@ impl LockedFile {
         Ok(result)
     }
 
+    /// Removes the temporary files of writers that were killed mid-write (they hold whole
+    /// credentials), under the lock. Returns how many went.
+    pub fn sweep(&self) -> Result<usize, StoreError> {
+        let _lock = self.lock()?;
+        Ok(self.remove_stale_temp_files())
+    }
+
     /// Temporary files of writers that were killed mid-write. Only a lock holder creates
     /// them, so while we hold the lock any that exist are abandoned.
-    fn remove_stale_temp_files(&self, dir: &Path) {
-        let Some(name) = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-        else {
-            return;
+    fn remove_stale_temp_files(&self) -> usize {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let Some(name) = self.path.file_name().and_then(|n| n.to_str()) else {
+            return 0;
         };
-        let prefix = format!(".{name}.");
         let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
+            return 0;
         };
-        for entry in entries.flatten() {
-            let file_name = entry.file_name();
-            let file_name = file_name.to_string_lossy();
-            if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        entries
+            .flatten()
+            .filter(|e| e.file_name().to_str().and_then(fsutil::temp_target) == Some(name))
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count()
     }
 
     /// Deletes the file (under the lock). Missing is fine.
@@ -171,6 +192,31 @@ impl LockedFile {
         file.lock().map_err(io_err)?;
         Ok(file)
     }
+}
+
+/// At start-up: removes every temporary file a killed writer left in `dir`, each under the
+/// lock of the file it was meant to replace (a live writer in another process keeps its
+/// own). Returns how many went.
+pub fn sweep_stale_temp_files(dir: &Path) -> Result<usize, StoreError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    let mut targets: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(fsutil::temp_target)
+                .map(str::to_owned)
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    let mut removed = 0;
+    for target in targets {
+        removed += LockedFile::at(dir.join(target)).sweep()?;
+    }
+    Ok(removed)
 }
 
 /// A JSON-object file of credentials, with locked, atomic updates.
@@ -359,6 +405,66 @@ mod tests {
         });
         let entries = a.read().unwrap();
         assert_eq!(entries.len(), 50);
+    }
+
+    #[test]
+    fn a_loosened_store_is_tightened_by_a_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = JsonStore::tokens(tmp.path());
+        std::fs::write(store.path(), r#"{"manus": {"token": "k"}}"#).unwrap();
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(store.read().unwrap()["manus"]["token"], "k");
+        assert_eq!(fsutil::mode(store.path()).unwrap(), 0o600);
+    }
+
+    #[test]
+    fn stale_temp_files_are_swept_at_start_up_and_others_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for name in [
+            ".mcp-tokens.json.AbCd_-12.tmp",
+            ".mcp-tokens.json.ZyXw9876.tmp",
+            ".rclone.conf.q1w2e3r4.tmp",
+            ".pairing-token.AAAAAAAA.tmp",
+        ] {
+            std::fs::write(dir.join(name), "{\"github\": {\"token\": \"ghp_full\"}}").unwrap();
+        }
+        for keep in ["mcp-tokens.json", "notes.tmp", ".other.short.tmp"] {
+            std::fs::write(dir.join(keep), "x").unwrap();
+        }
+        assert_eq!(sweep_stale_temp_files(dir).unwrap(), 4);
+        let mut left: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.ends_with(".lock"))
+            .collect();
+        left.sort();
+        assert_eq!(left, [".other.short.tmp", "mcp-tokens.json", "notes.tmp"]);
+        assert_eq!(sweep_stale_temp_files(&dir.join("missing")).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_full_disk_is_a_507_that_says_nothing_changed() {
+        let e = StoreError::Io {
+            action: "write",
+            path: "/data/mcp-tokens.json".into(),
+            source: io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        assert!(e.is_disk_full());
+        let api = ApiError::from(e);
+        assert_eq!(api.code, patchbay_proto::ErrorCode::InsufficientStorage);
+        assert!(
+            api.message
+                .contains("disk holding /data/mcp-tokens.json is full")
+        );
+        assert!(api.message.contains("Nothing was changed"));
+        let other = ApiError::from(StoreError::Io {
+            action: "write",
+            path: "/data/x".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        });
+        assert_eq!(other.code, patchbay_proto::ErrorCode::Internal);
     }
 
     #[test]

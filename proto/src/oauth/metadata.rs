@@ -151,12 +151,17 @@ pub enum MetadataProblem {
 }
 
 impl MetadataProblem {
+    /// Every value in it came from the server's document (or the user), so each is quoted
+    /// ([`crate::text::quote`]): no control character reaches a terminal or a log.
     pub fn message(&self) -> String {
+        let q = |s: &str| crate::text::quote(s, 200);
         match self {
             MetadataProblem::IssuerMismatch { expected, found } => format!(
                 "The authorization server's metadata names the issuer {found}, but it was \
                  fetched for {expected}. Patchbay refuses it (RFC 8414 §3.3: a mismatch can \
-                 mean a mix-up attack)."
+                 mean a mix-up attack).",
+                found = q(found),
+                expected = q(expected),
             ),
             MetadataProblem::NoS256 { issuer, methods } => format!(
                 "The authorization server {issuer} does not support PKCE with S256 (its \
@@ -165,12 +170,14 @@ impl MetadataProblem {
                 if methods.is_empty() {
                     "missing".to_owned()
                 } else {
-                    format!("[{}]", methods.join(", "))
-                }
+                    q(&format!("[{}]", methods.join(", ")))
+                },
+                issuer = q(issuer),
             ),
             MetadataProblem::BadEndpoint { name, url } => format!(
                 "The authorization server's {name} ({url}) is not an https URL (plain http is \
-                 only allowed on this machine)."
+                 only allowed on this machine).",
+                url = q(url),
             ),
             MetadataProblem::NoRegistration {
                 issuer,
@@ -180,7 +187,9 @@ impl MetadataProblem {
                  nor dynamic client registration, so Patchbay cannot get a client id by itself. \
                  Register an OAuth client there by hand (a public or native app with the \
                  redirect URI {redirect_uri}), then run `patchbay mcp login <server URL> \
-                 --client-id <ID>` (add `--client-secret-env <VAR>` if it gave you a secret)."
+                 --client-id <ID>` (add `--client-secret-env <VAR>` if it gave you a secret).",
+                issuer = q(issuer),
+                redirect_uri = q(redirect_uri),
             ),
         }
     }

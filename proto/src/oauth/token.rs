@@ -129,7 +129,7 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> TokenFailure {
 }
 
 fn short(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(60).collect()
+    crate::text::quote(s, 60)
 }
 
 #[cfg(test)]

@@ -57,9 +57,14 @@ impl<'a> HttpUrl<'a> {
         a.rsplit_once(':').map(|(h, _)| h).unwrap_or(a)
     }
 
+    /// The name `localhost` or a loopback IP address (127.0.0.0/8, `::1`). Only what
+    /// parses as an address counts: `127.evil.example` is anyone's host name.
     pub fn is_loopback(&self) -> bool {
-        let host = self.host().to_ascii_lowercase();
-        host == "localhost" || host == "::1" || host.starts_with("127.")
+        let host = self.host();
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     pub fn is_https(&self) -> bool {

@@ -12,7 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{ADMIN_SCOPE, Device, Grant, Shared, St, TOOLS_SCOPE, lock, now, oauth_error, random};
+use super::{
+    ADMIN_SCOPE, Device, Grant, Shared, St, TOOLS_SCOPE, TokenTrouble, lock, now, oauth_error,
+    random,
+};
 use crate::fake::loopback_get;
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -204,16 +207,35 @@ pub(crate) async fn token(State(s): State<Shared>, headers: HeaderMap, body: Byt
             return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
         };
         st.last_resource = form.get("resource").cloned();
-        if st.token_outage {
+        let trouble = st.token_trouble;
+        if trouble != TokenTrouble::None {
             st.counters.token_errors += 1;
-            return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
+        }
+        match trouble {
+            TokenTrouble::None => {}
+            TokenTrouble::Unavailable => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
+            }
+            TokenTrouble::ServerError => {
+                let body = r#"{"message": "Internal Server Error"}"#;
+                return (StatusCode::INTERNAL_SERVER_ERROR, body).into_response();
+            }
+            TokenTrouble::Html => {
+                let page = "<!doctype html><html><body><h1>Sign in to the Wi-Fi</h1></body></html>";
+                return axum::response::Html(page).into_response();
+            }
+            TokenTrouble::Hang => {}
         }
         if !client_ok(&st, form) {
             st.counters.token_errors += 1;
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
         }
-        st.refresh_delay
+        (st.refresh_delay, trouble == TokenTrouble::Hang)
     };
+    let (delay, hang) = delay;
+    if hang {
+        std::future::pending::<()>().await;
+    }
     let form = form.unwrap_or_default();
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     match get("grant_type").as_str() {

@@ -86,6 +86,21 @@ impl Counters {
     }
 }
 
+/// How the token endpoint misbehaves ([`FakeMcp::set_token_trouble`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenTrouble {
+    #[default]
+    None,
+    /// 503 "try later".
+    Unavailable,
+    /// 500 with a JSON body that is no OAuth error.
+    ServerError,
+    /// 200 with an HTML page (a captive portal, a proxy's login page).
+    Html,
+    /// Accepts the request and never answers.
+    Hang,
+}
+
 /// Where the protected-resource metadata is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PrmMode {
@@ -134,9 +149,11 @@ pub(crate) struct St {
     iss_supported: bool,
     access_lifetime: u64,
     rotate_refresh: bool,
-    token_outage: bool,
+    token_trouble: TokenTrouble,
     refresh_delay: Duration,
     sse: bool,
+    /// `tools/call` answers still to cut off mid-event.
+    cut_sse_calls: u32,
     prm: PrmMode,
     metadata: MetadataMode,
     issuer_at_root: bool,
@@ -185,9 +202,10 @@ impl FakeMcp {
             iss_supported: true,
             access_lifetime: 3600,
             rotate_refresh: true,
-            token_outage: false,
+            token_trouble: TokenTrouble::None,
             refresh_delay: Duration::ZERO,
             sse: false,
+            cut_sse_calls: 0,
             prm: PrmMode::default(),
             metadata: MetadataMode::default(),
             issuer_at_root: false,
@@ -288,7 +306,16 @@ impl FakeMcp {
 
     /// The token endpoint answers 503 while on.
     pub fn set_token_outage(&self, on: bool) {
-        self.st().token_outage = on;
+        self.set_token_trouble(if on {
+            TokenTrouble::Unavailable
+        } else {
+            TokenTrouble::None
+        });
+    }
+
+    /// How the token endpoint misbehaves from now on (fault tests).
+    pub fn set_token_trouble(&self, trouble: TokenTrouble) {
+        self.st().token_trouble = trouble;
     }
 
     /// How long a refresh takes (to widen races in concurrency tests).
@@ -299,6 +326,12 @@ impl FakeMcp {
     /// Answer MCP requests as `text/event-stream` instead of JSON.
     pub fn set_sse(&self, on: bool) {
         self.st().sse = on;
+    }
+
+    /// The next `n` `tools/call` answers start an event stream, send half an event and
+    /// drop the connection (a server or proxy that dies mid-answer).
+    pub fn drop_next_sse_calls(&self, n: u32) {
+        self.st().cut_sse_calls = n;
     }
 
     /// Where the protected-resource metadata is (default: named by the 401).

@@ -107,7 +107,7 @@ pub(crate) async fn mcp_delete(State(s): State<Shared>, headers: HeaderMap) -> R
 }
 
 pub(crate) async fn mcp_post(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let (sse, session, scope) = {
+    let (sse, session, scope, cut) = {
         let mut st = lock(&s);
         let scope = match authorise(&mut st, &headers) {
             Ok(scope) => scope,
@@ -117,7 +117,13 @@ pub(crate) async fn mcp_post(State(s): State<Shared>, headers: HeaderMap, body: 
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        (st.sse, session, scope)
+        let cut = st.cut_sse_calls > 0
+            && serde_json::from_slice::<Value>(&body)
+                .is_ok_and(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"));
+        if cut {
+            st.cut_sse_calls -= 1;
+        }
+        (st.sse, session, scope, cut)
     };
     let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "not JSON").into_response();
@@ -204,7 +210,43 @@ pub(crate) async fn mcp_post(State(s): State<Shared>, headers: HeaderMap, body: 
         Ok(r) => json!({"jsonrpc": "2.0", "id": id, "result": r}),
         Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": e}),
     };
+    if cut {
+        return cut_off_event(&body);
+    }
     reply(sse, body)
+}
+
+/// An event stream that sends the first half of `body`'s event, then fails: hyper drops
+/// the connection without ending the chunked body.
+fn cut_off_event(body: &Value) -> Response {
+    let event = format!("event: message\ndata: {body}\n\n");
+    let half = Bytes::from(event[..event.len() / 2].to_owned());
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        axum::body::Body::new(CutShort(Some(half))),
+    )
+        .into_response()
+}
+
+struct CutShort(Option<Bytes>);
+
+impl axum::body::HttpBody for CutShort {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(Some(match self.0.take() {
+            Some(half) => Ok(http_body::Frame::data(half)),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the fake MCP server dropped the connection mid-event",
+            )),
+        }))
+    }
 }
 
 fn reply(sse: bool, body: Value) -> Response {

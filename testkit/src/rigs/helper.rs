@@ -32,6 +32,7 @@ pub fn debug_bin() -> &'static Path {
 }
 
 /// How to start a helper; [`HelperBuilder::start`] starts it.
+#[derive(Clone)]
 pub struct HelperBuilder {
     bin: PathBuf,
     listen: SocketAddr,
@@ -124,29 +125,10 @@ impl HelperBuilder {
         }
         let token = self
             .token
+            .clone()
             .unwrap_or_else(|| new_pairing_token().expose().to_owned());
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(self.listen.to_string())
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .args(&self.args)
-            .env("PATCHBAY_TOKEN", &token)
-            .env(
-                "PATCHBAY_GITHUB_TOKEN_FILE",
-                data_dir.path().join("xo-cowork/github_token.json"),
-            )
-            .env_remove("PATCHBAY_ALLOWED_ORIGINS")
-            .envs(self.env);
-        if !self.allowed_origins.is_empty() {
-            cmd.arg("--allow-origin")
-                .arg(self.allowed_origins.join(","));
-        }
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("an HTTP client: {e}"))?;
+        let cmd = self.command(data_dir.path(), &token, self.listen);
+        let http = http_client()?;
         Ok(Helper {
             addr: self.listen,
             token,
@@ -154,7 +136,32 @@ impl HelperBuilder {
             data_dir,
             spawned_at: Instant::now(),
             process: Running::start("patchbay serve", cmd),
+            launch: self,
+            earlier_output: String::new(),
         })
+    }
+
+    /// `patchbay serve` as configured, on `data_dir` and `listen`.
+    fn command(&self, data_dir: &Path, token: &str, listen: SocketAddr) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(listen.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(&self.args)
+            .env("PATCHBAY_TOKEN", token)
+            .env(
+                "PATCHBAY_GITHUB_TOKEN_FILE",
+                data_dir.join("xo-cowork/github_token.json"),
+            )
+            .env_remove("PATCHBAY_ALLOWED_ORIGINS")
+            .envs(self.env.iter().cloned());
+        if !self.allowed_origins.is_empty() {
+            cmd.arg("--allow-origin")
+                .arg(self.allowed_origins.join(","));
+        }
+        cmd
     }
 
     /// Starts the helper and waits until it serves.
@@ -168,6 +175,14 @@ impl HelperBuilder {
     }
 }
 
+/// The client for a helper's API: no proxy; connections are kept and reused.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("an HTTP client: {e}"))
+}
+
 /// A running `patchbay serve`.
 pub struct Helper {
     /// Where it listens (known once [`Helper::wait_ready`] has read the pairing link).
@@ -179,6 +194,10 @@ pub struct Helper {
     http: reqwest::Client,
     data_dir: tempfile::TempDir,
     process: Running,
+    /// How it was started, for [`Helper::restart`].
+    launch: HelperBuilder,
+    /// What processes before a restart printed (checked for secrets too).
+    earlier_output: String,
 }
 
 impl Helper {
@@ -231,6 +250,27 @@ impl Helper {
     /// Whether it has exited.
     pub fn has_exited(&mut self) -> bool {
         self.process.has_exited()
+    }
+
+    /// SIGKILL, as a crash or the OOM killer ends it: no shutdown code runs. Its children
+    /// (rclone, gh) are in groups of their own and are not signalled. True once it is gone.
+    pub fn kill(&mut self) -> bool {
+        self.process.signal(libc::SIGKILL, Duration::from_secs(10))
+    }
+
+    /// Starts it again, after [`Helper::kill`] or [`Helper::stop`], with the same data
+    /// folder, token, address and settings, and waits until it serves.
+    pub fn restart(&mut self) -> Result<(), String> {
+        let cmd = self
+            .launch
+            .command(self.data_dir.path(), &self.token, self.addr);
+        let previous = std::mem::replace(&mut self.process, Running::start("patchbay serve", cmd));
+        self.earlier_output.push_str(&previous.output());
+        drop(previous);
+        // Kept connections went with the old process.
+        self.http = http_client()?;
+        self.spawned_at = Instant::now();
+        self.wait_ready(super::STARTUP)
     }
 
     /// SIGTERM, as a service manager stops it; true if it exited within 10 seconds.
@@ -289,7 +329,7 @@ impl Helper {
     /// Its output may hold the pairing token only in the pairing link, and no registered
     /// secret at all.
     fn check_output(&self) -> Result<(), String> {
-        let output = self.process.output();
+        let output = format!("{}{}", self.earlier_output, self.process.output());
         for line in output.lines() {
             // The pairing link is the one place the pairing token is printed, by design.
             if !line.contains("#helper=") && line.contains(&self.token) {

@@ -291,37 +291,55 @@ async fn login(ctl: &SessionCtl<DeviceFlow>, child: &mut GroupChild) -> Result<(
             ctl.update(|f| f.verification_uri = Some(url));
         }
         if !line.trim().is_empty() {
-            last = line.chars().filter(|c| !c.is_control()).take(300).collect();
+            last = line;
         }
     }
     let status = child.child.wait().await.ok();
     if status.is_some_and(|s| s.success()) {
         return Result::Ok(());
     }
+    use std::os::unix::process::ExitStatusExt;
+    Err(ending_of(status.and_then(|s| s.signal()), &last))
+}
+
+/// How a gh that exited without success ended: killed by `signal`, or from the last line it
+/// printed (outside input: quoted before it reaches the message).
+fn ending_of(signal: Option<i32>, last_line: &str) -> (DeviceStatus, String) {
+    if let Some(signal) = signal {
+        return (
+            DeviceStatus::Error,
+            format!(
+                "gh was stopped (signal {signal}) before the sign-in finished, so nothing was \
+                 saved. Start the sign-in again."
+            ),
+        );
+    }
+    let last = patchbay_proto::text::quote(last_line.trim(), 300);
     // gh enforces expires_in itself ("context deadline exceeded"), or GitHub says so.
-    Err(
-        if last.contains("expired_token") || last.contains("deadline exceeded") {
-            (DeviceStatus::Expired, expired_message())
-        } else if last.contains("slow_down") {
-            // gh 2.23's OAuth library treats GitHub's request to poll more slowly as fatal.
-            (
-                DeviceStatus::Error,
-                "GitHub asked gh to poll more slowly and this version of gh gave up. Start the \
+    if last.contains("expired_token") || last.contains("deadline exceeded") {
+        (DeviceStatus::Expired, expired_message())
+    } else if last.contains("slow_down") {
+        // gh 2.23's OAuth library treats GitHub's request to poll more slowly as fatal.
+        (
+            DeviceStatus::Error,
+            "GitHub asked gh to poll more slowly and this version of gh gave up. Start the \
              sign-in again (updating gh avoids this)."
-                    .into(),
-            )
-        } else if last.contains("access_denied") {
-            (
-                DeviceStatus::Error,
-                "Access was declined on GitHub. Start again and choose Authorize.".into(),
-            )
-        } else {
-            (
-                DeviceStatus::Error,
-                format!("gh could not finish the sign-in: {last}"),
-            )
-        },
-    )
+                .into(),
+        )
+    } else if last.contains("access_denied") {
+        (
+            DeviceStatus::Error,
+            "Access was declined on GitHub. Start again and choose Authorize.".into(),
+        )
+    } else {
+        (
+            DeviceStatus::Error,
+            format!(
+                "gh could not finish the sign-in (it said: {last}), so nothing was saved. Start \
+                 the sign-in again."
+            ),
+        )
+    }
 }
 
 /// `! First copy your one-time code: ABCD-1234` → `ABCD-1234`.
@@ -339,7 +357,7 @@ fn verification_url(line: &str) -> Option<String> {
     let start = line.find("http://").or_else(|| line.find("https://"))?;
     let url: String = line[start..]
         .chars()
-        .take_while(|c| !c.is_whitespace())
+        .take_while(|c| c.is_ascii_graphic())
         .collect();
     url.contains("/login/device").then_some(url)
 }
@@ -436,5 +454,57 @@ mod tests {
             Some("http://github.localhost/login/device")
         );
         assert_eq!(verification_url("see https://example.com/other"), None);
+    }
+
+    mod gh_output_lines {
+        use super::*;
+        use patchbay_proto::text::is_unsafe_in_messages;
+        use proptest::prelude::*;
+
+        /// What gh prints, and what a broken or hostile gh (or terminal) could.
+        fn line() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                3 => any::<char>().prop_map(String::from),
+                3 => prop::sample::select(vec![
+                    "! First copy your one-time code: ", "one-time code:", "ABCD-1234",
+                    "https://github.com/login/device", "http://", "/login/device", " ",
+                    "\u{1b}[2J", "\u{202e}", "\r", "expired_token", "slow_down",
+                    "access_denied", "context deadline exceeded", "error: ",
+                ])
+                .prop_map(str::to_owned),
+            ];
+            prop::collection::vec(piece, 0..16).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn no_line_panics_or_puts_a_control_character_anywhere(line in line()) {
+                if let Some(code) = one_time_code(&line) {
+                    prop_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+                    prop_assert!((1..=16).contains(&code.len()));
+                }
+                if let Some(url) = verification_url(&line) {
+                    prop_assert!(url.starts_with("http"));
+                    prop_assert!(url.bytes().all(|b| b.is_ascii_graphic()), "{url:?}");
+                }
+                let (_, message) = ending_of(None, &line);
+                prop_assert!(!message.chars().any(is_unsafe_in_messages), "{message:?}");
+                prop_assert!(message.chars().count() < 400);
+            }
+        }
+
+        /// A gh whose last line carried an escape sequence reached the dashboard with it.
+        #[test]
+        fn an_escape_sequence_in_the_last_line_is_dropped() {
+            let (status, message) = ending_of(None, "error: \u{1b}[2J\u{202e}boom");
+            assert_eq!(status, DeviceStatus::Error);
+            assert!(message.contains("(it said: error: [2Jboom)"), "{message}");
+            let (_, killed) = ending_of(Some(9), "Open this URL: https://github.com/login/device");
+            assert!(killed.starts_with("gh was stopped (signal 9)"), "{killed}");
+            let url = verification_url("Open https://github.com/login/device\u{1b}[0m now");
+            assert_eq!(url.as_deref(), Some("https://github.com/login/device"));
+        }
     }
 }

@@ -310,7 +310,25 @@ fn explain(http: &AuthedHttp, url: &str, what: &str, err: impl std::fmt::Display
     if let Some(e) = http.token_error() {
         return e.into();
     }
-    ApiError::upstream(format!("The MCP server at {url} failed to {what}: {err}"))
+    ApiError::upstream(format!(
+        "The MCP server at {url} failed to {what}: {}. Try again; if it keeps failing, check \
+         that the server is up.",
+        reason(&err.to_string())
+    ))
+}
+
+/// rmcp's error text as a reader can use it: a broken connection said so plainly, rather
+/// than rmcp's transport type names; anything else quoted (it may hold the server's words).
+fn reason(rmcp_error: &str) -> String {
+    let broken = [
+        "Transport send error",
+        "Transport closed",
+        "error sending request",
+    ];
+    if broken.iter().any(|b| rmcp_error.contains(b)) {
+        return "the connection to it broke before its answer was complete".into();
+    }
+    patchbay_proto::text::quote(rmcp_error.trim_end_matches('.'), 300)
 }
 
 impl Session {
@@ -350,5 +368,24 @@ impl Session {
 
     pub async fn close(mut self) {
         let _ = self.service.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason;
+
+    #[test]
+    fn a_broken_connection_is_said_plainly_and_other_errors_are_quoted() {
+        let rmcp = "Transport send error: Transport [rmcp::transport::worker::WorkerTransport<…>] \
+                    error: Client error: error sending request for url (http://127.0.0.1:1/mcp)";
+        assert_eq!(
+            reason(rmcp),
+            "the connection to it broke before its answer was complete"
+        );
+        assert_eq!(
+            reason("Mcp error: -32602: bad\u{1b}[2J."),
+            "Mcp error: -32602: bad[2J"
+        );
     }
 }

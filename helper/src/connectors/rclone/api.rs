@@ -25,6 +25,8 @@ use crate::{ApiError, AppState};
 
 /// How long `submit` waits for rclone to finish before answering.
 const SUBMIT_SETTLE: Duration = Duration::from_secs(15);
+/// How long `submit` waits for a flow whose listener is gone to report how it ended.
+const GONE_SETTLE: Duration = Duration::from_secs(2);
 
 fn rclone_conf(state: &AppState) -> LockedFile {
     LockedFile::at(state.config().rclone_conf())
@@ -186,19 +188,28 @@ pub async fn submit(
         .get(format!("http://127.0.0.1:{LOOPBACK_PORT}/?{query}"))
         .send()
         .await;
-    if forwarded.is_err() {
-        return Err(ApiError::conflict(
-            "rclone is no longer waiting for a code (the sign-in may have just finished or \
-             been cancelled). Check the session status.",
-        ));
-    }
+    // rclone's listener hands the code to its sign-in and closes every connection at once,
+    // often before its own answer is written (rclone's lib/oauthutil: the handler's send on
+    // the result channel races the deferred `server.Close()`). So a connection that was
+    // made but closed unanswered delivered the code as surely as a 200 did: the outcome is
+    // the session's either way. Only a refused connection means nobody was listening.
+    let listening = !matches!(&forwarded, Err(e) if e.is_connect());
+    let settle = if listening {
+        SUBMIT_SETTLE
+    } else {
+        GONE_SETTLE
+    };
     // Answer with the outcome rather than leaving the client to guess.
-    let settled = sessions.wait(&id, Some(SUBMIT_SETTLE)).await;
-    match settled.map(|f| f.public) {
+    let settled = sessions.wait(&id, Some(settle)).await.map(|f| f.public);
+    match settled {
         Some(s) if s.status == FlowStatus::Error => Err(ApiError::bad_request(
             s.error.unwrap_or_else(|| "The sign-in failed.".into()),
         )),
-        _ => Ok(Json(Ok::YES)),
+        Some(s) if listening || s.status == FlowStatus::Completed => Ok(Json(Ok::YES)),
+        _ => Err(ApiError::conflict(
+            "rclone is no longer waiting for a code (the sign-in may have just finished or \
+             been cancelled). Check the session status.",
+        )),
     }
 }
 

@@ -325,15 +325,20 @@ async fn finish(ctx: &FlowContext, token: &str) -> Result<Option<String>, Failur
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            Ok::<_, StoreError>((
-                Some(rclone::upsert_section(&text, &name, &pairs).into_bytes()),
-                (),
-            ))
+            // Refused: nothing is written, the old file stays.
+            Ok::<_, StoreError>(match rclone::upsert_section(&text, &name, &pairs) {
+                Ok(conf) => (Some(conf.into_bytes()), Ok(())),
+                Err(unwritable) => (None, Err(unwritable)),
+            })
         })
     })
     .await;
     match write {
-        Ok(Ok(())) => Ok(note),
+        Ok(Ok(Ok(()))) => Ok(note),
+        Ok(Ok(Err(unwritable))) => Err(Failure::Failed(format!(
+            "Signed in, but rclone.conf was not changed: {}",
+            unwritable.message()
+        ))),
         Ok(Err(e)) => Err(Failure::Failed(format!(
             "Signed in, but writing rclone.conf failed: {e}"
         ))),

@@ -12,6 +12,7 @@ use patchbay_proto::Secret;
 use serde_json::Value;
 
 use super::Kind;
+use crate::engine::fsutil;
 
 pub const SETTINGS_FILE: &str = "connectors.json";
 
@@ -27,7 +28,8 @@ pub struct ProviderSettings {
 impl ProviderSettings {
     /// Reads the settings for `kind` now (so edits apply to the next sign-in).
     pub fn load(kind: Kind, data_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Self {
-        let file: Value = std::fs::read(data_dir.join(SETTINGS_FILE))
+        // It may hold client secrets: tightened to 0600 as it is read.
+        let file: Value = fsutil::read_private(&data_dir.join(SETTINGS_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null);

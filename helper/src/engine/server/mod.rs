@@ -1,0 +1,149 @@
+//! How `patchbay serve` accepts and serves connections: every client, hostile ones
+//! included, costs bounded memory for a bounded time.
+//!
+//! A local process needs no token to open a connection, so everything here runs before any
+//! check of the front door ([`super::security`]):
+//! - **Header-read timeout** ([`Limits::header_read_timeout`]): a request head must arrive
+//!   whole within it, counted from the moment the connection waits for one. hyper's timer
+//!   runs from the end of the previous answer too, so it is also the idle keep-alive
+//!   timeout: a connection that sends nothing is closed after it.
+//! - **Body-read timeout**: each piece of a request body must arrive within the same time.
+//! - **Write timeout** ([`Limits::write_timeout`]): a client that stops reading its answers
+//!   is dropped once the socket has refused our bytes that long.
+//! - **Header size** ([`Limits::max_header_bytes`], also hyper's read buffer, so a head
+//!   costs at most that much) and **URI length** ([`Limits::max_uri_bytes`]): 431 and 414.
+//! - **Connection cap** ([`Limits::max_connections`]): past it a connection is answered 503
+//!   and closed (a few at a time; beyond those it is closed unanswered).
+//!
+//! Every refusal, hyper's own included, has the one JSON error shape ([`canned`]). Memory
+//! is given back after a burst ([`memory`]).
+
+mod canned;
+mod connection;
+mod guarded_io;
+mod memory;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+pub use canned::{headers_too_large, raw_response, uri_too_long};
+
+/// The connection-level limits (flags of `patchbay serve`, hidden from `--help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_uri_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            max_uri_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// hyper's read buffer cannot be smaller than this.
+    const MIN_BUFFER: usize = 8192;
+
+    fn read_buffer(&self) -> usize {
+        self.max_header_bytes.max(Self::MIN_BUFFER)
+    }
+}
+
+/// Refused connections answered at once (each for at most a short header timeout); more
+/// than this are closed without an answer, so a flood cannot grow the helper either.
+const REFUSALS_ANSWERED: usize = 64;
+/// How long shutdown waits for open requests to finish.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes, then stops
+/// accepting, lets open requests finish (at most [`DRAIN`]) and returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let cap = memory::raise_fd_limit_for(limits.max_connections);
+    if cap < limits.max_connections {
+        tracing::warn!(
+            cap,
+            asked = limits.max_connections,
+            "the open-file limit allows fewer connections than configured"
+        );
+    }
+    let server = Arc::new(connection::Server::new(app, limits, cap));
+    let slots = Arc::new(Semaphore::new(cap));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_ANSWERED));
+    let stopping = CancellationToken::new();
+    let refusing = AtomicBool::new(false);
+    let memory = Arc::new(memory::Trimmer::default());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, or the peer gave up before accept: wait a
+                    // little instead of spinning.
+                    tracing::debug!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                if refusing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("accepting connections again");
+                }
+                memory.opened();
+                let (server, stop, memory) = (server.clone(), stopping.clone(), memory.clone());
+                tokio::spawn(async move {
+                    server.serve(stream, stop).await;
+                    drop(slot);
+                    memory.closed();
+                });
+            }
+            Err(_) => {
+                if !refusing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(cap, "connection limit reached; refusing new connections");
+                }
+                if let Ok(answer) = refusals.clone().try_acquire_owned() {
+                    let server = server.clone();
+                    tokio::spawn(async move {
+                        server.refuse(stream).await;
+                        drop(answer);
+                    });
+                }
+            }
+        }
+    }
+    drop(listener);
+    stopping.cancel();
+    let all = u32::try_from(cap).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
+    }
+}
