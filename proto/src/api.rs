@@ -168,16 +168,24 @@ mod tests {
     }
 
     #[test]
-    fn flow_status_names_match_the_wire() {
-        for s in [
+    fn flow_status_names_match_the_wire_and_are_the_contracts_four() {
+        let words: Vec<&str> = [
             FlowStatus::Pending,
             FlowStatus::AwaitingOauth,
             FlowStatus::Completed,
             FlowStatus::Error,
-            FlowStatus::Cancelled,
-            FlowStatus::Expired,
-        ] {
+        ]
+        .into_iter()
+        .map(|s| {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            s.as_str()
+        })
+        .collect();
+        // Seed 003: "pending" | "awaiting_oauth" | "completed" | "error".
+        assert_eq!(words, ["pending", "awaiting_oauth", "completed", "error"]);
+        assert!(serde_json::from_str::<FlowStatus>(r#""cancelled""#).is_err());
+        for r in [EndReason::Failed, EndReason::Cancelled, EndReason::Expired] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
 
@@ -198,9 +206,9 @@ mod tests {
     }
 }
 
-/// Where a long-running sign-in stands. `cancelled` and `expired` are reported where that is
-/// the truth; the contract's four (`pending`, `awaiting_oauth`, `completed`, `error`) cover
-/// every other moment.
+/// Where a long-running sign-in stands: exactly the contract's four words, so a client
+/// written against it never meets one it does not know. A flow that ended without
+/// completing is `error`; why (failed, cancelled, expired) is its [`EndReason`], beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowStatus {
@@ -208,8 +216,6 @@ pub enum FlowStatus {
     AwaitingOauth,
     Completed,
     Error,
-    Cancelled,
-    Expired,
 }
 
 impl FlowStatus {
@@ -220,16 +226,34 @@ impl FlowStatus {
             FlowStatus::AwaitingOauth => "awaiting_oauth",
             FlowStatus::Completed => "completed",
             FlowStatus::Error => "error",
-            FlowStatus::Cancelled => "cancelled",
-            FlowStatus::Expired => "expired",
         }
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            FlowStatus::Completed | FlowStatus::Error | FlowStatus::Cancelled | FlowStatus::Expired
-        )
+        matches!(self, FlowStatus::Completed | FlowStatus::Error)
+    }
+}
+
+/// Why a flow ended without completing: the detail behind a session's `error` and a device
+/// flow's `expired`, so the contract's status words stay the only ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Something went wrong; the message says what.
+    Failed,
+    /// Someone cancelled it (Cancel, or the helper stopping).
+    Cancelled,
+    /// It ran out of time before the person finished.
+    Expired,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Failed => "failed",
+            EndReason::Cancelled => "cancelled",
+            EndReason::Expired => "expired",
+        }
     }
 }
 
@@ -263,6 +287,10 @@ pub struct RemoteSession {
     pub needs_manual_code: bool,
     pub remote_name: String,
     pub error: Option<String>,
+    /// Why the sign-in ended without completing (`status` is then `error`); `null` otherwise.
+    /// Patchbay's addition.
+    #[serde(default)]
+    pub reason: Option<EndReason>,
     /// Something the user should know about a completed sign-in (e.g. OneDrive's drive could
     /// not be looked up). Patchbay's addition.
     #[serde(default)]

@@ -189,6 +189,9 @@ pub struct McpSession {
     pub server_url: String,
     pub issuer: Option<String>,
     pub error: Option<String>,
+    /// Why the login ended without completing (`status` is then `error`); `null` otherwise.
+    #[serde(default)]
+    pub reason: Option<crate::api::EndReason>,
 }
 
 /// Where a stored server's tokens stand (never the tokens themselves).

@@ -124,22 +124,24 @@ pub struct DeviceStart {
     pub expires_in: u64,
 }
 
-/// Where a device flow stands. The contract's three (`pending`, `approved`, `expired`), plus
-/// `error` and `cancelled` where that is the truth.
+/// Where a device flow stands: exactly the contract's three words. A flow that can no
+/// longer be approved (it failed, was cancelled or ran out of time) is `expired`; why is its
+/// `reason`, and `message` says it in a sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     Pending,
     Approved,
     Expired,
-    Error,
-    Cancelled,
 }
 
 /// `POST /api/connectors/github/cli/poll`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicePoll {
     pub status: DeviceStatus,
+    /// Why an `expired` flow ended (Patchbay's addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::api::EndReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
