@@ -13,6 +13,7 @@
 //! Static files (the built dashboard) never reach this code: `wrangler.toml` sends every path
 //! except `/api/*`, `/callback` and `/.well-known/*` to Workers Static Assets.
 
+pub mod client_metadata;
 pub mod config;
 pub mod crypto;
 pub mod error;

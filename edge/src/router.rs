@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
-use crate::{Edge, protected_resource, vercel};
+use crate::{Edge, client_metadata, protected_resource, vercel};
 
 pub async fn route<S: Store, U: Upstream>(
     req: &EdgeRequest,
@@ -13,6 +13,7 @@ pub async fn route<S: Store, U: Upstream>(
 ) -> EdgeResponse {
     match req.path.as_str() {
         protected_resource::PATH => protected_resource::serve(req, edge.config),
+        client_metadata::PATH => client_metadata::serve(req, edge.config),
         vercel::callback::PATH => vercel::callback::serve(req, edge).await,
         path => match path
             .strip_prefix(vercel::PREFIX)

@@ -6,10 +6,12 @@
 //! [`app`] builds the whole HTTP surface as a value; `main` only binds and serves it, and the
 //! tests call it with `tower::ServiceExt::oneshot`, no socket needed.
 
+pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod engine;
 pub mod error;
+pub mod logging;
 pub mod pairing;
 
 use std::sync::Arc;

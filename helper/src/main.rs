@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use patchbay_helper::cli::{self, runtime};
 use patchbay_helper::config::ServeArgs;
+use patchbay_helper::engine::text::one_line;
+use patchbay_helper::logging::{LogPlan, Program};
 use patchbay_helper::pairing::{self, TokenSource};
 use patchbay_helper::{AppState, app};
 use patchbay_proto::pairing::Pairing;
@@ -11,8 +14,13 @@ use patchbay_proto::pairing::Pairing;
 /// Patchbay connects a workspace to the accounts its agents use (Google Drive, OneDrive,
 /// GitHub, Vercel, Manus, remote MCP servers) and keeps their credentials.
 #[derive(Parser)]
-#[command(name = "patchbay", version, about, long_about = None)]
+#[command(name = "patchbay", version = cli::VERSION, about, long_about = None)]
 struct Cli {
+    /// Also log what the libraries say (-v), or everything (-vv debug, -vvv trace). A filter
+    /// in PATCHBAY_LOG or RUST_LOG (e.g. `rmcp=debug`) wins over this.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -30,26 +38,42 @@ enum Command {
     /// Sign in to remote MCP servers (OAuth 2.1) and use them: login, tools, call, proxy,
     /// list, logout.
     Mcp(patchbay_helper::connectors::mcp::cli::McpArgs),
+    /// Run the helper at every login: a systemd user unit (Linux) or a launchd agent (macOS).
+    Service(cli::service::ServiceArgs),
+    /// Print the dashboard link of the running helper again (the one `serve` printed).
+    Pair(cli::pair::PairArgs),
+    /// Check rclone, gh, the ports, the credential files, the edge, the OAuth clients, the
+    /// MCP sign-ins and the clock; one line each, with the fix. Exits non-zero on a problem.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    let program = match cli.command {
+        Command::Serve(_) => Program::Server,
+        Command::Mcp(_) | Command::Service(_) | Command::Pair(_) | Command::Doctor(_) => {
+            Program::Command
+        }
+    };
+    LogPlan::for_process(program, cli.verbose).install();
+    if program == Program::Command {
+        // `patchbay mcp tools | head -1`: a reader that stops early ends the command quietly,
+        // as it ends `ls`, instead of a panic about a broken pipe. (Not for `serve`: a closed
+        // stdout must not stop the server.)
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Mcp(args) => patchbay_helper::connectors::mcp::cli::run(args).await,
+        Command::Service(args) => cli::service::run(args).await,
+        Command::Pair(args) => cli::pair::run(args).await,
+        Command::Doctor(args) => cli::doctor::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("patchbay: {message}");
+            eprintln!("patchbay: {}", one_line(&message));
             ExitCode::FAILURE
         }
     }
@@ -81,10 +105,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         token = ?source,
         "helper listening"
     );
+    // Where `patchbay pair` finds this helper again.
+    let record = runtime::RunningHelper::this_process(
+        bound,
+        &config.dashboard_url,
+        source == TokenSource::Environment,
+    );
+    if let Err(e) = runtime::record(&config.data_dir, &record) {
+        tracing::warn!("cannot record the address for `patchbay pair`: {e}");
+    }
     // The link goes to stdout only, never through the logger: it carries the token.
-    println!("Patchbay helper listening on http://{bound}");
-    println!("Open the dashboard with this link (it pairs your browser; keep it private):");
-    println!("  {link}");
+    println!(
+        "{}",
+        cli::pair::announcement(&format!("http://{bound}"), &link)
+    );
     if source == TokenSource::Generated {
         println!(
             "(A new pairing token was saved in {}.)",
@@ -92,6 +126,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         );
     }
 
+    let data_dir = config.data_dir.clone();
     let state = AppState::new(config, token);
     let stopping = state.clone();
     axum::serve(listener, app(state.clone()))
@@ -104,6 +139,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("server error: {e}"))?;
     state.shutdown().await;
+    runtime::forget(&data_dir);
     tracing::info!("helper stopped");
     Ok(())
 }

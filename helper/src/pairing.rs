@@ -38,20 +38,24 @@ pub fn load_or_create(
         return Ok((Secret::new(token), TokenSource::Environment));
     }
     fsutil::ensure_private_dir(data_dir)?;
-    let path = data_dir.join(TOKEN_FILE);
-    match fsutil::read_private(&path) {
-        Ok(bytes) => {
-            let token = String::from_utf8_lossy(&bytes).trim().to_owned();
-            if !token.is_empty() {
-                return Ok((Secret::new(token), TokenSource::File));
-            }
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    if let Some(token) = read_kept(data_dir)? {
+        return Ok((token, TokenSource::File));
     }
     let token = new_pairing_token();
-    fsutil::write_private_atomic(&path, token.expose().as_bytes())?;
+    fsutil::write_private_atomic(&data_dir.join(TOKEN_FILE), token.expose().as_bytes())?;
     Ok((token, TokenSource::Generated))
+}
+
+/// The token kept in `data_dir`, if there is one; never creates it (`patchbay pair`).
+pub fn read_kept(data_dir: &Path) -> io::Result<Option<Secret>> {
+    match fsutil::read_private(&data_dir.join(TOKEN_FILE)) {
+        Ok(bytes) => {
+            let token = String::from_utf8_lossy(&bytes).trim().to_owned();
+            Ok(Some(token).filter(|t| !t.is_empty()).map(Secret::new))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -121,14 +121,20 @@ mod tests {
             (ApiError::unauthorized("m"), ErrorCode::Unauthorized),
             (ApiError::forbidden("m"), ErrorCode::Forbidden),
             (ApiError::not_found("m"), ErrorCode::NotFound),
-            (ApiError::method_not_allowed("m"), ErrorCode::MethodNotAllowed),
+            (
+                ApiError::method_not_allowed("m"),
+                ErrorCode::MethodNotAllowed,
+            ),
             (ApiError::conflict("m"), ErrorCode::Conflict),
             (ApiError::payload_too_large("m"), ErrorCode::PayloadTooLarge),
             (ApiError::uri_too_long("m"), ErrorCode::UriTooLong),
             (ApiError::headers_too_large("m"), ErrorCode::HeadersTooLarge),
             (ApiError::upstream("m"), ErrorCode::Upstream),
             (ApiError::unavailable("m"), ErrorCode::Unavailable),
-            (ApiError::insufficient_storage("m"), ErrorCode::InsufficientStorage),
+            (
+                ApiError::insufficient_storage("m"),
+                ErrorCode::InsufficientStorage,
+            ),
             (ApiError::internal("m"), ErrorCode::Internal),
         ];
         for (error, code) in &made {

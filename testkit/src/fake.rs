@@ -106,3 +106,45 @@ pub fn trouble_response(mode: Mode, rate_limit_status: u16) -> Option<axum::resp
         ),
     }
 }
+
+/// `GET url` on loopback, the way a fake server fetches something a test serves (a client
+/// metadata document): HTTP/1.0, so the answer is never chunked and ends with the
+/// connection. Its status and body.
+pub async fn loopback_get(url: &str) -> Result<(u16, Vec<u8>), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("only plain-http loopback URLs here, not {url}"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let local = host.starts_with("127.0.0.1:") || host.starts_with("localhost:");
+    if !local {
+        return Err(format!("{host} is not loopback"));
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    let work = async {
+        let mut s = tokio::net::TcpStream::connect(host.replace("localhost", "127.0.0.1"))
+            .await
+            .map_err(|e| format!("connect {host}: {e}"))?;
+        let request =
+            format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\r\n");
+        s.write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.map_err(|e| e.to_string())?;
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or("no HTTP head in the answer")?;
+        let head = String::from_utf8_lossy(&raw[..end]);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or("no status in the answer")?;
+        Ok((status, raw[end + 4..].to_vec()))
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), work)
+        .await
+        .map_err(|_| format!("{url} did not answer in 10 s"))?
+}

@@ -111,6 +111,15 @@ impl Running {
         })
     }
 
+    /// Every line so far, with the stream it came on.
+    pub fn lines(&self) -> Vec<Line> {
+        self.output
+            .lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Waits until the output contains `needle`; panics with the output after `timeout`.
     pub fn wait_for_output(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;

@@ -7,9 +7,12 @@ mod harness;
 mod pages;
 
 mod dashboard;
+mod doctor;
 mod foundation;
 mod github_cli;
 mod mcp;
+mod mcp_oidc;
+mod mcp_spec;
 mod rclone;
 mod tokens;
 mod vercel;

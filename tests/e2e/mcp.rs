@@ -13,55 +13,83 @@ use serde_json::{Value, json};
 
 use crate::harness::{Helper, browser_http, helper, patchbay_bin, port_53682, redirect_of};
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// A `patchbay mcp …` child with piped stdin, in its own process group (killed on drop).
-struct Cli(Running);
+pub(crate) struct Cli(pub(crate) Running);
 
 impl Cli {
-    fn start(data_dir: &Path, args: &[&str]) -> Cli {
+    pub(crate) fn start(data_dir: &Path, args: &[&str]) -> Cli {
         let mut cmd = patchbay_mcp(data_dir, args);
         cmd.env("PATCHBAY_LOG", "patchbay_helper=debug");
         Cli(Running::start_with_stdin("patchbay mcp", cmd))
     }
 
     /// The first output line for which `pick` says yes.
-    fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+    pub(crate) fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>) -> T {
         self.0
             .next_line(WAIT, |line| pick(&line.text))
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn write_line(&mut self, line: &str) {
+    /// Sends a stdio MCP client's `initialize` (request id 1).
+    pub(crate) fn initialize(&mut self) {
+        self.write_line(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "stdio-client", "version": "1"}}})
+            .to_string(),
+        );
+    }
+
+    /// The JSON-RPC answer to request `id`.
+    pub(crate) fn answer(&mut self, id: u64) -> Value {
+        self.wait_for(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .filter(|v| v["id"] == id)
+        })
+    }
+
+    /// `initialized`, then `tools/list` (id 2): the answer's tools.
+    pub(crate) fn list_tools(&mut self) -> Value {
+        self.write_line(
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        );
+        self.write_line(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string());
+        self.answer(2)["result"]["tools"].clone()
+    }
+
+    pub(crate) fn write_line(&mut self, line: &str) {
         self.0.write_line(line).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.0.close_stdin();
     }
 
     /// Waits for exit; returns success and everything printed.
-    fn finish(mut self) -> (bool, String) {
+    pub(crate) fn finish(mut self) -> (bool, String) {
         let status = self.0.wait_exit(WAIT).unwrap_or_else(|e| panic!("{e}"));
         (status.success(), self.0.output())
     }
 }
 
 /// `patchbay mcp --data-dir DIR <args>`.
-fn patchbay_mcp(data_dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn patchbay_mcp(data_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(patchbay_bin());
     cmd.arg("mcp").arg("--data-dir").arg(data_dir).args(args);
     cmd
 }
 
-fn run(data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(data_dir: &Path, args: &[&str]) -> Output {
     patchbay_mcp(data_dir, args)
         .stdin(Stdio::null())
         .output()
         .expect("run patchbay mcp")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -70,7 +98,7 @@ fn text(o: &Output) -> String {
 }
 
 /// The person approves at the authorization server: where it sends the browser.
-async fn approve(auth_url: &str) -> String {
+pub(crate) async fn approve(auth_url: &str) -> String {
     let (status, location) = redirect_of(auth_url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -79,12 +107,12 @@ async fn approve(auth_url: &str) -> String {
 }
 
 /// The browser lands on the listener the redirect points at: its status.
-async fn land(location: &str) -> u16 {
+pub(crate) async fn land(location: &str) -> u16 {
     let page = browser_http().get(location).send().await.unwrap();
     page.status().as_u16()
 }
 
-fn printed_auth_url(cli: &mut Cli, fake: &FakeMcp) -> String {
+pub(crate) fn printed_auth_url(cli: &mut Cli, fake: &FakeMcp) -> String {
     let prefix = format!("{}/as/authorize?", fake.base_url());
     cli.wait_for(|l| {
         let l = l.trim();
@@ -93,7 +121,7 @@ fn printed_auth_url(cli: &mut Cli, fake: &FakeMcp) -> String {
 }
 
 /// The stored tokens, which no output may contain.
-fn secrets(data_dir: &Path) -> Vec<String> {
+pub(crate) fn secrets(data_dir: &Path) -> Vec<String> {
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(data_dir.join("mcp-tokens.json")).unwrap())
             .unwrap();
@@ -108,7 +136,7 @@ fn secrets(data_dir: &Path) -> Vec<String> {
     out
 }
 
-fn assert_no_secret(output: &str, secrets: &[String]) {
+pub(crate) fn assert_no_secret(output: &str, secrets: &[String]) {
     for s in secrets {
         assert!(
             !output.contains(s.as_str()),
@@ -170,36 +198,17 @@ async fn cli_login_through_the_browser_then_tools_call_list_proxy_and_logout() {
     fake.expire_access_tokens();
     fake.reset_counters();
     let mut proxy = Cli::start(data, &["proxy", &url]);
-    proxy.write_line(
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "stdio-client", "version": "1"}}})
-        .to_string(),
-    );
-    let init: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 1)
-    });
+    proxy.initialize();
+    let init = proxy.answer(1);
     assert_eq!(init["result"]["serverInfo"]["name"], "fake-mcp", "{init}");
-    proxy.write_line(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string());
-    proxy.write_line(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string());
-    let tools: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 2)
-    });
-    assert_eq!(tools["result"]["tools"][0]["name"], "echo", "{tools}");
+    let tools = proxy.list_tools();
+    assert_eq!(tools[0]["name"], "echo", "{tools}");
     proxy.write_line(
         &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                 "params": {"name": "echo", "arguments": {"text": "via proxy"}}})
         .to_string(),
     );
-    let call: Value = proxy.wait_for(|l| {
-        serde_json::from_str::<Value>(l)
-            .ok()
-            .filter(|v| v["id"] == 3)
-    });
+    let call = proxy.answer(3);
     assert_eq!(call["result"]["content"][0]["text"], "via proxy", "{call}");
     proxy.close_stdin();
     let (_, out) = proxy.finish();
@@ -262,7 +271,7 @@ async fn cli_refuses_an_authorization_server_without_s256_and_a_busy_port() {
 
 /// Starts a sign-in to `fake` through the helper's API and waits for its link: the session
 /// as it then is, and the path that long-polls it.
-async fn api_login(helper: &Helper, fake: &FakeMcp) -> (Value, String) {
+pub(crate) async fn api_login(helper: &Helper, fake: &FakeMcp) -> (Value, String) {
     let (status, body) = helper
         .post(
             "/api/connectors/mcp/servers",
@@ -299,14 +308,14 @@ async fn api_login_through_patchbay_serve() {
 
 /// Starts `patchbay mcp login` and approves the URL it prints: the running login, and where
 /// the authorization server sends the browser (the CLI's listener).
-async fn approved_login(data: &Path, fake: &FakeMcp) -> (Cli, String) {
+pub(crate) async fn approved_login(data: &Path, fake: &FakeMcp) -> (Cli, String) {
     let mut login = Cli::start(data, &["login", &fake.mcp_url()]);
     let auth_url = printed_auth_url(&mut login, fake);
     (login, approve(&auth_url).await)
 }
 
 /// Signs in through the CLI with the redirect pasted on stdin.
-async fn cli_login(data: &Path, fake: &FakeMcp) {
+pub(crate) async fn cli_login(data: &Path, fake: &FakeMcp) {
     let (mut login, location) = approved_login(data, fake).await;
     login.write_line(&location);
     let (ok, out) = login.finish();

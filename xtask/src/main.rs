@@ -8,9 +8,11 @@
 //! - `logos`: the providers' logos as an SVG sprite for the dashboard (Trunk's pre-build hook).
 //! - `test`: setup + build, then every test (unit, API, wasm checks, end-to-end).
 //! - `bench`: setup + build, then the benchmarks (`bench/`), which write BENCHMARKS.md.
+//! - `install`: the helper binary (`patchbay`) onto PATH, with `cargo install`.
 
 mod bench;
 mod dev;
+mod install;
 mod logos;
 mod tools;
 
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         "bench" => tools::setup()
             .and_then(|()| tools::build())
             .and_then(|()| bench::bench(&args[1..])),
+        "install" => install::install(&args[1..]),
         "help" | "--help" | "-h" => {
             print!("{}", HELP);
             Ok(())
@@ -65,4 +68,7 @@ usage: cargo xtask <job>
           (`--only helper,rclone,mcp,dashboard,edge` runs some areas)
   logos   write the providers' logos (from node_modules) as the dashboard's SVG sprite;
           Trunk runs it before every build
+  install install the helper (`patchbay`) with `cargo install --locked --path helper`
+          into cargo's bin folder (`--root DIR` for another; `--debug` for a quick build)
+          and say where it went
 ";

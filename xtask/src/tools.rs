@@ -11,11 +11,13 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// Must equal the `wasm-bindgen` pinned in Cargo.toml (`=0.2.130`).
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
-const APT_PACKAGES: [(&str, &str); 5] = [
+const APT_PACKAGES: [(&str, &str); 6] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("rclone", "/usr/bin/rclone"),
     ("gh", "/usr/bin/gh"),
+    // `systemd-analyze verify`: systemd's own check of the unit `patchbay service` writes.
+    ("systemd", "/usr/bin/systemd-analyze"),
     // The load generator of `cargo xtask bench`.
     ("wrk", "/usr/bin/wrk"),
 ];
@@ -39,12 +41,16 @@ pub(crate) fn root() -> PathBuf {
         .to_owned()
 }
 
-fn cargo_bin() -> PathBuf {
+/// Cargo's home: `CARGO_HOME`, else `~/.cargo`.
+pub(crate) fn cargo_home() -> PathBuf {
     env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
         .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
-        .join("bin")
+}
+
+fn cargo_bin() -> PathBuf {
+    cargo_home().join("bin")
 }
 
 pub(crate) fn node_bin() -> PathBuf {

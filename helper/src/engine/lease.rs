@@ -100,6 +100,13 @@ impl LoopbackLease {
     }
 }
 
+/// What the current holder wrote about itself, read without taking the lease (`None` when
+/// it is free, or its holder was killed before it could clear it and the port is free too).
+pub fn holder(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(LEASE_FILE)).ok()?;
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 impl Drop for LoopbackLease {
     fn drop(&mut self) {
         // Clear the description before the kernel drops the lock with the file.
@@ -125,7 +132,12 @@ mod tests {
             Some("Google Drive sign-in for “work”")
         );
         assert!(busy.message().contains("53682"));
+        assert_eq!(
+            holder(dir.path()).as_deref(),
+            Some("Google Drive sign-in for “work”")
+        );
         drop(lease);
+        assert_eq!(holder(dir.path()), None);
         assert!(LoopbackLease::try_acquire(dir.path(), "MCP login").is_ok());
     }
 }

@@ -23,9 +23,23 @@ pub fn plural(n: u64, noun: &str) -> String {
     }
 }
 
+/// Text on one line: every run of whitespace (a newline between two sentences, a tool's
+/// wrapped description) becomes one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_joins_lines_and_trims() {
+        assert_eq!(
+            one_line("The sign-in expired.\nStarting a new sign-in.  "),
+            "The sign-in expired. Starting a new sign-in."
+        );
+    }
 
     #[test]
     fn quotes_drop_control_characters_and_stop_at_the_bound() {

@@ -7,6 +7,14 @@ pub struct BearerChallenge {
     pub resource_metadata: Option<String>,
     pub scope: Option<String>,
     pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl BearerChallenge {
+    /// A 403 asking for more scope (RFC 6750 §3.1): the token is good, its grant too small.
+    pub fn is_insufficient_scope(&self) -> bool {
+        self.error.as_deref() == Some("insufficient_scope")
+    }
 }
 
 /// Finds the `Bearer` challenge in a `WWW-Authenticate` value (which may hold several
@@ -39,6 +47,7 @@ pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
                     "resource_metadata" => c.resource_metadata = Some(value),
                     "scope" => c.scope = Some(value),
                     "error" => c.error = Some(value),
+                    "error_description" => c.error_description = Some(value),
                     _ => {}
                 }
             }
@@ -124,6 +133,14 @@ mod tests {
             Some("https://x.example/.well-known/oauth-protected-resource/mcp")
         );
         assert_eq!(c.error.as_deref(), Some("invalid_token"));
+        assert!(!c.is_insufficient_scope());
+        let c = parse_bearer_challenge(
+            r#"Bearer error="insufficient_scope", scope="files:write", error_description="write needed""#,
+        )
+        .unwrap();
+        assert!(c.is_insufficient_scope());
+        assert_eq!(c.scope.as_deref(), Some("files:write"));
+        assert_eq!(c.error_description.as_deref(), Some("write needed"));
 
         let c = parse_bearer_challenge(
             r#"Basic realm="a\"b", DPoP algs="ES256", bearer scope="read write",resource_metadata=https://y/m"#,

@@ -73,18 +73,27 @@ pub fn protected_resource_metadata_path(resource_path: &str) -> String {
     format!("/.well-known/oauth-protected-resource{path}")
 }
 
-/// Where to look for a server's protected-resource metadata when its 401 did not say: at
-/// the server's own path (§3.1), then at the root.
-pub fn protected_resource_metadata_urls(server_url: &str) -> Vec<String> {
-    let Some(u) = HttpUrl::parse(server_url) else {
-        return Vec::new();
-    };
-    let at = |path: &str| format!("{}{}", u.origin(), protected_resource_metadata_path(path));
-    let mut urls = vec![at(u.path)];
-    if !u.path.trim_end_matches('/').is_empty() {
+/// Where to look for a server's protected-resource metadata, in the order the MCP
+/// specification gives: the `resource_metadata` URL of the server's 401 (when it named one),
+/// then the well-known URL at the server's own path (§3.1), then the one at the root. A
+/// candidate that answers 404 sends the client on to the next.
+pub fn protected_resource_metadata_urls(
+    server_url: &str,
+    from_challenge: Option<&str>,
+) -> Vec<String> {
+    let mut urls: Vec<String> = from_challenge.map(str::to_owned).into_iter().collect();
+    if let Some(u) = HttpUrl::parse(server_url) {
+        let at = |path: &str| format!("{}{}", u.origin(), protected_resource_metadata_path(path));
+        urls.push(at(u.path));
         urls.push(at(""));
     }
-    urls
+    let mut unique: Vec<String> = Vec::with_capacity(urls.len());
+    for u in urls {
+        if !unique.contains(&u) {
+            unique.push(u);
+        }
+    }
+    unique
 }
 
 /// OAuth 2.0 Authorization Server Metadata (RFC 8414 §2), or the OpenID Connect discovery
@@ -103,6 +112,17 @@ pub struct AuthorizationServerMetadata {
     /// RFC 9207: the server puts `iss` in every authorization response.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 7009: where tokens are revoked (sign-out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// RFC 8628: where a device flow starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
+    /// The server fetches a client's metadata from its `client_id` URL (CIMD).
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 /// Why discovery or registration cannot go on; each message says what is wrong.
@@ -122,8 +142,11 @@ pub enum MetadataProblem {
         name: &'static str,
         url: String,
     },
+    /// Neither CIMD (or no document URL is configured) nor dynamic registration, and no
+    /// client id was given.
     NoRegistration {
         issuer: String,
+        redirect_uri: String,
     },
 }
 
@@ -149,9 +172,15 @@ impl MetadataProblem {
                 "The authorization server's {name} ({url}) is not an https URL (plain http is \
                  only allowed on this machine)."
             ),
-            MetadataProblem::NoRegistration { issuer } => format!(
-                "The authorization server {issuer} offers no dynamic client registration, and \
-                 Patchbay has no client id for it."
+            MetadataProblem::NoRegistration {
+                issuer,
+                redirect_uri,
+            } => format!(
+                "The authorization server {issuer} offers neither Client ID Metadata Documents \
+                 nor dynamic client registration, so Patchbay cannot get a client id by itself. \
+                 Register an OAuth client there by hand (a public or native app with the \
+                 redirect URI {redirect_uri}), then run `patchbay mcp login <server URL> \
+                 --client-id <ID>` (add `--client-secret-env <VAR>` if it gave you a secret)."
             ),
         }
     }
@@ -160,7 +189,8 @@ impl MetadataProblem {
 impl AuthorizationServerMetadata {
     /// The checks before the document may be used for `expected_issuer`.
     pub fn check(&self, expected_issuer: &str) -> Result<(), MetadataProblem> {
-        if self.issuer.trim_end_matches('/') != expected_issuer.trim_end_matches('/') {
+        // Identical, character for character (RFC 8414 §3.3): no case folding, no slashes.
+        if self.issuer != expected_issuer {
             return Err(MetadataProblem::IssuerMismatch {
                 expected: expected_issuer.into(),
                 found: self.issuer.clone(),
@@ -180,6 +210,11 @@ impl AuthorizationServerMetadata {
             ("authorization_endpoint", Some(&self.authorization_endpoint)),
             ("token_endpoint", Some(&self.token_endpoint)),
             ("registration_endpoint", self.registration_endpoint.as_ref()),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
+            (
+                "device_authorization_endpoint",
+                self.device_authorization_endpoint.as_ref(),
+            ),
         ];
         for (name, url) in endpoints {
             if let Some(url) = url
@@ -274,11 +309,26 @@ mod tests {
     #[test]
     fn well_known_urls_insert_the_path() {
         assert_eq!(
-            protected_resource_metadata_urls("https://x.example/api/mcp"),
+            protected_resource_metadata_urls("https://x.example/api/mcp", None),
             [
                 "https://x.example/.well-known/oauth-protected-resource/api/mcp",
                 "https://x.example/.well-known/oauth-protected-resource"
             ]
+        );
+        // The 401's URL comes first; a candidate is never tried twice.
+        assert_eq!(
+            protected_resource_metadata_urls(
+                "https://x.example/",
+                Some("https://x.example/.well-known/oauth-protected-resource")
+            ),
+            ["https://x.example/.well-known/oauth-protected-resource"]
+        );
+        assert_eq!(
+            protected_resource_metadata_urls(
+                "https://x.example/mcp",
+                Some("https://m.example/prm")
+            )[0],
+            "https://m.example/prm"
         );
         assert_eq!(
             authorization_server_metadata_urls("https://as.example/tenant1"),
@@ -308,7 +358,12 @@ mod tests {
 
     #[test]
     fn metadata_without_s256_or_with_another_issuer_is_refused() {
-        assert_eq!(meta().check("https://as.example/"), Ok(()));
+        assert_eq!(meta().check("https://as.example"), Ok(()));
+        // A trailing slash is another issuer.
+        assert!(matches!(
+            meta().check("https://as.example/"),
+            Err(MetadataProblem::IssuerMismatch { .. })
+        ));
         let mut m = meta();
         m.code_challenge_methods_supported = vec!["plain".into()];
         let err = m.check("https://as.example").unwrap_err();

@@ -9,8 +9,10 @@
 
 mod authorize;
 mod challenge;
+mod device;
 mod metadata;
 mod registration;
+mod scope;
 mod token;
 mod url;
 
@@ -18,12 +20,19 @@ use serde::{Deserialize, Deserializer};
 
 pub use authorize::AuthorizationRequest;
 pub use challenge::{BearerChallenge, parse_bearer_challenge};
+pub use device::{
+    DEFAULT_INTERVAL_SECS, DEVICE_CODE_GRANT, DeviceAuthorizationResponse, DevicePoll,
+    SLOW_DOWN_SECS, classify_device_poll, device_authorization_form, device_token_form,
+};
 pub use metadata::{
     AuthorizationServerMetadata, MetadataError, MetadataProblem, ProtectedResourceMetadata,
     authorization_server_metadata_urls, protected_resource_metadata_path,
     protected_resource_metadata_urls,
 };
-pub use registration::{ClientRegistrationRequest, ClientRegistrationResponse};
+pub use registration::{
+    ClientMetadataDocument, ClientRegistrationRequest, ClientRegistrationResponse,
+};
+pub use scope::{OFFLINE_ACCESS, missing_scopes, scope_tokens, scope_union, with_offline_access};
 pub use token::{
     ClientAuth, REFRESH_MARGIN_SECS, TokenErrorResponse, TokenFailure, TokenResponse,
     authorization_code_form, classify_token_error, needs_refresh, refresh_token_form,

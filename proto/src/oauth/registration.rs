@@ -1,5 +1,6 @@
-//! Dynamic Client Registration (RFC 7591): what a client says about itself, and the little
-//! Patchbay keeps of the answer.
+//! What a client says about itself: the Dynamic Client Registration request (RFC 7591), the
+//! little Patchbay keeps of its answer, and the Client ID Metadata Document (CIMD), the same
+//! metadata published at the URL that is the client's id.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,10 @@ pub struct ClientRegistrationRequest {
     pub token_endpoint_auth_method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// OpenID Connect Registration §2: `native` for loopback clients (the default, `web`,
+    /// makes OpenID servers refuse `http://127.0.0.1` redirects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
 }
 
 impl ClientRegistrationRequest {
@@ -28,8 +33,26 @@ impl ClientRegistrationRequest {
             response_types: vec!["code".into()],
             token_endpoint_auth_method: "client_secret_post".into(),
             scope: (!scope.is_empty()).then(|| scope.into()),
+            application_type: None,
         }
     }
+}
+
+/// A Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document): served at
+/// the URL that is its `client_id`; the authorization server fetches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadataDocument {
+    /// The document's own URL, exactly.
+    pub client_id: String,
+    pub client_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
 }
 
 /// A Dynamic Client Registration response (RFC 7591 §3.2.1): only what Patchbay keeps.

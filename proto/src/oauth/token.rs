@@ -17,7 +17,7 @@ pub struct ClientAuth<'a> {
 }
 
 impl ClientAuth<'_> {
-    fn append(&self, form: &mut form_urlencoded::Serializer<'_, String>) {
+    pub(super) fn append(&self, form: &mut form_urlencoded::Serializer<'_, String>) {
         form.append_pair("client_id", self.client_id);
         if let Some(secret) = self.client_secret {
             form.append_pair("client_secret", secret.expose());

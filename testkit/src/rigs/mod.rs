@@ -1,6 +1,7 @@
 //! The real parts every end-to-end test and benchmark starts, written once: the `patchbay`
 //! helper ([`helper`]), `wrangler dev` with local D1 ([`wrangler`]), headless Chromium
-//! through chromedriver ([`chromium`]), and the HTTP client that plays a person's browser
+//! through chromedriver ([`chromium`]), oidc-provider as a third-party authorization server
+//! ([`oidc`]), and the HTTP client that plays a person's browser
 //! ([`browser_http`]). `tests/e2e` and `bench/` both stand on these; they add only their
 //! defaults (a debug or a release helper, how loud it logs).
 //!
@@ -9,6 +10,7 @@
 
 pub mod chromium;
 pub mod helper;
+pub mod oidc;
 pub mod wrangler;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ pub use fantoccini;
 
 pub use chromium::Browser;
 pub use helper::{Helper, HelperBuilder};
+pub use oidc::OidcProvider;
 pub use wrangler::{Edge, EdgeBuilder, VercelEdge};
 
 use crate::process::workspace_root;

@@ -52,6 +52,8 @@ fn run(what: &str, mut cmd: Command) -> Result<String, String> {
 pub struct EdgeBuilder {
     vars: Vec<(String, String)>,
     secrets: Vec<(String, String)>,
+    /// Start on an empty D1, as a deployment that skipped `d1 migrations apply`.
+    unmigrated: bool,
 }
 
 impl EdgeBuilder {
@@ -76,6 +78,12 @@ impl EdgeBuilder {
         self
     }
 
+    /// Leaves the fresh local D1 without the migrations (no tables).
+    pub fn without_migrations(mut self) -> Self {
+        self.unmigrated = true;
+        self
+    }
+
     /// Applies the D1 migrations to a fresh local database, then starts `wrangler dev`
     /// without waiting for it (see [`Edge::wait_ready`]).
     pub fn spawn(self) -> Result<Edge, String> {
@@ -89,7 +97,9 @@ impl EdgeBuilder {
             state.path(),
         );
         migrate.args(["--persist-to", &persist]);
-        run("wrangler d1 migrations apply", migrate)?;
+        if !self.unmigrated {
+            run("wrangler d1 migrations apply", migrate)?;
+        }
         let migrations_took = started.elapsed();
 
         // Always a file of our own, so a developer's edge/.dev.vars never reaches a test.

@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use patchbay_proto::api::{EndReason, FlowStatus, Ok, SubmitCodeRequest};
-use patchbay_proto::mcp::{McpServerList, McpSession, StartServerRequest, server_id};
+use patchbay_proto::api::{EndReason, FlowStatus, SubmitCodeRequest};
+use patchbay_proto::mcp::{McpRemoved, McpServerList, McpSession, StartServerRequest};
 use patchbay_proto::redirect::parse_pasted_redirect;
 use tokio::sync::mpsc;
 
-use super::login::{self, LoginEnd, LoginEvents, Pending};
-use super::{ctx_of, list_servers, remove_server};
-use crate::engine::lease::LoopbackLease;
+use super::login::{self, LoginEnd, LoginEvents, LoginRequest, Pending};
+use super::{ctx_of, list_servers, revoke};
 use crate::engine::session::{self, SessionCtl};
 use crate::engine::text::quote_input;
 use crate::error::ApiJson;
@@ -29,7 +28,7 @@ impl LoginEvents for SessionEvents<'_> {
         self.0.update(|s| {
             s.status = FlowStatus::AwaitingOauth;
             s.auth_url = Some(pending.auth_url.clone());
-            s.issuer = Some(pending.issuer.clone());
+            s.issuer = Some(pending.issuer().to_owned());
         });
     }
 
@@ -44,11 +43,12 @@ pub async fn start(
     ApiJson(body): ApiJson<StartServerRequest>,
 ) -> Result<session::Started, ApiError> {
     let url = login::server_url(&body.url)?;
-    // Refuse at once (409, naming the holder) while another flow uses port 53682.
-    let lease =
-        LoopbackLease::try_acquire(&state.config().data_dir, &format!("MCP login for {url}"))?;
-    let mcp = &state.connectors().mcp;
     let ctx = ctx_of(&state);
+    let req = LoginRequest::plain(&url);
+    // Refuse at once (409, naming the holder) while another flow uses port 53682.
+    let options = login::options_for(&ctx, &req).await?;
+    let lease = login::lease_for(&ctx, &options, &url)?;
+    let mcp = &state.connectors().mcp;
     let (paste_tx, mut pasted) = mpsc::channel::<String>(4);
     let pastes = mcp.pastes.clone();
     let initial = McpSession {
@@ -65,7 +65,7 @@ pub async fn start(
         let _ = id_rx.await;
         let result = login::run(
             &ctx,
-            &url,
+            &req,
             lease,
             &mut SessionEvents(&ctl),
             &mut pasted,
@@ -186,19 +186,25 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<McpServerList>, 
     Result::Ok(Json(McpServerList { servers }))
 }
 
-/// `DELETE /api/connectors/mcp/servers/{id}`.
+/// `DELETE /api/connectors/mcp/servers/{id}`: signs out (revoking at the authorization
+/// server when it offers revocation) and removes the server; the body says which happened.
 pub async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Ok>, ApiError> {
-    let wanted = id.clone();
-    let removed = remove_server(&ctx_of(&state), move |url| server_id(url) == wanted).await?;
-    if !removed {
+) -> Result<Json<McpRemoved>, ApiError> {
+    let ctx = ctx_of(&state);
+    let servers = list_servers(&ctx).await?;
+    let url = servers.into_iter().find(|s| s.id == id).map(|s| s.url);
+    let removed = match url {
+        Some(url) => revoke::sign_out(&ctx, &url).await?,
+        None => None,
+    };
+    let Some(removed) = removed else {
         return Err(ApiError::not_found(format!(
             "There is no MCP server “{}”. GET /api/connectors/mcp/servers lists them.",
             quote_input(&id)
         )));
-    }
+    };
     tracing::info!(server = %id, "MCP server removed");
-    Result::Ok(Json(Ok::YES))
+    Result::Ok(Json(removed))
 }

@@ -1,25 +1,35 @@
-//! The one-shot listener on 127.0.0.1:53682 that catches the authorization server's redirect.
+//! The listener on 127.0.0.1 (port 53682 unless `--callback-port` says otherwise) that
+//! catches the authorization server's redirect.
 //!
-//! It hands every `GET /callback` query to the login flow and answers with a fixed page that
-//! reflects nothing from the request. The flow closes it as soon as it has an answer; it is
-//! only ever bound while the caller holds the [`crate::engine::lease::LoopbackLease`].
+//! Only `GET /callback` with this sign-in's `state` reaches the flow; anything else — a
+//! favicon, a scanner, an old or forged redirect — gets a 400 page and the sign-in keeps
+//! waiting. Every page is fixed text that reflects nothing from the request. The flow closes
+//! the listener as soon as it has an answer; on port 53682 it is only ever bound while the
+//! caller holds the [`crate::engine::lease::LoopbackLease`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use patchbay_proto::Secret;
+use patchbay_proto::mcp::check_state;
+use patchbay_proto::redirect::AuthorizationResponse;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::ApiError;
-use crate::engine::lease::{LOOPBACK_PORT, LoopbackLease};
 
-const PAGE: &str = "<!doctype html><meta charset=utf-8><title>Patchbay</title>\
+const RECEIVED: &str = "<!doctype html><meta charset=utf-8><title>Patchbay</title>\
 <body style=\"font-family:sans-serif;margin:3em\"><h1>Patchbay received the sign-in</h1>\
 <p>You can close this tab and go back to Patchbay.</p></body>";
+
+const NOT_THIS: &str = "<!doctype html><meta charset=utf-8><title>Patchbay</title>\
+<body style=\"font-family:sans-serif;margin:3em\"><h1>Not a sign-in Patchbay is waiting for</h1>\
+<p>This address only takes the redirect of the sign-in that is running now. If you approved \
+an older attempt, start the sign-in again and use its newest link.</p></body>";
 
 /// The running listener. Dropping it (or [`CallbackListener::close`]) stops it.
 pub struct CallbackListener {
@@ -27,10 +37,16 @@ pub struct CallbackListener {
     task: JoinHandle<()>,
 }
 
+#[derive(Clone)]
+struct Shared {
+    tx: mpsc::Sender<String>,
+    state: Arc<Secret>,
+}
+
 impl CallbackListener {
-    /// Binds 127.0.0.1:53682. The lease proves no other Patchbay flow is using the port.
-    pub async fn bind(_lease: &LoopbackLease) -> Result<CallbackListener, ApiError> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], LOOPBACK_PORT));
+    /// Binds 127.0.0.1:`port` for the redirect that carries `state`.
+    pub async fn bind(port: u16, state: Secret) -> Result<CallbackListener, ApiError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             ApiError::conflict(format!(
                 "Cannot listen on {addr} for the sign-in redirect ({e}). Another program is \
@@ -38,16 +54,18 @@ impl CallbackListener {
             ))
         })?;
         let (tx, queries) = mpsc::channel(8);
-        let router = Router::new()
-            .route("/callback", get(callback))
-            .with_state(tx);
+        let shared = Shared {
+            tx,
+            state: Arc::new(state),
+        };
+        let router = Router::new().fallback(callback).with_state(shared);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
         Ok(CallbackListener { queries, task })
     }
 
-    /// The next redirect's raw query string.
+    /// The raw query string of the next redirect that carries this sign-in's state.
     pub async fn next(&mut self) -> Option<String> {
         self.queries.recv().await
     }
@@ -65,15 +83,34 @@ impl Drop for CallbackListener {
     }
 }
 
-async fn callback(State(tx): State<mpsc::Sender<String>>, RawQuery(q): RawQuery) -> Response {
-    let _ = tx.send(q.unwrap_or_default()).await;
+fn page(status: StatusCode, body: &'static str) -> Response {
     (
-        StatusCode::OK,
+        status,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
         ],
-        PAGE,
+        body,
     )
         .into_response()
+}
+
+async fn callback(State(s): State<Shared>, uri: Uri, RawQuery(q): RawQuery) -> Response {
+    let q = q.unwrap_or_default();
+    let state = form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned());
+    let response = AuthorizationResponse {
+        code: String::new(),
+        state,
+        iss: None,
+    };
+    if uri.path() != "/callback" || check_state(&response, s.state.expose()).is_err() {
+        tracing::debug!("a request to the sign-in listener that is not this sign-in's redirect");
+        return page(StatusCode::BAD_REQUEST, NOT_THIS);
+    }
+    let _ = s.tx.send(q).await;
+    page(StatusCode::OK, RECEIVED)
 }

@@ -1,14 +1,20 @@
 //! The MCP connector: an OAuth 2.1 client for remote MCP servers (`patchbay mcp …` and the
 //! `/api/connectors/mcp/…` routes).
 //!
-//! - [`login`]: discovery, registration once per issuer, PKCE + state + resource, the
-//!   redirect (one-shot listener on 127.0.0.1:53682 under the shared lease, or a paste), the
-//!   code exchange.
+//! - [`discovery`]: the probe, protected-resource and authorization-server metadata in the
+//!   specification's order.
+//! - [`login`]: the client identity (pre-registered, CIMD, DCR), PKCE + state + resource,
+//!   the redirect ([`listener`] on 127.0.0.1:53682 under the shared lease, or
+//!   `--callback-port`, or a paste), the code exchange; [`device`]: the RFC 8628 flow.
 //! - [`tokens`]: fresh access tokens, refreshed once for all callers (in-process and
-//!   across processes).
-//! - [`client`]: rmcp's Streamable HTTP client with our tokens; [`proxy`]: stdio ⇄ remote.
-//! - [`api`]: login sessions and the server list for the dashboard; [`cli`]: the terminal.
-//! - [`store`]: the entries in `mcp-tokens.json` and `mcp-clients.json`.
+//!   across processes), and the step-up record.
+//! - [`client`]: rmcp's Streamable HTTP client with our tokens and headers; [`proxy`]:
+//!   stdio ⇄ remote, signing in again by itself.
+//! - [`revoke`]: sign-out with RFC 7009 revocation.
+//! - [`api`]: login sessions and the server list for the dashboard; [`cli`]: the terminal;
+//!   [`client_config`]: other MCP clients' config files.
+//! - [`store`]: the entries in `mcp-tokens.json` and `mcp-clients.json`; [`options`]: what
+//!   is stored with each server.
 //!
 //! The sans-IO parts (parsing, URL building, checks, expiry) are in `patchbay_proto::oauth`
 //! and `patchbay_proto::mcp`.
@@ -16,9 +22,14 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod client_config;
+pub mod device;
+pub mod discovery;
 pub mod listener;
 pub mod login;
+pub mod options;
 pub mod proxy;
+pub mod revoke;
 pub mod store;
 pub mod tokens;
 
@@ -83,10 +94,10 @@ impl McpState {
 }
 
 fn ctx_of(state: &AppState) -> login::Ctx {
-    login::Ctx {
-        http: state.http().clone(),
-        files: store::McpFiles::new(&state.config().data_dir),
-    }
+    login::Ctx::new(
+        state.http().clone(),
+        store::McpFiles::new(&state.config().data_dir),
+    )
 }
 
 /// The MCP routes.
@@ -154,27 +165,4 @@ pub async fn list_servers(ctx: &login::Ctx) -> Result<Vec<McpServer>, ApiError> 
         .collect();
     servers.sort_by(|a, b| a.url.cmp(&b.url));
     Ok(servers)
-}
-
-/// Removes the server entries whose key matches; returns whether one was there. The
-/// client registration with the issuer is kept, so signing in again registers nothing.
-pub async fn remove_server(
-    ctx: &login::Ctx,
-    matches: impl Fn(&str) -> bool + Send + 'static,
-) -> Result<bool, ApiError> {
-    let store = ctx.files.tokens.clone();
-    blocking(move || {
-        store.update(|e| {
-            let keys: Vec<String> = store::all_servers(e)
-                .into_iter()
-                .map(|(k, _)| k)
-                .filter(|k| matches(k))
-                .collect();
-            for k in &keys {
-                e.remove(k);
-            }
-            !keys.is_empty()
-        })
-    })
-    .await
 }

@@ -12,21 +12,25 @@
 //!
 //! A failed refresh keeps the credentials unless the server said `invalid_grant` (the entry
 //! is marked `needs_login`: sign in again, which reuses the client id) or `invalid_client`
-//! (the registration is forgotten as well).
+//! (the registration is forgotten as well). A process that can sign in again by itself (the
+//! headless proxy) installs a [`Relogin`]: callers that find the grant dead then wait for
+//! that one sign-in instead of failing.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use patchbay_proto::Secret;
-use patchbay_proto::mcp::refresh_form;
+use patchbay_proto::mcp::{refresh_form, step_up_scope};
 use patchbay_proto::oauth::{
-    REFRESH_MARGIN_SECS, TokenFailure, TokenResponse, classify_token_error, needs_refresh,
+    ClientAuth, REFRESH_MARGIN_SECS, TokenFailure, TokenResponse, classify_token_error,
+    missing_scopes, needs_refresh,
 };
 
 use super::login::{self, Ctx};
-use super::store::ServerEntry;
+use super::store::{ServerEntry, client_of};
 use crate::ApiError;
 use crate::engine::fsutil;
 use crate::engine::store::{blocking, now_unix};
@@ -53,6 +57,8 @@ pub enum TokenError {
     NotLoggedIn(String),
     /// The grant is dead: sign in again.
     NeedsLogin(String),
+    /// The server wants more scope (403 `insufficient_scope`): sign in again for it.
+    InsufficientScope(String),
     /// Anything else (network, outage, files); the credentials are kept.
     Other(ApiError),
 }
@@ -60,7 +66,9 @@ pub enum TokenError {
 impl TokenError {
     pub fn message(&self) -> String {
         match self {
-            TokenError::NotLoggedIn(m) | TokenError::NeedsLogin(m) => m.clone(),
+            TokenError::NotLoggedIn(m)
+            | TokenError::NeedsLogin(m)
+            | TokenError::InsufficientScope(m) => m.clone(),
             TokenError::Other(e) => e.message.clone(),
         }
     }
@@ -71,6 +79,7 @@ impl From<TokenError> for ApiError {
         match e {
             TokenError::NotLoggedIn(m) => ApiError::not_found(m),
             TokenError::NeedsLogin(m) => ApiError::unauthorized(m),
+            TokenError::InsufficientScope(m) => ApiError::forbidden(m),
             TokenError::Other(e) => e,
         }
     }
@@ -90,16 +99,69 @@ fn needs_login(url: &str, why: &str) -> TokenError {
     ))
 }
 
+/// Signs in again when the grant is dead, for processes that can (the headless proxy).
+pub trait Relogin: Send + Sync {
+    /// Runs (or waits for) one new sign-in to `url`; afterwards the caller reads the store.
+    fn relogin<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<(), TokenError>>;
+}
+
 /// Hands out access tokens for one data folder.
 #[derive(Clone)]
 pub struct TokenManager {
     ctx: Ctx,
     inflight: Inflight,
+    relogin: Option<Arc<dyn Relogin>>,
 }
 
 impl TokenManager {
     pub fn new(ctx: Ctx, inflight: Inflight) -> Self {
-        Self { ctx, inflight }
+        Self {
+            ctx,
+            inflight,
+            relogin: None,
+        }
+    }
+
+    /// A manager that signs in again through `relogin` instead of failing on a dead grant.
+    pub fn with_relogin(mut self, relogin: Arc<dyn Relogin>) -> Self {
+        self.relogin = Some(relogin);
+        self
+    }
+
+    /// The server's stored entry, if Patchbay has one.
+    pub async fn entry(&self, url: &str) -> Result<Option<ServerEntry>, ApiError> {
+        let store = self.ctx.files.tokens.clone();
+        let entries = blocking(move || store.read()).await?;
+        Ok(ServerEntry::find(&entries, url))
+    }
+
+    /// Notes a 403 `insufficient_scope`: the next sign-in asks for the union of what was
+    /// asked and granted and what the server now wants. Returns the error to report, which
+    /// names the missing scope.
+    pub async fn record_step_up(&self, url: &str, challenged: Option<&str>) -> TokenError {
+        let store = self.ctx.files.tokens.clone();
+        let key = url.to_owned();
+        let challenged = challenged.unwrap_or("").to_owned();
+        let result = blocking(move || {
+            store.update(|e| {
+                let mut entry = ServerEntry::find(e, &key)?;
+                let missing = missing_scopes(&entry.scope, &challenged);
+                entry.requested_scope =
+                    step_up_scope(&entry.requested_scope, &entry.scope, &challenged);
+                e.insert(key, entry.to_value());
+                Some(missing)
+            })
+        })
+        .await;
+        let missing = match result {
+            Ok(Some(m)) if !m.is_empty() => m.join(" "),
+            _ => "more".to_owned(),
+        };
+        TokenError::InsufficientScope(format!(
+            "The MCP server at {url} needs the scope {missing}, which this sign-in does not \
+             have. Run `patchbay mcp login {url}` to sign in again and grant it (Patchbay \
+             asks for it together with what you granted before)."
+        ))
     }
 
     pub fn ctx(&self) -> &Ctx {
@@ -116,7 +178,7 @@ impl TokenManager {
 
     /// A token that is good for at least the margin.
     pub async fn access_token(&self, url: &str) -> Result<Secret, TokenError> {
-        self.get(url, None).await
+        self.or_relogin(url, self.get(url, None).await).await
     }
 
     /// A token other than `rejected`, which the server just refused with 401.
@@ -125,7 +187,23 @@ impl TokenManager {
         url: &str,
         rejected: &Secret,
     ) -> Result<Secret, TokenError> {
-        self.get(url, Some(rejected)).await
+        self.or_relogin(url, self.get(url, Some(rejected)).await)
+            .await
+    }
+
+    /// On a dead grant, signs in again (when this process can) and hands out the new token.
+    async fn or_relogin(
+        &self,
+        url: &str,
+        got: Result<Secret, TokenError>,
+    ) -> Result<Secret, TokenError> {
+        match (got, &self.relogin) {
+            (Err(TokenError::NeedsLogin(_)), Some(relogin)) => {
+                relogin.relogin(url).await?;
+                self.get(url, None).await
+            }
+            (got, _) => got,
+        }
     }
 
     async fn get(&self, url: &str, rejected: Option<&Secret>) -> Result<Secret, TokenError> {
@@ -188,7 +266,20 @@ impl TokenManager {
         let Some(refresh_token) = entry.refresh_token.clone() else {
             return Err(needs_login(&url, "has expired and has no refresh token"));
         };
-        let form = refresh_form(&entry.client_id, &refresh_token, &entry.resource);
+        let clients = self.ctx.files.clients.clone();
+        let record = blocking(move || clients.read())
+            .await
+            .map_err(TokenError::Other)?;
+        let record = client_of(&record, &entry.issuer).filter(|r| r.client_id == entry.client_id);
+        let client = ClientAuth {
+            client_id: &entry.client_id,
+            client_secret: record.as_ref().and_then(|r| r.client_secret.as_ref()),
+        };
+        let form = refresh_form(
+            client,
+            &refresh_token,
+            entry.options.resource(&entry.resource),
+        );
         let response = login::token_request(&self.ctx, &entry.token_endpoint, form)
             .send()
             .await

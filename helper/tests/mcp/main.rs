@@ -5,7 +5,9 @@
 //!
 //! Every test that binds 127.0.0.1:53682 takes [`port`] first: one at a time in this binary.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod spec;
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +15,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::TestApp;
 use patchbay_helper::connectors::mcp::client::Session;
-use patchbay_helper::connectors::mcp::login::{self, Ctx, LoginEnd, LoginEvents, Pending};
+use patchbay_helper::connectors::mcp::login::{
+    self, Ctx, LoginEnd, LoginEvents, LoginRequest, Pending,
+};
 use patchbay_helper::connectors::mcp::store::{McpFiles, ServerEntry};
 use patchbay_helper::connectors::mcp::tokens::{Inflight, TokenError, TokenManager};
 use patchbay_helper::engine::fsutil;
@@ -42,6 +46,7 @@ fn setup() -> Setup {
     let ctx = Ctx {
         http: patchbay_helper::engine::upstream::client(),
         files: McpFiles::new(&dir.path().join("data")),
+        client_metadata_url: None,
     };
     Setup {
         fake,
@@ -104,17 +109,21 @@ struct Running {
 
 /// Starts a sign-in; `auth_url` is `None` when it ended before handing one out.
 async fn start_login(ctx: &Ctx, url: &str) -> Running {
+    start_login_with(ctx, LoginRequest::plain(url)).await
+}
+
+/// Starts a sign-in as `req` asks.
+async fn start_login_with(ctx: &Ctx, req: LoginRequest) -> Running {
     let (url_tx, url_rx) = oneshot::channel();
     let (paste, mut pasted) = mpsc::channel(4);
     let ctx = ctx.clone();
-    let url = url.to_owned();
     let task = tokio::spawn(async move {
         let lease = LoopbackLease::try_acquire(&ctx.files.data_dir, "test login").unwrap();
         let cancel = tokio_util::sync::CancellationToken::new();
         login::run(
             &ctx,
-            &url,
-            lease,
+            &req,
+            Some(lease),
             &mut Capture(Some(url_tx)),
             &mut pasted,
             &cancel,
@@ -142,10 +151,19 @@ async fn approve(auth_url: &str) -> String {
 /// The browser follows the redirect to the listener.
 async fn follow(location: &str) {
     assert!(location.starts_with("http://127.0.0.1:53682/callback?"));
-    let r = reqwest::get(location).await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(land(location).await, 200);
+}
+
+/// A GET to the listener: its status (its page never reflects the request).
+async fn land(url: &str) -> u16 {
+    let r = reqwest::get(url).await.unwrap();
+    let status = r.status().as_u16();
     let page = r.text().await.unwrap();
-    assert!(!page.contains("code-"), "the callback page reflects input");
+    assert!(
+        !page.contains("code-") && !page.contains("state="),
+        "the callback page reflects input"
+    );
+    status
 }
 
 async fn login_via_browser(s: &Setup) -> ServerEntry {
@@ -241,13 +259,10 @@ async fn first_login_discovers_registers_once_and_reconnects_with_fewer_round_tr
     assert_eq!(s.tokens_json()[&url]["client_id"], client_id);
 
     // Signed out (tokens gone, registration kept): discovery again, still no registration.
-    let removed = patchbay_helper::connectors::mcp::remove_server(&s.ctx, {
-        let url = url.clone();
-        move |k| k == url
-    })
-    .await
-    .unwrap();
-    assert!(removed);
+    let removed = patchbay_helper::connectors::mcp::revoke::sign_out(&s.ctx, &url)
+        .await
+        .unwrap();
+    assert!(removed.is_some());
     let known = login_and_count(&s, "known client id").await;
     assert_eq!(known.registrations, 0);
     assert!(known.oauth_round_trips() <= 4, "{known:?}");
@@ -256,17 +271,32 @@ async fn first_login_discovers_registers_once_and_reconnects_with_fewer_round_tr
 }
 
 #[tokio::test]
-async fn a_redirect_with_another_state_or_issuer_is_refused() {
+async fn stray_and_forged_requests_to_the_listener_get_a_400_and_the_login_keeps_waiting() {
     let _port = port().await;
     let s = setup();
     let running = start_login(&s.ctx, &s.fake.mcp_url()).await;
     let location = approve(running.auth_url.as_deref().unwrap()).await;
     let forged = location.replace("state=", "state=x");
-    follow(&forged).await;
-    let message = failure(running).await;
-    assert!(message.contains("state does not match"), "{message}");
+    assert_eq!(land(&forged).await, 400);
+    let without_state = location.split("&state=").next().unwrap().to_owned();
+    assert_eq!(land(&without_state).await, 400);
+    assert_eq!(land("http://127.0.0.1:53682/favicon.ico").await, 400);
+    assert_eq!(land("http://127.0.0.1:53682/").await, 400);
     assert_eq!(s.fake.counters().code_exchanges, 0);
-    assert!(s.tokens_json().get(s.fake.mcp_url()).is_none());
+    assert!(
+        !running.task.is_finished(),
+        "a stray request ended the login"
+    );
+    // The real redirect still completes it.
+    follow(&location).await;
+    running.task.await.unwrap().expect("signed in");
+    assert_eq!(s.fake.counters().code_exchanges, 1);
+}
+
+#[tokio::test]
+async fn a_pasted_redirect_with_another_issuer_is_refused() {
+    let _port = port().await;
+    let s = setup();
 
     let running = start_login(&s.ctx, &s.fake.mcp_url()).await;
     let location = approve(running.auth_url.as_deref().unwrap()).await;
@@ -321,7 +351,7 @@ async fn tools_and_calls_refresh_expired_tokens_transparently() {
     s.fake.reset_counters();
     let session = Session::connect(tokens.clone(), &url).await.unwrap();
     let tools = session.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 1);
+    assert_eq!(tools.len(), 2);
     assert_eq!(tools[0].name, "echo");
     echo(&session, "hello").await;
     session.close().await;
@@ -339,7 +369,7 @@ async fn tools_and_calls_refresh_expired_tokens_transparently() {
     s.fake.reset_counters();
     s.fake.set_sse(true);
     let session = Session::connect(tokens.clone(), &url).await.unwrap();
-    assert_eq!(session.list_tools().await.unwrap().len(), 1);
+    assert_eq!(session.list_tools().await.unwrap().len(), 2);
     session.close().await;
     let c = s.fake.counters();
     assert_eq!(c.refreshes, 1, "{c:?}");
@@ -441,7 +471,7 @@ async fn a_revoked_refresh_token_leads_to_a_new_login_without_registration() {
     assert_eq!(s.tokens_json()[&url]["client_id"], client_id);
     assert_eq!(s.tokens_json()[&url]["needs_login"], false);
     let session = Session::connect(tokens, &url).await.unwrap();
-    assert_eq!(session.list_tools().await.unwrap().len(), 1);
+    assert_eq!(session.list_tools().await.unwrap().len(), 2);
     session.close().await;
 }
 
@@ -550,6 +580,10 @@ async fn api_session_signs_in_through_the_listener_and_lists_without_tokens() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The dashboard's remove signs out as `logout` does: revoked at the server first.
+    assert_eq!(body["revocation"], "revoked", "{body}");
+    let c = fake.counters();
+    assert_eq!((c.revoked_refresh, c.revoked_access), (1, 1), "{c:?}");
     let (_, list) = app.get("/api/connectors/mcp/servers").await;
     assert_eq!(list["servers"], json!([]));
     let (status, _, _) = app
