@@ -91,8 +91,9 @@ impl AppState {
 
 /// The helper's whole HTTP surface: every connector's `routes()`, behind the front door.
 ///
-/// Layers, outermost first: Host/Origin guard (every request, static files included), CORS
-/// for allowed origins, then the pairing-token check on every `/api` route but `/api/health`.
+/// Layers, outermost first: the refusals axum writes itself get the JSON error shape, the
+/// Host/Origin guard (every request, static files included), CORS for allowed origins, the
+/// body limit, then the pairing-token check on every `/api` route but `/api/health`.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .merge(connectors::overview::routes())
@@ -117,11 +118,13 @@ pub fn app(state: AppState) -> Router {
     }
 
     router
+        .layer(axum::extract::DefaultBodyLimit::max(error::BODY_LIMIT))
         .layer(security::cors_layer(state.config()))
         .layer(axum::middleware::from_fn_with_state(
             state,
             security::guard_host_and_origin,
         ))
+        .layer(axum::middleware::from_fn(error::json_refusals))
 }
 
 async fn health() -> axum::Json<Health> {

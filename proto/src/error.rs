@@ -42,6 +42,35 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
         }
     }
+
+    /// The code for an HTTP status a router or a runtime chose without one (a 405, a 413):
+    /// the code whose status it is, else `bad_request` for a 4xx and `internal` for a 5xx.
+    pub fn for_status(status: u16) -> ErrorCode {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.http_status() == status)
+            .unwrap_or(if status >= 500 {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::BadRequest
+            })
+    }
+
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::Upstream,
+        ErrorCode::Unavailable,
+        ErrorCode::InsufficientStorage,
+        ErrorCode::Internal,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +133,15 @@ mod tests {
             serde_json::json!({"ok": false, "error": "conflict", "message": "Port 53682 is in use."})
         );
         assert_eq!(ErrorCode::Conflict.http_status(), 409);
+    }
+
+    #[test]
+    fn a_bare_status_finds_its_code() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::for_status(code.http_status()), code);
+        }
+        assert_eq!(ErrorCode::for_status(418), ErrorCode::BadRequest);
+        assert_eq!(ErrorCode::for_status(504), ErrorCode::Internal);
     }
 
     #[test]
