@@ -93,8 +93,7 @@ pub fn step_of(s: &SessionView) -> Step {
         FlowStatus::Error => match s.reason {
             Some(EndReason::Cancelled) => Step::Cancelled,
             Some(EndReason::Expired) => Step::Failed(
-                "This sign-in took too long and expired. Start it again when you are ready."
-                    .into(),
+                "This sign-in took too long and expired. Start it again when you are ready.".into(),
             ),
             Some(EndReason::Failed) | None => Step::Failed(s.error.clone().unwrap_or_else(|| {
                 "The sign-in failed without saying why. Start it again.".to_owned()
@@ -433,8 +432,15 @@ mod tests {
             message: message.map(str::to_owned),
             user: None,
         };
-        assert_eq!(device_failure(&poll(DeviceStatus::Pending, None, None)), None);
-        let cancelled = poll(DeviceStatus::Expired, Some(EndReason::Cancelled), Some("by you"));
+        assert_eq!(
+            device_failure(&poll(DeviceStatus::Pending, None, None)),
+            None
+        );
+        let cancelled = poll(
+            DeviceStatus::Expired,
+            Some(EndReason::Cancelled),
+            Some("by you"),
+        );
         assert_eq!(device_failure(&cancelled), None);
         assert!(
             device_failure(&poll(DeviceStatus::Expired, None, None))
@@ -446,6 +452,9 @@ mod tests {
             Some(EndReason::Failed),
             Some("gh is not installed"),
         );
-        assert_eq!(device_failure(&failed).as_deref(), Some("gh is not installed"));
+        assert_eq!(
+            device_failure(&failed).as_deref(),
+            Some("gh is not installed")
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod engine;
 pub mod error;
 pub mod logging;
+pub mod openapi;
 pub mod pairing;
 
 use std::sync::Arc;
@@ -110,6 +111,8 @@ pub fn app(state: AppState) -> Router {
 
     let mut router = Router::new()
         .route("/api/health", get(health))
+        // It holds no secret: a client may read it before pairing.
+        .route("/api/openapi.json", get(openapi_json))
         .merge(protected)
         .with_state(state.clone());
 
@@ -133,6 +136,10 @@ async fn health() -> axum::Json<Health> {
         service: "patchbay-helper".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(openapi::document())
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {

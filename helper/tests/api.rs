@@ -365,7 +365,10 @@ async fn a_path_segment_that_is_not_utf8_is_a_json_400() {
         let what = format!("{method} {path}");
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
         assert_error_shape(&what, status, &body, "bad_request");
-        assert!(body["message"].as_str().unwrap().contains("UTF-8"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("UTF-8"),
+            "{body}"
+        );
     }
 }
 
@@ -373,15 +376,25 @@ async fn a_path_segment_that_is_not_utf8_is_a_json_400() {
 async fn a_body_over_the_limit_is_a_json_413_and_changes_nothing() {
     let f = TestApp::new(|_| {});
     let token = "x".repeat(patchbay_helper::error::BODY_LIMIT + 1);
-    let body = serde_json::json!({ "token": token }).to_string().into_bytes();
+    let body = serde_json::json!({ "token": token })
+        .to_string()
+        .into_bytes();
     for ct in [Some("application/json"), None] {
-        let req = raw(Method::POST, "/api/connectors/manus/token", ct, body.clone());
+        let req = raw(
+            Method::POST,
+            "/api/connectors/manus/token",
+            ct,
+            body.clone(),
+        );
         let (status, _, answer) = f.send(req).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
         assert_error_shape("413", status, &answer, "payload_too_large");
         assert!(!answer.to_string().contains("xxxx"), "the body was echoed");
     }
-    assert!(!f.tokens_file().exists(), "a refused body wrote mcp-tokens.json");
+    assert!(
+        !f.tokens_file().exists(),
+        "a refused body wrote mcp-tokens.json"
+    );
 }
 
 #[tokio::test]
@@ -389,8 +402,17 @@ async fn a_json_body_is_read_whatever_its_content_type() {
     let f = TestApp::new(|_| {});
     // A remote name the route refuses: the answer is about the name, so the body was read.
     let body = br#"{"name": "no spaces allowed"}"#.to_vec();
-    for ct in [None, Some("text/plain;charset=UTF-8"), Some("application/json")] {
-        let req = raw(Method::POST, "/api/connectors/gdrive/remotes", ct, body.clone());
+    for ct in [
+        None,
+        Some("text/plain;charset=UTF-8"),
+        Some("application/json"),
+    ] {
+        let req = raw(
+            Method::POST,
+            "/api/connectors/gdrive/remotes",
+            ct,
+            body.clone(),
+        );
         let (status, _, answer) = f.send(req).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{ct:?}: {answer}");
         assert_error_shape("bad name", status, &answer, "bad_request");

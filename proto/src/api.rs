@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every connector Patchbay knows, in the order the dashboard shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectorId {
     Gdrive,
@@ -16,6 +17,7 @@ pub enum ConnectorId {
 
 /// Which part of Patchbay serves a connector's routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ServedBy {
     /// The native helper (`patchbay serve`), reached at the paired address.
@@ -83,6 +85,7 @@ impl ConnectorId {
 
 /// One entry of `GET /api/connectors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorSummary {
     pub id: ConnectorId,
     pub name: String,
@@ -117,6 +120,7 @@ impl ConnectorSummary {
 
 /// A connector that needs configuring before it can sign anyone in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetupNeeded {
     /// One sentence: what setting it up unlocks, and what to do.
     pub message: String,
@@ -130,6 +134,7 @@ pub struct SetupNeeded {
 
 /// `GET /api/connectors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorsOverview {
     pub connectors: Vec<ConnectorSummary>,
 }
@@ -137,6 +142,7 @@ pub struct ConnectorsOverview {
 /// `GET /api/health`: the only unauthenticated API route, so the dashboard can tell
 /// "helper not running" from "wrong pairing token".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub ok: bool,
     pub service: String,
@@ -145,6 +151,7 @@ pub struct Health {
 
 /// The `{"ok": true}` body the contract returns from actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ok {
     pub ok: bool,
 }
@@ -210,6 +217,7 @@ mod tests {
 /// written against it never meets one it does not know. A flow that ended without
 /// completing is `error`; why (failed, cancelled, expired) is its [`EndReason`], beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlowStatus {
     Pending,
@@ -237,6 +245,7 @@ impl FlowStatus {
 /// Why a flow ended without completing: the detail behind a session's `error` and a device
 /// flow's `expired`, so the contract's status words stay the only ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// Something went wrong; the message says what.
@@ -259,6 +268,7 @@ impl EndReason {
 
 /// `POST /api/connectors/{gdrive|onedrive}/remotes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartRemoteRequest {
     pub name: String,
     #[serde(default)]
@@ -267,6 +277,7 @@ pub struct StartRemoteRequest {
 
 /// The 202 answer that starts any session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionStarted {
     pub session_id: String,
     pub status: FlowStatus,
@@ -274,6 +285,7 @@ pub struct SessionStarted {
 
 /// `GET /api/connectors/{gdrive|onedrive}/remotes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteList {
     pub remotes: Vec<crate::rclone::Remote>,
 }
@@ -281,6 +293,7 @@ pub struct RemoteList {
 /// `GET /api/connectors/{gdrive|onedrive}/sessions/{id}`: every member always present
 /// (`null` when empty), as in the contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteSession {
     pub status: FlowStatus,
     pub auth_url: Option<String>,
@@ -299,6 +312,7 @@ pub struct RemoteSession {
 
 /// `POST …/sessions/{id}/submit`: the pasted redirect URL, query or bare code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmitCodeRequest {
     pub code: String,
 }

@@ -172,8 +172,17 @@ async fn drive_completes_when_the_browser_reaches_rclone_itself() {
     let foreign = redirect.replace("state=", "state=x");
     let (status, body) = rig.submit("gdrive", &id, &foreign).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("another sign-in"));
-    assert_eq!(rig.conf(), conf, "a paste after completion changed rclone.conf");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another sign-in")
+    );
+    assert_eq!(
+        rig.conf(),
+        conf,
+        "a paste after completion changed rclone.conf"
+    );
     // Reading a finished session never consumes it.
     let (_, again) = rig.session("gdrive", &id).await;
     assert_eq!(again["status"], "completed");

@@ -379,12 +379,14 @@ pub async fn claim_sign_in<S: Store, U>(
             &[key.into()],
         )
         .await?;
-    Ok(Claim::Refused(rows.first().map(|r| Refused {
-        status: r.text("status").unwrap_or_default(),
-        failure: r
-            .text("failure_code")
-            .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok())
-            .map(|code| ApiError::new(code, r.text("failure_message").unwrap_or_default())),
+    Ok(Claim::Refused(rows.first().map(|r| {
+        Refused {
+            status: r.text("status").unwrap_or_default(),
+            failure: r
+                .text("failure_code")
+                .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok())
+                .map(|code| ApiError::new(code, r.text("failure_message").unwrap_or_default())),
+        }
     })))
 }
 
@@ -395,7 +397,11 @@ pub async fn finish_sign_in<S: Store, U>(
     state: &str,
     outcome: Result<(), &ApiError>,
 ) {
-    let status = if outcome.is_ok() { "connected" } else { "failed" };
+    let status = if outcome.is_ok() {
+        "connected"
+    } else {
+        "failed"
+    };
     let _ = edge
         .store
         .execute(

@@ -235,7 +235,10 @@ fn oauth_exchange_connects_and_a_replay_never_exchanges_again() {
 fn exchange_after_the_callback_answers_the_connected_user() {
     let t = TestEdge::new();
     let (state, code) = t.approve();
-    assert_eq!(t.callback(&format!("code={code}&state={state}")).status, 200);
+    assert_eq!(
+        t.callback(&format!("code={code}&state={state}")).status,
+        200
+    );
     assert_eq!(t.fake.counters().code_exchanges, 1);
     let body = json!({"code": code, "state": state}).to_string();
     let (status, answer) = t.api("POST", "oauth/exchange", &body);
@@ -246,7 +249,11 @@ fn exchange_after_the_callback_answers_the_connected_user() {
     assert_eq!(t.fake.counters().token_errors, 0);
     // Disconnected since: the state no longer vouches for an account.
     assert_eq!(t.api("POST", "disconnect", "").0, 200);
-    assert_refused(t.api("POST", "oauth/exchange", &body), 409, "disconnected since");
+    assert_refused(
+        t.api("POST", "oauth/exchange", &body),
+        409,
+        "disconnected since",
+    );
     assert_eq!(t.fake.counters().code_exchanges, 1);
 }
 
