@@ -33,8 +33,7 @@ impl ApiError {
     }
 }
 
-/// The most a request body may hold: every body of the API is a few hundred bytes.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use patchbay_proto::error::BODY_LIMIT;
 
 /// The 405 for a route that only takes `allow` (e.g. `"GET, HEAD"`), with its `Allow` header.
 pub fn wrong_method(req: &EdgeRequest, allow: &'static str) -> EdgeResponse {
@@ -49,11 +48,7 @@ pub fn wrong_method(req: &EdgeRequest, allow: &'static str) -> EdgeResponse {
 
 /// The 413 for a body over [`BODY_LIMIT`].
 pub fn too_large() -> ApiError {
-    ApiError::payload_too_large(format!(
-        "The request body is larger than the {} KiB this API accepts; send only the fields \
-         the route takes.",
-        BODY_LIMIT / 1024
-    ))
+    ApiError::payload_too_large(patchbay_proto::error::body_too_large_message())
 }
 
 impl From<StoreError> for ApiError {

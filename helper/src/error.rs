@@ -44,9 +44,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The most a request body may hold. Every body of the Connectors API is a few hundred bytes
-/// (a name, a token, a pasted address); anything near this is a mistake or an attack.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use patchbay_proto::error::BODY_LIMIT;
 
 /// `axum::Json`, but a body that does not fit becomes an [`ApiError`] with the usual JSON
 /// body, and the Content-Type is not checked: a body that parses as JSON is accepted (the
@@ -78,11 +76,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
 
 /// The 413 for a body over [`BODY_LIMIT`].
 pub fn too_large() -> ApiError {
-    ApiError::payload_too_large(format!(
-        "The request body is larger than the {} KiB this API accepts; send only the fields \
-         the route takes.",
-        BODY_LIMIT / 1024
-    ))
+    ApiError::payload_too_large(patchbay_proto::error::body_too_large_message())
 }
 
 fn explain_rejection(rejection: &JsonRejection) -> String {

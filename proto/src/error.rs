@@ -6,6 +6,19 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most a request body may hold, in the helper and the edge alike: every body of the API
+/// is a few hundred bytes (a name, a token, a pasted address).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The message of the 413 for a body over [`BODY_LIMIT`].
+pub fn body_too_large_message() -> String {
+    format!(
+        "The request body is larger than the {} KiB this API accepts; send only the fields \
+         the route takes.",
+        BODY_LIMIT / 1024
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
