@@ -2,10 +2,10 @@
 //! sees next follows from the helper's answer alone. No Leptos, no browser, so they are
 //! unit-tested natively (`cargo test -p patchbay-app`).
 
-use patchbay_proto::api::{FlowStatus, RemoteSession};
+use patchbay_proto::api::{EndReason, FlowStatus, RemoteSession};
 use patchbay_proto::mcp::McpSession;
 use patchbay_proto::rclone::is_valid_remote_name;
-use patchbay_proto::tokens::DeviceStatus;
+use patchbay_proto::tokens::{DevicePoll, DeviceStatus};
 
 /// One step of a sign-in that ends with an authorization page (Drive, OneDrive, MCP).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub struct SessionView {
     pub auth_url: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Why it ended without completing (the status is then `error`).
+    #[serde(default)]
+    pub reason: Option<EndReason>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -55,6 +58,7 @@ impl From<RemoteSession> for SessionView {
             status: s.status,
             auth_url: s.auth_url,
             error: s.error,
+            reason: s.reason,
             note: s.note,
         }
     }
@@ -66,6 +70,7 @@ impl From<McpSession> for SessionView {
             status: s.status,
             auth_url: s.auth_url,
             error: s.error,
+            reason: s.reason,
             note: None,
         }
     }
@@ -85,13 +90,15 @@ pub fn step_of(s: &SessionView) -> Step {
         FlowStatus::Completed => Step::Completed {
             note: s.note.clone(),
         },
-        FlowStatus::Error => Step::Failed(s.error.clone().unwrap_or_else(|| {
-            "The sign-in failed without saying why. Start it again.".to_owned()
-        })),
-        FlowStatus::Cancelled => Step::Cancelled,
-        FlowStatus::Expired => Step::Failed(
-            "This sign-in took too long and expired. Start it again when you are ready.".into(),
-        ),
+        FlowStatus::Error => match s.reason {
+            Some(EndReason::Cancelled) => Step::Cancelled,
+            Some(EndReason::Expired) => Step::Failed(
+                "This sign-in took too long and expired. Start it again when you are ready.".into(),
+            ),
+            Some(EndReason::Failed) | None => Step::Failed(s.error.clone().unwrap_or_else(|| {
+                "The sign-in failed without saying why. Start it again.".to_owned()
+            })),
+        },
     }
 }
 
@@ -168,15 +175,19 @@ pub fn clock(secs: u64) -> String {
 pub const CANCELLED: &str = "Sign-in cancelled. Nothing was changed.";
 
 /// The sentence for a failed device flow (GitHub); `None` while it waits, once approved, and
-/// when cancelled (which every card reports the same way: [`CANCELLED`]).
-pub fn device_failure(status: DeviceStatus, message: Option<&str>) -> Option<String> {
-    let or = |default: &str| message.map(str::to_owned).unwrap_or_else(|| default.into());
-    match status {
-        DeviceStatus::Pending | DeviceStatus::Approved | DeviceStatus::Cancelled => None,
-        DeviceStatus::Expired => Some(or(
+/// when cancelled (which every card reports the same way: [`CANCELLED`]). A flow that can no
+/// longer be approved is `expired`; its `reason` tells a failure from a timeout.
+pub fn device_failure(poll: &DevicePoll) -> Option<String> {
+    let or = |default: &str| poll.message.clone().unwrap_or_else(|| default.into());
+    match (poll.status, poll.reason) {
+        (DeviceStatus::Pending | DeviceStatus::Approved, _) => None,
+        (DeviceStatus::Expired, Some(EndReason::Cancelled)) => None,
+        (DeviceStatus::Expired, Some(EndReason::Failed)) => {
+            Some(or("GitHub sign-in failed. Try again."))
+        }
+        (DeviceStatus::Expired, Some(EndReason::Expired) | None) => Some(or(
             "The code expired before it was approved. Get a new code and enter it at GitHub.",
         )),
-        DeviceStatus::Error => Some(or("GitHub sign-in failed. Try again.")),
     }
 }
 
@@ -261,6 +272,7 @@ mod tests {
             status,
             auth_url: Some("https://accounts.example/auth?x=1".into()),
             error: None,
+            reason: None,
             note: None,
         }
     }
@@ -287,8 +299,16 @@ mod tests {
         let mut failed = view(FlowStatus::Error);
         failed.error = Some("rclone exited".into());
         assert_eq!(step_of(&failed), Step::Failed("rclone exited".into()));
-        assert!(step_of(&view(FlowStatus::Expired)).is_finished());
-        assert!(step_of(&view(FlowStatus::Cancelled)).is_finished());
+        failed.reason = Some(EndReason::Failed);
+        assert_eq!(step_of(&failed), Step::Failed("rclone exited".into()));
+        // The contract's `error`, with the detail beside it.
+        let mut cancelled = view(FlowStatus::Error);
+        cancelled.error = Some("The sign-in was cancelled.".into());
+        cancelled.reason = Some(EndReason::Cancelled);
+        assert_eq!(step_of(&cancelled), Step::Cancelled);
+        let mut expired = view(FlowStatus::Error);
+        expired.reason = Some(EndReason::Expired);
+        assert!(matches!(step_of(&expired), Step::Failed(m) if m.contains("expired")));
         assert!(!step_of(&view(FlowStatus::AwaitingOauth)).is_finished());
         let mut done = view(FlowStatus::Completed);
         done.note = Some("drive looked up".into());
@@ -406,18 +426,34 @@ mod tests {
         assert_eq!(clock(61), "1:01");
         assert_eq!(clock(0), "0:00");
         assert_eq!(clock(3725), "1:02:05");
-        assert_eq!(device_failure(DeviceStatus::Pending, None), None);
+        let poll = |status, reason, message: Option<&str>| DevicePoll {
+            status,
+            reason,
+            message: message.map(str::to_owned),
+            user: None,
+        };
         assert_eq!(
-            device_failure(DeviceStatus::Cancelled, Some("by you")),
+            device_failure(&poll(DeviceStatus::Pending, None, None)),
             None
         );
+        let cancelled = poll(
+            DeviceStatus::Expired,
+            Some(EndReason::Cancelled),
+            Some("by you"),
+        );
+        assert_eq!(device_failure(&cancelled), None);
         assert!(
-            device_failure(DeviceStatus::Expired, None)
+            device_failure(&poll(DeviceStatus::Expired, None, None))
                 .unwrap()
                 .contains("expired")
         );
+        let failed = poll(
+            DeviceStatus::Expired,
+            Some(EndReason::Failed),
+            Some("gh is not installed"),
+        );
         assert_eq!(
-            device_failure(DeviceStatus::Error, Some("gh is not installed")).as_deref(),
+            device_failure(&failed).as_deref(),
             Some("gh is not installed")
         );
     }

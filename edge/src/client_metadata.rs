@@ -6,14 +6,14 @@
 use patchbay_proto::mcp::{CLIENT_METADATA_PATH, client_metadata_document};
 
 use crate::config::EdgeConfig;
-use crate::error::ApiError;
+use crate::error::wrong_method;
 use crate::http::{EdgeRequest, EdgeResponse};
 
 pub const PATH: &str = CLIENT_METADATA_PATH;
 
 pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
     if !matches!(req.method.as_str(), "GET" | "HEAD") {
-        return ApiError::bad_request("Use GET for this document.").into_response();
+        return wrong_method(req, "GET, HEAD");
     }
     let origin = config.public_url.as_deref().unwrap_or(&req.origin);
     let doc = client_metadata_document(&format!("{origin}{PATH}"));

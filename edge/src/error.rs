@@ -6,7 +6,7 @@
 
 use patchbay_proto::{ErrorBody, ErrorCode};
 
-use crate::http::EdgeResponse;
+use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
@@ -33,11 +33,29 @@ impl ApiError {
     }
 }
 
+pub use patchbay_proto::error::BODY_LIMIT;
+
+/// The 405 for a route that only takes `allow` (e.g. `"GET, HEAD"`), with its `Allow` header.
+pub fn wrong_method(req: &EdgeRequest, allow: &'static str) -> EdgeResponse {
+    let mut r = ApiError::method_not_allowed(format!(
+        "{} does not take {}; use {allow} (see the Connectors API).",
+        req.path, req.method
+    ))
+    .into_response();
+    r.set_header("allow", allow);
+    r
+}
+
+/// The 413 for a body over [`BODY_LIMIT`].
+pub fn too_large() -> ApiError {
+    ApiError::payload_too_large(patchbay_proto::error::body_too_large_message())
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if e.0.contains("no such table") {
+        if e.0.contains("no such table") || e.0.contains("no such column") {
             ApiError::unavailable(
-                "The edge's D1 tables are missing: run `npx wrangler d1 migrations apply DB \
+                "The edge's D1 tables are missing or old: run `npx wrangler d1 migrations apply DB \
                  --remote` in edge/ (or `--local` for wrangler dev).",
             )
         } else {

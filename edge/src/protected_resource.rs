@@ -5,14 +5,14 @@
 use patchbay_proto::oauth::ProtectedResourceMetadata;
 
 use crate::config::EdgeConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, wrong_method};
 use crate::http::{EdgeRequest, EdgeResponse};
 
 pub const PATH: &str = "/.well-known/oauth-protected-resource";
 
 pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
     if !matches!(req.method.as_str(), "GET" | "HEAD") {
-        return ApiError::bad_request("Use GET for this document.").into_response();
+        return wrong_method(req, "GET, HEAD");
     }
     let resource = config
         .public_url

@@ -1,7 +1,7 @@
 //! Which route a request is for and who may call it; every route's work is in the module
 //! it names. Generic over the [`Store`] and [`Upstream`] seams, so it runs natively in tests.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, BODY_LIMIT, too_large};
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
@@ -11,6 +11,9 @@ pub async fn route<S: Store, U: Upstream>(
     req: &EdgeRequest,
     edge: &Edge<'_, S, U>,
 ) -> EdgeResponse {
+    if req.body.len() > BODY_LIMIT {
+        return too_large().into_response();
+    }
     match req.path.as_str() {
         protected_resource::PATH => protected_resource::serve(req, edge.config),
         client_metadata::PATH => client_metadata::serve(req, edge.config),
@@ -65,13 +68,42 @@ mod tests {
     use crate::testing::{EDGE_TOKEN, TestEdge, assert_refused, get};
 
     #[test]
-    fn unknown_routes_get_a_json_404_and_wrong_methods_a_400() {
+    fn unknown_routes_get_a_json_404_and_wrong_methods_a_json_405() {
         let t = TestEdge::new();
-        let r = t.send(get("/api/nope"));
-        assert_eq!(r.status, 404);
-        let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(body.error, ErrorCode::NotFound);
-        assert_refused(t.api("GET", "token", ""), 400, "not supported");
+        for path in ["/api/nope", "/", "/api/connectors/vercel/%FF%FE"] {
+            let r = t.send(get(path));
+            assert_eq!(r.status, 404, "{path}");
+            let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body.error, ErrorCode::NotFound);
+        }
+        assert_refused(t.api("GET", "token", ""), 405, "use POST");
+        assert_refused(t.api("DELETE", "status", ""), 405, "use GET");
+        for (method, path, allow) in [
+            ("GET", "/api/connectors/vercel/oauth/exchange", "POST"),
+            ("POST", protected_resource::PATH, "GET, HEAD"),
+            ("PUT", client_metadata::PATH, "GET, HEAD"),
+            ("POST", vercel::callback::PATH, "GET"),
+        ] {
+            let r = t.send(EdgeRequest {
+                method: method.into(),
+                authorization: Some(format!("Bearer {EDGE_TOKEN}")),
+                ..get(path)
+            });
+            assert_eq!(r.status, 405, "{method} {path}");
+            assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+            let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body.error, ErrorCode::MethodNotAllowed);
+        }
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_a_json_413_and_changes_nothing() {
+        let t = TestEdge::new();
+        let token = "x".repeat(crate::error::BODY_LIMIT);
+        let body = serde_json::json!({ "token": token }).to_string();
+        assert_refused(t.api("POST", "token", &body), 413, "KiB");
+        assert_eq!(t.api("GET", "status", "").1["connected"], false);
+        assert_eq!(t.fake.counters().user_requests, 0);
     }
 
     #[test]

@@ -9,13 +9,34 @@ use worker::{
 
 use crate::Edge;
 use crate::config::{EdgeConfig, EdgeSecrets};
+use crate::error::ApiError;
 use crate::http::EdgeRequest;
 use crate::router;
 use crate::store::{Row, SqlValue, Store, StoreError};
 use crate::upstream::{Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    // However the adaptation fails, the answer is the one JSON error shape, never the
+    // runtime's plain-text 500.
+    match serve(req, env).await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            let out = ApiError::internal(format!(
+                "The edge could not handle this request ({e}); try again, and check \
+                 `npx wrangler tail` if it keeps failing."
+            ))
+            .into_response();
+            let headers = Headers::new();
+            headers.set("content-type", "application/json")?;
+            Ok(Response::from_bytes(out.body)?
+                .with_status(out.status)
+                .with_headers(headers))
+        }
+    }
+}
+
+async fn serve(mut req: Request, env: Env) -> Result<Response> {
     let lookup = |name: &str| env.var(name).ok().map(|v| v.to_string());
     let config = EdgeConfig::from_vars(lookup);
     let secrets = EdgeSecrets::from_vars(lookup);

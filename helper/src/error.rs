@@ -2,11 +2,15 @@
 //! body (`patchbay_proto::ErrorBody`) here, and nowhere else.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody, JsonRejection};
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use patchbay_proto::{ErrorBody, ErrorCode};
+
+use crate::engine::text::quote_input;
 
 /// An API failure: a stable code and a sentence for people. The message must never contain
 /// a secret; constructors take already-redacted text.
@@ -47,27 +51,48 @@ impl IntoResponse for ApiError {
     }
 }
 
+pub use patchbay_proto::error::BODY_LIMIT;
+
 /// `axum::Json`, but a body that does not fit becomes an [`ApiError`] with the usual JSON
-/// body. The message never quotes the body: it may hold a token pasted in the wrong field.
+/// body, and the Content-Type is not checked: a body that parses as JSON is accepted (the
+/// seed's clients send `fetch` bodies without one; the pairing token and the Origin
+/// allowlist are what stop cross-site requests). The message never quotes the body: it may
+/// hold a token pasted in the wrong field.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                    too_large()
+                }
+                _ => ApiError::bad_request(
+                    "The request body could not be read; send it again in one piece.",
+                ),
+            })?;
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(ApiError::bad_request(explain_rejection(&rejection))),
         }
     }
 }
 
+/// The 413 for a body over [`BODY_LIMIT`].
+pub fn too_large() -> ApiError {
+    ApiError::payload_too_large(patchbay_proto::error::body_too_large_message())
+}
+
 fn explain_rejection(rejection: &JsonRejection) -> String {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            "Send the body as JSON with the header Content-Type: application/json.".into()
+        JsonRejection::JsonSyntaxError(_) => {
+            "The request body is not valid JSON; send a JSON object (see the Connectors API \
+             for the route's fields)."
+                .into()
         }
-        JsonRejection::JsonSyntaxError(_) => "The request body is not valid JSON.".into(),
         JsonRejection::JsonDataError(e) => {
             // serde's "missing field `x`" and "unknown field `x`" name fields, never values.
             let detail = e.body_text();
@@ -81,6 +106,53 @@ fn explain_rejection(rejection: &JsonRejection) -> String {
                     .into(),
             }
         }
-        _ => "The request body could not be read.".into(),
+        _ => "The request body could not be read as JSON; send a JSON object.".into(),
+    }
+}
+
+/// Gives the refusals that axum and tower write themselves (405 with an empty body, a path
+/// segment that is not UTF-8 as plain text, 404 outside the API, 413 from the body limit) the
+/// one JSON shape, so a client never meets an error it cannot parse. JSON answers pass
+/// untouched. axum adds a 405's `Allow` header after every layer has run, so the message
+/// points at it rather than naming the methods.
+pub async fn json_refusals(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    refusal(status, &method, &path).into_response()
+}
+
+/// The sentence for a refusal the router wrote without one.
+pub fn refusal(status: StatusCode, method: &Method, path: &str) -> ApiError {
+    let path = quote_input(path);
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(format!(
+            "{path} does not take {method}; use a method from the Allow header (the Connectors \
+             API lists each route's)."
+        )),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        StatusCode::NOT_FOUND => ApiError::not_found(format!(
+            "There is nothing at {path}. See the Connectors API for the routes Patchbay serves."
+        )),
+        StatusCode::BAD_REQUEST => ApiError::bad_request(format!(
+            "The address {path} could not be read: a path segment or query parameter is not \
+             UTF-8 once percent-decoded. Percent-encode names as UTF-8."
+        )),
+        other => ApiError::new(
+            ErrorCode::for_status(other.as_u16()),
+            format!(
+                "The request to {path} was refused ({other}); check it against the Connectors \
+                 API and send it again."
+            ),
+        ),
     }
 }

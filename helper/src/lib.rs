@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod engine;
 pub mod error;
 pub mod logging;
+pub mod openapi;
 pub mod pairing;
 
 use std::sync::Arc;
@@ -107,8 +108,9 @@ fn sweep_stale_temp_files(config: &Config) {
 
 /// The helper's whole HTTP surface: every connector's `routes()`, behind the front door.
 ///
-/// Layers, outermost first: Host/Origin guard (every request, static files included), CORS
-/// for allowed origins, then the pairing-token check on every `/api` route but `/api/health`.
+/// Layers, outermost first: the refusals axum writes itself get the JSON error shape, the
+/// Host/Origin guard (every request, static files included), CORS for allowed origins, the
+/// body limit, then the pairing-token check on every `/api` route but `/api/health`.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .merge(connectors::overview::routes())
@@ -125,6 +127,8 @@ pub fn app(state: AppState) -> Router {
 
     let mut router = Router::new()
         .route("/api/health", get(health))
+        // It holds no secret: a client may read it before pairing.
+        .route("/api/openapi.json", get(openapi_json))
         .merge(protected)
         .with_state(state.clone());
 
@@ -133,11 +137,13 @@ pub fn app(state: AppState) -> Router {
     }
 
     router
+        .layer(axum::extract::DefaultBodyLimit::max(error::BODY_LIMIT))
         .layer(security::cors_layer(state.config()))
         .layer(axum::middleware::from_fn_with_state(
             state,
             security::guard_host_and_origin,
         ))
+        .layer(axum::middleware::from_fn(error::json_refusals))
 }
 
 async fn health() -> axum::Json<Health> {
@@ -146,6 +152,10 @@ async fn health() -> axum::Json<Health> {
         service: "patchbay-helper".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(openapi::document())
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {

@@ -349,3 +349,153 @@ async fn unknown_sessions_are_404s_that_echo_no_control_characters_and_no_long_i
         );
     }
 }
+
+/// Asserts the one error shape, `{"ok": false, "error", "message"}`, and nothing else.
+fn assert_error_shape(what: &str, status: StatusCode, body: &serde_json::Value, code: &str) {
+    assert_eq!(body["ok"], false, "{what}: {status} {body}");
+    assert_eq!(body["error"], code, "{what}: {body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.ends_with('.'), "{what}: no sentence: {body}");
+    assert_eq!(body.as_object().unwrap().len(), 3, "{what}: {body}");
+}
+
+fn raw(method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, HOST)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    if let Some(ct) = content_type {
+        req = req.header(header::CONTENT_TYPE, ct);
+    }
+    req.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_json_405_that_names_the_right_one() {
+    let f = TestApp::new(|_| {});
+    for (method, path, allowed) in [
+        (Method::PUT, "/api/connectors/gdrive/remotes", "POST"),
+        (Method::GET, "/api/connectors/github/token", "POST"),
+        (Method::DELETE, "/api/connectors/manus/status", "GET"),
+        (Method::POST, "/api/health", "GET"),
+    ] {
+        let (status, headers, body) = f.send(raw(method.clone(), path, None, vec![])).await;
+        let what = format!("{method} {path}");
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{what}: {body}");
+        assert_error_shape(&what, status, &body, "method_not_allowed");
+        assert!(
+            body["message"].as_str().unwrap().contains("Allow header"),
+            "{what}: {body}"
+        );
+        let allow = headers[header::ALLOW].to_str().unwrap();
+        assert!(allow.contains(allowed), "{what}: Allow: {allow}");
+    }
+}
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_is_a_json_400() {
+    let f = TestApp::new(|_| {});
+    for (method, path) in [
+        (Method::DELETE, "/api/connectors/gdrive/remotes/%FF%FE"),
+        (Method::GET, "/api/connectors/onedrive/sessions/%C3%28"),
+        (Method::GET, "/api/connectors/mcp/sessions/a%80b"),
+    ] {
+        let (status, _, body) = f.send(raw(method.clone(), path, None, vec![])).await;
+        let what = format!("{method} {path}");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_error_shape(&what, status, &body, "bad_request");
+        assert!(
+            body["message"].as_str().unwrap().contains("UTF-8"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_json_413_and_changes_nothing() {
+    let f = TestApp::new(|_| {});
+    let token = "x".repeat(patchbay_helper::error::BODY_LIMIT + 1);
+    let body = serde_json::json!({ "token": token })
+        .to_string()
+        .into_bytes();
+    for ct in [Some("application/json"), None] {
+        let req = raw(
+            Method::POST,
+            "/api/connectors/manus/token",
+            ct,
+            body.clone(),
+        );
+        let (status, _, answer) = f.send(req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+        assert_error_shape("413", status, &answer, "payload_too_large");
+        assert!(!answer.to_string().contains("xxxx"), "the body was echoed");
+    }
+    assert!(
+        !f.tokens_file().exists(),
+        "a refused body wrote mcp-tokens.json"
+    );
+}
+
+#[tokio::test]
+async fn a_json_body_is_read_whatever_its_content_type() {
+    let f = TestApp::new(|_| {});
+    // A remote name the route refuses: the answer is about the name, so the body was read.
+    let body = br#"{"name": "no spaces allowed"}"#.to_vec();
+    for ct in [
+        None,
+        Some("text/plain;charset=UTF-8"),
+        Some("application/json"),
+    ] {
+        let req = raw(
+            Method::POST,
+            "/api/connectors/gdrive/remotes",
+            ct,
+            body.clone(),
+        );
+        let (status, _, answer) = f.send(req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{ct:?}: {answer}");
+        assert_error_shape("bad name", status, &answer, "bad_request");
+        let message = answer["message"].as_str().unwrap();
+        assert!(!message.contains("Content-Type"), "{ct:?}: {message}");
+        assert!(message.contains("name"), "{ct:?}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_json_400s_that_say_what_to_send() {
+    let f = TestApp::new(|_| {});
+    for (body, says) in [
+        (&b"{not json"[..], "not valid JSON"),
+        (b"", "not valid JSON"),
+        (br#"{"token": 42}"#, "wrong type"),
+        (br#"{"tokn": "manus_x"}"#, "missing field"),
+        (br#"{"token": ["manus_x"]}"#, "wrong type"),
+    ] {
+        let req = raw(
+            Method::POST,
+            "/api/connectors/manus/token",
+            Some("application/json"),
+            body.to_vec(),
+        );
+        let (status, _, answer) = f.send(req).await;
+        let what = String::from_utf8_lossy(body).into_owned();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {answer}");
+        assert_error_shape(&what, status, &answer, "bad_request");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{what}: {answer}"
+        );
+    }
+    assert!(!f.tokens_file().exists());
+}
+
+#[tokio::test]
+async fn unknown_routes_outside_the_api_are_json_404s_too() {
+    let f = TestApp::new(|_| {});
+    for path in ["/nope", "/api", "/callback"] {
+        let (status, _, body) = f.send(get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_error_shape(path, status, &body, "not_found");
+    }
+}

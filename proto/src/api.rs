@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every connector Patchbay knows, in the order the dashboard shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectorId {
     Gdrive,
@@ -16,6 +17,7 @@ pub enum ConnectorId {
 
 /// Which part of Patchbay serves a connector's routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ServedBy {
     /// The native helper (`patchbay serve`), reached at the paired address.
@@ -83,6 +85,7 @@ impl ConnectorId {
 
 /// One entry of `GET /api/connectors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorSummary {
     pub id: ConnectorId,
     pub name: String,
@@ -117,6 +120,7 @@ impl ConnectorSummary {
 
 /// A connector that needs configuring before it can sign anyone in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetupNeeded {
     /// One sentence: what setting it up unlocks, and what to do.
     pub message: String,
@@ -130,6 +134,7 @@ pub struct SetupNeeded {
 
 /// `GET /api/connectors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorsOverview {
     pub connectors: Vec<ConnectorSummary>,
 }
@@ -137,6 +142,7 @@ pub struct ConnectorsOverview {
 /// `GET /api/health`: the only unauthenticated API route, so the dashboard can tell
 /// "helper not running" from "wrong pairing token".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub ok: bool,
     pub service: String,
@@ -145,6 +151,7 @@ pub struct Health {
 
 /// The `{"ok": true}` body the contract returns from actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ok {
     pub ok: bool,
 }
@@ -168,16 +175,24 @@ mod tests {
     }
 
     #[test]
-    fn flow_status_names_match_the_wire() {
-        for s in [
+    fn flow_status_names_match_the_wire_and_are_the_contracts_four() {
+        let words: Vec<&str> = [
             FlowStatus::Pending,
             FlowStatus::AwaitingOauth,
             FlowStatus::Completed,
             FlowStatus::Error,
-            FlowStatus::Cancelled,
-            FlowStatus::Expired,
-        ] {
+        ]
+        .into_iter()
+        .map(|s| {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            s.as_str()
+        })
+        .collect();
+        // Seed 003: "pending" | "awaiting_oauth" | "completed" | "error".
+        assert_eq!(words, ["pending", "awaiting_oauth", "completed", "error"]);
+        assert!(serde_json::from_str::<FlowStatus>(r#""cancelled""#).is_err());
+        for r in [EndReason::Failed, EndReason::Cancelled, EndReason::Expired] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
 
@@ -198,18 +213,17 @@ mod tests {
     }
 }
 
-/// Where a long-running sign-in stands. `cancelled` and `expired` are reported where that is
-/// the truth; the contract's four (`pending`, `awaiting_oauth`, `completed`, `error`) cover
-/// every other moment.
+/// Where a long-running sign-in stands: exactly the contract's four words, so a client
+/// written against it never meets one it does not know. A flow that ended without
+/// completing is `error`; why (failed, cancelled, expired) is its [`EndReason`], beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlowStatus {
     Pending,
     AwaitingOauth,
     Completed,
     Error,
-    Cancelled,
-    Expired,
 }
 
 impl FlowStatus {
@@ -220,21 +234,41 @@ impl FlowStatus {
             FlowStatus::AwaitingOauth => "awaiting_oauth",
             FlowStatus::Completed => "completed",
             FlowStatus::Error => "error",
-            FlowStatus::Cancelled => "cancelled",
-            FlowStatus::Expired => "expired",
         }
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            FlowStatus::Completed | FlowStatus::Error | FlowStatus::Cancelled | FlowStatus::Expired
-        )
+        matches!(self, FlowStatus::Completed | FlowStatus::Error)
+    }
+}
+
+/// Why a flow ended without completing: the detail behind a session's `error` and a device
+/// flow's `expired`, so the contract's status words stay the only ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Something went wrong; the message says what.
+    Failed,
+    /// Someone cancelled it (Cancel, or the helper stopping).
+    Cancelled,
+    /// It ran out of time before the person finished.
+    Expired,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Failed => "failed",
+            EndReason::Cancelled => "cancelled",
+            EndReason::Expired => "expired",
+        }
     }
 }
 
 /// `POST /api/connectors/{gdrive|onedrive}/remotes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartRemoteRequest {
     pub name: String,
     #[serde(default)]
@@ -243,6 +277,7 @@ pub struct StartRemoteRequest {
 
 /// The 202 answer that starts any session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionStarted {
     pub session_id: String,
     pub status: FlowStatus,
@@ -250,6 +285,7 @@ pub struct SessionStarted {
 
 /// `GET /api/connectors/{gdrive|onedrive}/remotes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteList {
     pub remotes: Vec<crate::rclone::Remote>,
 }
@@ -257,12 +293,17 @@ pub struct RemoteList {
 /// `GET /api/connectors/{gdrive|onedrive}/sessions/{id}`: every member always present
 /// (`null` when empty), as in the contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteSession {
     pub status: FlowStatus,
     pub auth_url: Option<String>,
     pub needs_manual_code: bool,
     pub remote_name: String,
     pub error: Option<String>,
+    /// Why the sign-in ended without completing (`status` is then `error`); `null` otherwise.
+    /// Patchbay's addition.
+    #[serde(default)]
+    pub reason: Option<EndReason>,
     /// Something the user should know about a completed sign-in (e.g. OneDrive's drive could
     /// not be looked up). Patchbay's addition.
     #[serde(default)]
@@ -271,6 +312,7 @@ pub struct RemoteSession {
 
 /// `POST …/sessions/{id}/submit`: the pasted redirect URL, query or bare code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmitCodeRequest {
     pub code: String,
 }

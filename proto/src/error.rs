@@ -6,7 +6,21 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most a request body may hold, in the helper and the edge alike: every body of the API
+/// is a few hundred bytes (a name, a token, a pasted address).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The message of the 413 for a body over [`BODY_LIMIT`].
+pub fn body_too_large_message() -> String {
+    format!(
+        "The request body is larger than the {} KiB this API accepts; send only the fields \
+         the route takes.",
+        BODY_LIMIT / 1024
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -42,9 +56,39 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
         }
     }
+
+    /// The code for an HTTP status a router or a runtime chose without one (a 405, a 413):
+    /// the code whose status it is, else `bad_request` for a 4xx and `internal` for a 5xx.
+    pub fn for_status(status: u16) -> ErrorCode {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.http_status() == status)
+            .unwrap_or(if status >= 500 {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::BadRequest
+            })
+    }
+
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::Upstream,
+        ErrorCode::Unavailable,
+        ErrorCode::InsufficientStorage,
+        ErrorCode::Internal,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub ok: bool,
     pub error: ErrorCode,
@@ -104,6 +148,15 @@ mod tests {
             serde_json::json!({"ok": false, "error": "conflict", "message": "Port 53682 is in use."})
         );
         assert_eq!(ErrorCode::Conflict.http_status(), 409);
+    }
+
+    #[test]
+    fn a_bare_status_finds_its_code() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::for_status(code.http_status()), code);
+        }
+        assert_eq!(ErrorCode::for_status(418), ErrorCode::BadRequest);
+        assert_eq!(ErrorCode::for_status(504), ErrorCode::Internal);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One `[section]` of rclone.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Remote {
     pub name: String,
     /// rclone's backend name: `drive`, `onedrive`, …

@@ -75,6 +75,20 @@ pub fn random_urlsafe(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// In the OpenAPI document a secret is a plain string the client sends (never one it reads).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .write_only(true)
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Secret {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

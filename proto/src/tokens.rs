@@ -14,12 +14,14 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// `POST /api/connectors/{github|manus|vercel}/token`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SaveTokenRequest {
     pub token: Secret,
 }
 
 /// A GitHub account as Patchbay reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GithubUser {
     pub login: String,
     pub id: u64,
@@ -29,6 +31,7 @@ pub struct GithubUser {
 
 /// `POST /api/connectors/github/token` and `…/reconnect` on success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GithubSaved {
     pub ok: bool,
     pub user: GithubUser,
@@ -39,6 +42,7 @@ pub struct GithubSaved {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 // `default` on `Option<U>` would otherwise make serde demand `U: Default` to read one.
 #[serde(bound(deserialize = "U: Deserialize<'de>"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenStatus<U> {
     pub connected: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +120,7 @@ pub fn check_manus_key_shape(key: &str) -> Result<(), String> {
 
 /// `POST /api/connectors/github/cli/start`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceStart {
     pub session_id: String,
     pub user_code: String,
@@ -124,22 +129,26 @@ pub struct DeviceStart {
     pub expires_in: u64,
 }
 
-/// Where a device flow stands. The contract's three (`pending`, `approved`, `expired`), plus
-/// `error` and `cancelled` where that is the truth.
+/// Where a device flow stands: exactly the contract's three words. A flow that can no
+/// longer be approved (it failed, was cancelled or ran out of time) is `expired`; why is its
+/// `reason`, and `message` says it in a sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     Pending,
     Approved,
     Expired,
-    Error,
-    Cancelled,
 }
 
 /// `POST /api/connectors/github/cli/poll`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DevicePoll {
     pub status: DeviceStatus,
+    /// Why an `expired` flow ended (Patchbay's addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::api::EndReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +157,7 @@ pub struct DevicePoll {
 
 /// Body of `poll` and `cancel`. `wait` (seconds) makes `poll` a long-poll.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceSessionRequest {
     pub session_id: String,
     #[serde(default)]
@@ -164,6 +174,7 @@ pub struct SaveTokenBody<'a> {
 /// A Vercel account as the edge reports it (status, token save, OAuth exchange), read from
 /// Vercel's `GET /v2/user` (older accounts say `uid`). `email` is `null` when unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VercelAccount {
     #[serde(alias = "uid")]
     pub id: String,
@@ -175,6 +186,7 @@ pub struct VercelAccount {
 /// `GET /api/connectors/vercel/status`: the token connectors' status, plus when an OAuth
 /// access token expires (the edge refreshes it before then).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VercelStatus {
     #[serde(flatten)]
     pub token: TokenStatus<VercelAccount>,
@@ -184,6 +196,7 @@ pub struct VercelStatus {
 
 /// `POST /api/connectors/vercel/token`, `…/reconnect` and `…/oauth/exchange` on success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VercelSaved {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +205,7 @@ pub struct VercelSaved {
 
 /// `GET /api/connectors/vercel/oauth/start`: open `authorize_url` in a new tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthStartResponse {
     pub authorize_url: String,
     pub state: String,
@@ -201,6 +215,7 @@ pub struct OAuthStartResponse {
 /// `POST /api/connectors/vercel/oauth/exchange`, when the provider sent the person back to
 /// the dashboard (`?code=…&state=…`) instead of the edge's `/callback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthExchangeRequest {
     pub code: String,
     pub state: String,

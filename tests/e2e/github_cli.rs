@@ -137,6 +137,7 @@ async fn an_expired_code_is_reported_as_expired() {
     let started = rig.start_flow().await;
     let done = rig.settle(started["session_id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "expired", "{done}");
+    assert_eq!(done["reason"], "expired", "{done}");
     assert!(done["message"].as_str().unwrap().contains("expired"));
     rig.assert_no_gh();
 }
@@ -147,7 +148,9 @@ async fn a_denial_is_an_error_that_says_so() {
     let started = rig.start_flow().await;
     rig.github.deny(started["user_code"].as_str().unwrap());
     let done = rig.settle(started["session_id"].as_str().unwrap()).await;
-    assert_eq!(done["status"], "error", "{done}");
+    // The contract's words are pending | approved | expired; the detail is `reason`.
+    assert_eq!(done["status"], "expired", "{done}");
+    assert_eq!(done["reason"], "failed", "{done}");
     assert!(
         done["message"].as_str().unwrap().contains("declined"),
         "{done}"
@@ -162,7 +165,8 @@ async fn slow_down_that_gh_cannot_handle_is_explained() {
     rig.github.slow_down_first_poll(true);
     let started = rig.start_flow().await;
     let done = rig.settle(started["session_id"].as_str().unwrap()).await;
-    assert_eq!(done["status"], "error", "{done}");
+    assert_eq!(done["status"], "expired", "{done}");
+    assert_eq!(done["reason"], "failed", "{done}");
     assert!(
         done["message"]
             .as_str()
@@ -189,7 +193,8 @@ async fn cancel_mid_flow_kills_gh_and_a_new_start_begins_afresh() {
     assert_eq!((status, body), (200, json!({"ok": true})));
     rig.assert_no_gh();
     let (_, polled) = rig.poll(id, None).await;
-    assert_eq!(polled["status"], "cancelled");
+    assert_eq!(polled["status"], "expired", "{polled}");
+    assert_eq!(polled["reason"], "cancelled", "{polled}");
     let second = rig.start_flow().await;
     assert_ne!(second["session_id"], first["session_id"]);
     let (status, _) = rig.poll("gh-cli-nope", None).await;

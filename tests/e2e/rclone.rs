@@ -174,6 +174,25 @@ async fn drive_completes_when_the_browser_reaches_rclone_itself() {
 
     let done = rig.wait_change("gdrive", &id, "awaiting_oauth").await;
     assert_eq!(done["status"], "completed", "{done}");
+    // The contract's client pastes the address anyway: that is a success, not a 409, and no
+    // second code reaches anyone. Another sign-in's address is still refused.
+    let conf = rig.conf();
+    let (status, body) = rig.submit("gdrive", &id, &redirect).await;
+    assert_eq!((status, body), (200, json!({"ok": true})));
+    let foreign = redirect.replace("state=", "state=x");
+    let (status, body) = rig.submit("gdrive", &id, &foreign).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another sign-in")
+    );
+    assert_eq!(
+        rig.conf(),
+        conf,
+        "a paste after completion changed rclone.conf"
+    );
     // Reading a finished session never consumes it.
     let (_, again) = rig.session("gdrive", &id).await;
     assert_eq!(again["status"], "completed");
@@ -324,7 +343,9 @@ async fn cancel_kills_rclone_and_leaves_rclone_conf_as_it_was() {
     assert_eq!((status, body), (200, json!({"ok": true})));
     assert_gone(&pgids);
     let (_, s) = rig.session("gdrive", &id).await;
-    assert_eq!(s["status"], "cancelled");
+    // The contract's four words only: a cancelled sign-in is an `error` whose reason says so.
+    assert_eq!(s["status"], "error", "{s}");
+    assert_eq!(s["reason"], "cancelled", "{s}");
     assert_eq!(rig.conf(), original);
 
     // The port is free again at once; a forced re-sign-in keeps the remote's other options.
@@ -366,6 +387,7 @@ async fn a_refused_code_is_an_error_the_user_can_read_and_rclone_is_gone() {
     );
     let (_, s) = rig.session("gdrive", &id).await;
     assert_eq!(s["status"], "error");
+    assert_eq!(s["reason"], "failed", "{s}");
     assert_gone(&pgids);
     assert!(rig.conf().is_empty());
 }

@@ -9,6 +9,7 @@
 //! - `test`: setup + build, then every test (unit, API, wasm checks, end-to-end).
 //! - `bench`: setup + build, then the benchmarks (`bench/`), which write BENCHMARKS.md.
 //! - `install`: the helper binary (`patchbay`) onto PATH, with `cargo install`.
+//! - `openapi`: rewrite `docs/openapi.json` from the code (the test that compares them).
 
 mod bench;
 mod dev;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
             .and_then(|()| tools::build())
             .and_then(|()| bench::bench(&args[1..])),
         "install" => install::install(&args[1..]),
+        "openapi" => tools::openapi(),
         "help" | "--help" | "-h" => {
             print!("{}", HELP);
             Ok(())
@@ -66,6 +68,8 @@ usage: cargo xtask <job>
   bench   measure the helper, the flows, MCP, the dashboard and the edge against
           same-run baselines; writes BENCHMARKS.md, fails when a budget is missed
           (`--only helper,rclone,mcp,dashboard,edge` runs some areas)
+  openapi rewrite docs/openapi.json from the code (helper/tests/openapi.rs keeps them
+          equal)
   logos   write the providers' logos (from node_modules) as the dashboard's SVG sprite;
           Trunk runs it before every build
   install install the helper (`patchbay`) with `cargo install --locked --path helper`

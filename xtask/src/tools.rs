@@ -297,6 +297,24 @@ pub fn build_worker() -> Result {
     run(worker)
 }
 
+/// `docs/openapi.json` from the code: the test that keeps them equal, told to write it.
+pub fn openapi() -> Result {
+    let mut c = cmd("cargo");
+    c.args([
+        "test",
+        "--quiet",
+        "-p",
+        "patchbay-helper",
+        "--test",
+        "openapi",
+    ])
+    .arg("the_committed_copy_is_the_generated_document")
+    .env("PATCHBAY_WRITE_OPENAPI", "1");
+    run(c)?;
+    eprintln!("xtask: wrote docs/openapi.json");
+    Ok(())
+}
+
 pub fn test(cargo_test_args: &[String]) -> Result {
     check_proto_is_portable()?;
     let mut c = cmd("cargo");

@@ -1,7 +1,7 @@
 //! GitHub: the `gh` device flow (a code to enter at GitHub) or a personal access token.
 
 use leptos::prelude::*;
-use patchbay_proto::api::{ConnectorId, Ok as OkBody};
+use patchbay_proto::api::{ConnectorId, EndReason, Ok as OkBody};
 use patchbay_proto::tokens::{
     DevicePoll, DeviceSessionRequest, DeviceStart, DeviceStatus, GithubUser, TokenStatus,
     check_github_token_shape,
@@ -149,11 +149,11 @@ fn DeviceCode(
                         on_approved.run(p.user.map(|u| u.login).unwrap_or_default());
                         return;
                     }
-                    Ok(p) if p.status == DeviceStatus::Cancelled => {
+                    Ok(p) if p.reason == Some(EndReason::Cancelled) => {
                         end(Ended::Cancelled);
                         return;
                     }
-                    Ok(p) => device_failure(p.status, p.message.as_deref()),
+                    Ok(p) => device_failure(&p),
                     Err(ApiFailure::Unreachable) => {
                         client.until_online().await;
                         continue;

@@ -3,7 +3,7 @@
 
 use super::{CompleteError, FirstOutcome, complete};
 use crate::Edge;
-use crate::error::ApiError;
+use crate::error::wrong_method;
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
@@ -15,7 +15,7 @@ pub async fn serve<S: Store, U: Upstream>(
     edge: &Edge<'_, S, U>,
 ) -> EdgeResponse {
     if req.method != "GET" {
-        return ApiError::bad_request("Use GET for the OAuth callback.").into_response();
+        return wrong_method(req, "GET");
     }
     let mut code = None;
     let mut state = None;

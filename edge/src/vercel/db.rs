@@ -333,8 +333,15 @@ pub enum Claim {
     /// It was pending and unexpired, and is now the caller's to complete.
     Claimed(ClaimedSignIn),
     /// It cannot be claimed. Its status (`pending`: expired; `exchanging`, `connected`,
-    /// `failed`: used), or `None`: it was never started here.
-    Refused(Option<String>),
+    /// `failed`: used) and, for `failed`, why; or `None`: it was never started here.
+    Refused(Option<Refused>),
+}
+
+/// A sign-in that can no longer be claimed.
+pub struct Refused {
+    pub status: String,
+    /// The first attempt's failure, when it failed.
+    pub failure: Option<ApiError>,
 }
 
 /// Claims a pending, unexpired sign-in atomically (`pending` → `exchanging`), so a reload or
@@ -367,17 +374,34 @@ pub async fn claim_sign_in<S: Store, U>(
     let rows = edge
         .store
         .query(
-            "SELECT status FROM oauth_states WHERE state_key = ?1",
+            "SELECT status, failure_code, failure_message FROM oauth_states \
+             WHERE state_key = ?1",
             &[key.into()],
         )
         .await?;
-    Ok(Claim::Refused(rows.first().and_then(|r| r.text("status"))))
+    Ok(Claim::Refused(rows.first().map(|r| {
+        Refused {
+            status: r.text("status").unwrap_or_default(),
+            failure: r
+                .text("failure_code")
+                .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok())
+                .map(|code| ApiError::new(code, r.text("failure_message").unwrap_or_default())),
+        }
+    })))
 }
 
-/// Records how a claimed sign-in ended and wipes its verifier. Best effort: the outcome only
-/// serves to explain a replay.
-pub async fn finish_sign_in<S: Store, U>(edge: &Edge<'_, S, U>, state: &str, connected: bool) {
-    let status = if connected { "connected" } else { "failed" };
+/// Records how a claimed sign-in ended (and why it failed) and wipes its verifier. Best
+/// effort: the outcome only serves to answer a replay.
+pub async fn finish_sign_in<S: Store, U>(
+    edge: &Edge<'_, S, U>,
+    state: &str,
+    outcome: Result<(), &ApiError>,
+) {
+    let status = if outcome.is_ok() {
+        "connected"
+    } else {
+        "failed"
+    };
     let _ = edge
         .store
         .execute(
@@ -386,6 +410,25 @@ pub async fn finish_sign_in<S: Store, U>(edge: &Edge<'_, S, U>, state: &str, con
             &[state_key(state).into(), status.into()],
         )
         .await;
+    if let Err(failure) = outcome {
+        // Its own statement, so a D1 without migration 0002 still records the status.
+        let code = serde_json::to_value(failure.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = edge
+            .store
+            .execute(
+                "UPDATE oauth_states SET failure_code = ?2, failure_message = ?3 \
+                 WHERE state_key = ?1",
+                &[
+                    state_key(state).into(),
+                    code.into(),
+                    failure.message.as_str().into(),
+                ],
+            )
+            .await;
+    }
 }
 
 /// The `vercel` and `vercel_client` entries of `mcp-tokens.json`.

@@ -31,7 +31,7 @@ use self::db::{Claim, Connection, OAuthClient, Registered, Source};
 use crate::Edge;
 use crate::config::EdgeConfig;
 use crate::crypto::Cipher;
-use crate::error::ApiError;
+use crate::error::{ApiError, wrong_method};
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
@@ -86,10 +86,7 @@ pub async fn serve<S: Store, U: Upstream>(
     edge: &Edge<'_, S, U>,
 ) -> Result<EdgeResponse, ApiError> {
     if req.method != action.method() {
-        return Err(ApiError::bad_request(format!(
-            "{} {} is not supported; see the Connectors API for the method.",
-            req.method, req.path
-        )));
+        return Ok(wrong_method(req, action.method()));
     }
     match action {
         Action::Token => {
@@ -121,7 +118,7 @@ pub async fn serve<S: Store, U: Upstream>(
         Action::OAuthExchange => {
             let body: OAuthExchangeRequest = json_body(req, r#"{"code": "…", "state": "…"}"#)?;
             let cipher = edge.cipher()?;
-            saved(complete(edge, &cipher, Some(&body.code), &body.state).await?)
+            saved(exchange_or_replay(edge, &cipher, &body.code, &body.state).await?)
         }
         Action::Credentials => {
             let cipher = edge.cipher()?;
@@ -168,10 +165,11 @@ pub enum CompleteError {
     Failed(ApiError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FirstOutcome {
     Connected,
-    Failed,
+    /// It failed; why, when the edge recorded it.
+    Failed(Option<ApiError>),
     InProgress,
 }
 
@@ -184,11 +182,16 @@ impl From<CompleteError> for ApiError {
             CompleteError::Expired => ApiError::not_found(
                 "This sign-in expired (it must be finished within 10 minutes); start it again.",
             ),
+            // The first attempt's failure, again: the same code and reason.
+            CompleteError::AlreadyUsed(FirstOutcome::Failed(Some(first))) => ApiError::new(
+                first.code,
+                format!("This sign-in already failed: {}", first.message),
+            ),
             CompleteError::AlreadyUsed(first) => ApiError::conflict(match first {
                 FirstOutcome::Connected => {
                     "This sign-in was already used, and Vercel is connected; nothing more to do."
                 }
-                FirstOutcome::Failed => {
+                FirstOutcome::Failed(_) => {
                     "This sign-in was already used, and it failed; start the Vercel sign-in again."
                 }
                 FirstOutcome::InProgress => {
@@ -421,20 +424,46 @@ pub async fn complete<S: Store, U: Upstream>(
         .map_err(CompleteError::Failed)?;
     let sign_in = match claim {
         Claim::Claimed(sign_in) => sign_in,
-        Claim::Refused(status) => return Err(why_not_claimed(status.as_deref())),
+        Claim::Refused(refused) => return Err(why_not_claimed(refused)),
     };
     let result = exchange(edge, cipher, code, sign_in).await;
-    db::finish_sign_in(edge, state, result.is_ok()).await;
+    db::finish_sign_in(edge, state, result.as_ref().map(|_| ())).await;
     result.map_err(CompleteError::Failed)
 }
 
-fn why_not_claimed(status: Option<&str>) -> CompleteError {
-    match status {
-        None => CompleteError::Unknown,
-        Some("pending") => CompleteError::Expired,
-        Some("connected") => CompleteError::AlreadyUsed(FirstOutcome::Connected),
-        Some("failed") => CompleteError::AlreadyUsed(FirstOutcome::Failed),
-        Some(_) => CompleteError::AlreadyUsed(FirstOutcome::InProgress),
+fn why_not_claimed(refused: Option<db::Refused>) -> CompleteError {
+    let Some(refused) = refused else {
+        return CompleteError::Unknown;
+    };
+    match refused.status.as_str() {
+        "pending" => CompleteError::Expired,
+        "connected" => CompleteError::AlreadyUsed(FirstOutcome::Connected),
+        "failed" => CompleteError::AlreadyUsed(FirstOutcome::Failed(refused.failure)),
+        _ => CompleteError::AlreadyUsed(FirstOutcome::InProgress),
+    }
+}
+
+/// `POST …/oauth/exchange`. A state that `/callback` (or an earlier exchange) already
+/// connected answers success with the connected account, without exchanging a code again:
+/// the seed's client does both steps.
+async fn exchange_or_replay<S: Store, U: Upstream>(
+    edge: &Edge<'_, S, U>,
+    cipher: &Cipher,
+    code: &str,
+    state: &str,
+) -> Result<VercelAccount, ApiError> {
+    match complete(edge, cipher, Some(code), state).await {
+        Ok(user) => Ok(user),
+        Err(CompleteError::AlreadyUsed(FirstOutcome::Connected)) => {
+            match db::status(edge).await?.token.user {
+                Some(user) => Ok(user),
+                None => Err(ApiError::conflict(
+                    "This sign-in connected Vercel, but Vercel has been disconnected since; \
+                     start the Vercel sign-in again.",
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -195,7 +195,9 @@ fn oauth_exchange_connects_and_a_replay_never_exchanges_again() {
     assert_eq!(first["user"]["username"], "patchbay-tester");
     assert_eq!(t.fake.counters().code_exchanges, 1);
 
-    assert_refused(t.api("POST", "oauth/exchange", &body), 409, "already used");
+    // A replay is the same success with the connected account, without a second exchange.
+    let (status, again) = t.api("POST", "oauth/exchange", &body);
+    assert_eq!((status, &again), (200, &first));
     let page = t.callback(&format!("code={code}&state={state}"));
     assert_eq!(page.status, 200);
     assert!(String::from_utf8_lossy(&page.body).contains("already used"));
@@ -225,6 +227,34 @@ fn oauth_exchange_connects_and_a_replay_never_exchanges_again() {
             .as_deref(),
         Some("")
     );
+}
+
+/// The seed's client lets Vercel reach `/callback`, then posts the same code and state to
+/// `oauth/exchange`: that answers success with the connected user, and exchanges nothing.
+#[test]
+fn exchange_after_the_callback_answers_the_connected_user() {
+    let t = TestEdge::new();
+    let (state, code) = t.approve();
+    assert_eq!(
+        t.callback(&format!("code={code}&state={state}")).status,
+        200
+    );
+    assert_eq!(t.fake.counters().code_exchanges, 1);
+    let body = json!({"code": code, "state": state}).to_string();
+    let (status, answer) = t.api("POST", "oauth/exchange", &body);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], true);
+    assert_eq!(answer["user"]["username"], "patchbay-tester");
+    assert_eq!(t.fake.counters().code_exchanges, 1);
+    assert_eq!(t.fake.counters().token_errors, 0);
+    // Disconnected since: the state no longer vouches for an account.
+    assert_eq!(t.api("POST", "disconnect", "").0, 200);
+    assert_refused(
+        t.api("POST", "oauth/exchange", &body),
+        409,
+        "disconnected since",
+    );
+    assert_eq!(t.fake.counters().code_exchanges, 1);
 }
 
 #[test]
@@ -299,6 +329,20 @@ fn a_refused_exchange_is_final_for_its_state() {
     assert_eq!(t.fake.counters().token_errors, 1);
     let html = String::from_utf8(t.callback(&format!("code=x&state={state_a}")).body).unwrap();
     assert!(html.contains("already used"));
+    // A replayed exchange fails again, with the first attempt's code and reason.
+    let (again_status, again) = t.api(
+        "POST",
+        "oauth/exchange",
+        &json!({"code": code_b, "state": state_a}).to_string(),
+    );
+    assert_eq!(again_status, 400, "{again}");
+    assert_eq!(again["error"], body["error"]);
+    let first = body["message"].as_str().unwrap();
+    assert_eq!(
+        again["message"],
+        format!("This sign-in already failed: {first}")
+    );
+    assert!(first.contains("invalid_grant"), "{first}");
     assert_eq!(t.fake.counters().token_errors, 1);
     assert_eq!(t.api("GET", "status", "").1["connected"], false);
 }

@@ -672,7 +672,8 @@ async fn api_submit_pasted_redirect_cancel_and_bad_input() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "cancelled", "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["reason"], "cancelled", "{body}");
     assert!(std::net::TcpListener::bind("127.0.0.1:53682").is_ok());
 
     let (status, _) = app.get("/api/connectors/mcp/sessions/mcp-nope").await;

@@ -59,22 +59,28 @@ pub fn server_id(url: &str) -> String {
 
 /// `POST /api/connectors/mcp/servers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartServerRequest {
     pub url: String,
 }
 
 /// `GET /api/connectors/mcp/sessions/{id}`: every member always present (`null` when empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpSession {
     pub status: FlowStatus,
     pub auth_url: Option<String>,
     pub server_url: String,
     pub issuer: Option<String>,
     pub error: Option<String>,
+    /// Why the login ended without completing (`status` is then `error`); `null` otherwise.
+    #[serde(default)]
+    pub reason: Option<crate::api::EndReason>,
 }
 
 /// Where a stored server's tokens stand (never the tokens themselves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenState {
     /// The access token is good for now.
@@ -89,6 +95,7 @@ pub enum TokenState {
 
 /// One entry of `GET /api/connectors/mcp/servers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServer {
     pub id: String,
     pub url: String,
@@ -100,12 +107,14 @@ pub struct McpServer {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpServerList {
     pub servers: Vec<McpServer>,
 }
 
 /// What sign-out did at the authorization server (RFC 7009).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Revocation {
     /// Every stored token was revoked.
@@ -121,6 +130,7 @@ pub enum Revocation {
 /// `DELETE /api/connectors/mcp/servers/{id}`: the server was removed; `message` says what
 /// happened at its authorization server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct McpRemoved {
     pub ok: bool,
     pub revocation: Revocation,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Query, State};
 use patchbay_proto::Secret;
-use patchbay_proto::api::Ok;
+use patchbay_proto::api::{EndReason, Ok};
 use patchbay_proto::tokens::{DevicePoll, DeviceSessionRequest, DeviceStart, DeviceStatus};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -64,8 +64,6 @@ impl SessionStatus for DeviceFlow {
             DeviceStatus::Pending => "pending",
             DeviceStatus::Approved => "approved",
             DeviceStatus::Expired => "expired",
-            DeviceStatus::Error => "error",
-            DeviceStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -155,6 +153,7 @@ pub async fn start(State(state): State<AppState>) -> Result<Json<DeviceStart>, A
     let initial = DeviceFlow {
         poll: DevicePoll {
             status: DeviceStatus::Pending,
+            reason: None,
             message: None,
             user: None,
         },
@@ -226,8 +225,8 @@ async fn run(
 ) {
     let outcome = tokio::select! {
         r = login(&ctl, &mut child) => r,
-        _ = ctl.cancel.cancelled() => Err((DeviceStatus::Cancelled, "The sign-in was cancelled.".to_owned())),
-        _ = tokio::time::sleep_until(ctl.current().expires_at) => Err((DeviceStatus::Expired, expired_message())),
+        _ = ctl.cancel.cancelled() => Err((EndReason::Cancelled, "The sign-in was cancelled.".to_owned())),
+        _ = tokio::time::sleep_until(ctl.current().expires_at) => Err((EndReason::Expired, expired_message())),
     };
     child.kill_group().await;
     let result = match outcome {
@@ -241,8 +240,11 @@ async fn run(
             flow.poll.status = DeviceStatus::Approved;
             flow.poll.user = Some(user);
         }
-        Err((status, message)) => {
-            flow.poll.status = status;
+        // The contract's only word for a flow that can no longer be approved is `expired`;
+        // `reason` says whether it failed, was cancelled or ran out of time.
+        Err((reason, message)) => {
+            flow.poll.status = DeviceStatus::Expired;
+            flow.poll.reason = Some(reason);
             flow.poll.message = Some(message);
         }
     });
@@ -253,7 +255,8 @@ fn expired_message() -> String {
     "The one-time code expired before it was entered. Start the sign-in again.".into()
 }
 
-type Failure = (DeviceStatus, String);
+/// Why a device flow ended unapproved, and the sentence for the person.
+type Failure = (EndReason, String);
 
 /// Reads gh's output until it exits; publishes the code as soon as it appears.
 async fn login(ctl: &SessionCtl<DeviceFlow>, child: &mut GroupChild) -> Result<(), Failure> {
@@ -304,10 +307,10 @@ async fn login(ctl: &SessionCtl<DeviceFlow>, child: &mut GroupChild) -> Result<(
 
 /// How a gh that exited without success ended: killed by `signal`, or from the last line it
 /// printed (outside input: quoted before it reaches the message).
-fn ending_of(signal: Option<i32>, last_line: &str) -> (DeviceStatus, String) {
+fn ending_of(signal: Option<i32>, last_line: &str) -> Failure {
     if let Some(signal) = signal {
         return (
-            DeviceStatus::Error,
+            EndReason::Failed,
             format!(
                 "gh was stopped (signal {signal}) before the sign-in finished, so nothing was \
                  saved. Start the sign-in again."
@@ -317,23 +320,23 @@ fn ending_of(signal: Option<i32>, last_line: &str) -> (DeviceStatus, String) {
     let last = patchbay_proto::text::quote(last_line.trim(), 300);
     // gh enforces expires_in itself ("context deadline exceeded"), or GitHub says so.
     if last.contains("expired_token") || last.contains("deadline exceeded") {
-        (DeviceStatus::Expired, expired_message())
+        (EndReason::Expired, expired_message())
     } else if last.contains("slow_down") {
         // gh 2.23's OAuth library treats GitHub's request to poll more slowly as fatal.
         (
-            DeviceStatus::Error,
+            EndReason::Failed,
             "GitHub asked gh to poll more slowly and this version of gh gave up. Start the \
              sign-in again (updating gh avoids this)."
                 .into(),
         )
     } else if last.contains("access_denied") {
         (
-            DeviceStatus::Error,
+            EndReason::Failed,
             "Access was declined on GitHub. Start again and choose Authorize.".into(),
         )
     } else {
         (
-            DeviceStatus::Error,
+            EndReason::Failed,
             format!(
                 "gh could not finish the sign-in (it said: {last}), so nothing was saved. Start \
                  the sign-in again."
@@ -368,7 +371,7 @@ async fn finish(
     config_dir: &Path,
 ) -> Result<patchbay_proto::tokens::GithubUser, Failure> {
     let config = state.config();
-    let fail = |m: String| (DeviceStatus::Error, m);
+    let fail = |m: String| (EndReason::Failed, m);
     let mut cmd = gh_command(&config.gh_bin, config_dir);
     cmd.args(["auth", "token", "--hostname", &config.github_host])
         .stdin(std::process::Stdio::null())
@@ -499,7 +502,7 @@ mod tests {
         #[test]
         fn an_escape_sequence_in_the_last_line_is_dropped() {
             let (status, message) = ending_of(None, "error: \u{1b}[2J\u{202e}boom");
-            assert_eq!(status, DeviceStatus::Error);
+            assert_eq!(status, EndReason::Failed);
             assert!(message.contains("(it said: error: [2Jboom)"), "{message}");
             let (_, killed) = ending_of(Some(9), "Open this URL: https://github.com/login/device");
             assert!(killed.starts_with("gh was stopped (signal 9)"), "{killed}");

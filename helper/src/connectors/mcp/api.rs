@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use patchbay_proto::api::{FlowStatus, SubmitCodeRequest};
+use patchbay_proto::api::{EndReason, FlowStatus, SubmitCodeRequest};
 use patchbay_proto::mcp::{McpRemoved, McpServerList, McpSession, StartServerRequest};
 use patchbay_proto::redirect::parse_pasted_redirect;
 use tokio::sync::mpsc;
@@ -57,6 +57,7 @@ pub async fn start(
         server_url: url.clone(),
         issuer: None,
         error: None,
+        reason: None,
     };
     // The flow waits until its paste slot is registered, so a paste can never arrive first.
     let (id_tx, id_rx) = tokio::sync::oneshot::channel::<()>();
@@ -80,13 +81,20 @@ pub async fn start(
                 s.status = FlowStatus::Completed;
                 s.auth_url = None;
             }
-            Err(LoginEnd::Cancelled) => s.status = FlowStatus::Cancelled,
+            // The session words are the rclone sessions' four; the detail is `reason`.
+            Err(LoginEnd::Cancelled) => {
+                s.status = FlowStatus::Error;
+                s.reason = Some(EndReason::Cancelled);
+                s.error = Some("The sign-in was cancelled.".into());
+            }
             Err(LoginEnd::TimedOut) => {
-                s.status = FlowStatus::Expired;
+                s.status = FlowStatus::Error;
+                s.reason = Some(EndReason::Expired);
                 s.error = Some("No redirect arrived in time. Start the sign-in again.".into());
             }
             Err(LoginEnd::Failed(e)) => {
                 s.status = FlowStatus::Error;
+                s.reason = Some(EndReason::Failed);
                 s.error = Some(e.message);
             }
         });

@@ -128,6 +128,7 @@ pub async fn start(
             needs_manual_code: false,
             remote_name: name.clone(),
             error: None,
+            reason: None,
             note,
         },
         oauth_state: None,
@@ -159,12 +160,6 @@ pub async fn submit(
 ) -> Result<Json<Ok>, ApiError> {
     let sessions = state.connectors().rclone.sessions(kind);
     let flow = sessions.get(&id).ok_or_else(|| sessions.unknown(&id))?;
-    if flow.public.status != FlowStatus::AwaitingOauth {
-        return Err(ApiError::conflict(format!(
-            "This sign-in is not waiting for a code (it is {}).",
-            status_word(flow.public.status)
-        )));
-    }
     let pasted =
         parse_pasted_redirect(&body.code).map_err(|e| ApiError::bad_request(e.message()))?;
     let expected = flow.oauth_state.clone().unwrap_or_default();
@@ -178,6 +173,24 @@ pub async fn submit(
         Some(s) => s,
         None => expected,
     };
+    match flow.public.status {
+        FlowStatus::AwaitingOauth => {}
+        // The browser on this machine reached rclone's listener before the person pasted:
+        // the sign-in this address belongs to is done, which is all the paste asked for.
+        FlowStatus::Completed => return Ok(Json(Ok::YES)),
+        FlowStatus::Pending => {
+            return Err(ApiError::conflict(
+                "This sign-in is still starting and not waiting for a code yet: poll the \
+                 session until its status is awaiting_oauth, then paste again.",
+            ));
+        }
+        FlowStatus::Error => {
+            return Err(ApiError::conflict(
+                "This sign-in has ended without completing (the session's error says why) and \
+                 takes no code any more. Start the sign-in again.",
+            ));
+        }
+    }
     // Hand the code to rclone exactly as the provider's redirect would have.
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("state", &state_param)
@@ -210,17 +223,6 @@ pub async fn submit(
             "rclone is no longer waiting for a code (the sign-in may have just finished or \
              been cancelled). Check the session status.",
         )),
-    }
-}
-
-fn status_word(s: FlowStatus) -> &'static str {
-    match s {
-        FlowStatus::Pending => "still starting",
-        FlowStatus::AwaitingOauth => "waiting for a code",
-        FlowStatus::Completed => "already completed",
-        FlowStatus::Error => "failed",
-        FlowStatus::Cancelled => "cancelled",
-        FlowStatus::Expired => "expired",
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay_proto::Secret;
-use patchbay_proto::api::FlowStatus;
+use patchbay_proto::api::{EndReason, FlowStatus};
 use patchbay_proto::rclone;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -97,9 +97,15 @@ pub async fn run(
                     s.note = note;
                 }
             }
-            Err(Failure::Cancelled) => s.status = FlowStatus::Cancelled,
+            // The contract knows no `cancelled`: a cancelled sign-in is an `error` that says so.
+            Err(Failure::Cancelled) => {
+                s.status = FlowStatus::Error;
+                s.reason = Some(EndReason::Cancelled);
+                s.error = Some("The sign-in was cancelled; nothing was written.".into());
+            }
             Err(Failure::Failed(message)) => {
                 s.status = FlowStatus::Error;
+                s.reason = Some(EndReason::Failed);
                 s.error = Some(message);
             }
         }
