@@ -5,14 +5,28 @@ use crate::error::ApiError;
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
-use crate::{Edge, client_metadata, protected_resource, vercel};
+use crate::{Edge, agents, client_metadata, mcp, protected_resource, vercel};
 
 pub async fn route<S: Store, U: Upstream>(
     req: &EdgeRequest,
     edge: &Edge<'_, S, U>,
 ) -> EdgeResponse {
     match req.path.as_str() {
-        protected_resource::PATH => protected_resource::serve(req, edge.config),
+        protected_resource::PATH | protected_resource::MCP_PATH => {
+            protected_resource::serve(req, edge.config)
+        }
+        agents::metadata::PATH => agents::metadata::serve(req, edge.config),
+        agents::REGISTER_PATH => agents::register::serve(req, edge).await,
+        agents::AUTHORIZE_PATH => agents::authorize::serve(req, edge).await,
+        agents::TOKEN_PATH => agents::token::serve(req, edge).await,
+        agents::REVOKE_PATH => agents::token::revoke(req, edge).await,
+        agents::RESOURCE_PATH => mcp::serve(req, edge).await,
+        path if agents::admin::owns(path) => match authorize(req, edge) {
+            Ok(()) => agents::admin::serve(req, edge)
+                .await
+                .unwrap_or_else(ApiError::into_response),
+            Err(e) => e.into_response(),
+        },
         client_metadata::PATH => client_metadata::serve(req, edge.config),
         vercel::callback::PATH => vercel::callback::serve(req, edge).await,
         path => match path

@@ -4,6 +4,7 @@
 //! scope each needs. The edge serves it; the helper forwards it; the dashboard shows it.
 
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Value, json};
 
 use crate::Secret;
 use crate::oauth::HttpUrl;
@@ -222,6 +223,73 @@ impl Tool {
         Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
+    pub fn description(self) -> &'static str {
+        match self {
+            Tool::ListConnections => {
+                "Lists every connector of this Patchbay workspace (Google Drive, OneDrive, GitHub, \
+                 Vercel, Manus, MCP servers), whether it is connected and as whom. Never returns \
+                 a secret."
+            }
+            Tool::ConnectAccount => {
+                "Gives the Patchbay dashboard link a person must open to connect a provider \
+                 (gdrive, onedrive, github, vercel, manus or mcp). Agents cannot connect \
+                 accounts themselves: show the link to the person."
+            }
+            Tool::VercelListProjects => {
+                "Lists the projects of the Vercel account connected to this workspace (name, \
+                 id, framework, last update)."
+            }
+            Tool::VercelListDeployments => {
+                "Lists recent deployments of the connected Vercel account, newest first; pass \
+                 project_id to see one project's."
+            }
+            Tool::VercelGetDeployment => {
+                "Gives one Vercel deployment by id (or URL): its state, target, URL and when it \
+                 was created and became ready."
+            }
+        }
+    }
+
+    /// The JSON Schema of the tool's arguments.
+    pub fn input_schema(self) -> Value {
+        let string = |description: &str| json!({"type": "string", "description": description});
+        let (properties, required): (Value, &[&str]) = match self {
+            Tool::ListConnections | Tool::VercelListProjects => (json!({}), &[]),
+            Tool::ConnectAccount => (
+                json!({"provider": {
+                    "type": "string",
+                    "enum": ["gdrive", "onedrive", "github", "vercel", "manus", "mcp"],
+                    "description": "The connector to connect."
+                }}),
+                &["provider"],
+            ),
+            Tool::VercelListDeployments => (
+                json!({"project_id": string("Only this project's deployments (id or name).")}),
+                &[],
+            ),
+            Tool::VercelGetDeployment => (
+                json!({"id": string("The deployment's id (dpl_…) or its URL.")}),
+                &["id"],
+            ),
+        };
+        json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        })
+    }
+
+    /// The entry of `tools/list`.
+    pub fn descriptor(self) -> Value {
+        json!({
+            "name": self.name(),
+            "description": self.description(),
+            "inputSchema": self.input_schema(),
+            "annotations": {"readOnlyHint": true, "openWorldHint": false},
+        })
+    }
+
     pub fn scope(self) -> &'static str {
         match self {
             Tool::ListConnections | Tool::ConnectAccount => CONNECTIONS_READ,
@@ -241,6 +309,46 @@ pub fn negotiate_version(requested: Option<&str>) -> &'static str {
         .into_iter()
         .find(|v| Some(*v) == requested)
         .unwrap_or(MCP_VERSIONS[0])
+}
+
+/// A JSON-RPC 2.0 message sent to `/mcp`: a request (with `id`) or a notification.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RpcMessage {
+    pub jsonrpc: String,
+    #[serde(default)]
+    pub id: Option<Value>,
+    pub method: String,
+    #[serde(default)]
+    pub params: Value,
+}
+
+/// JSON-RPC error codes (JSON-RPC 2.0 §5.1).
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+
+/// A JSON-RPC response: `result` or `error`.
+pub fn rpc_result(id: &Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+pub fn rpc_error(id: &Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// A `tools/call` result: the value as text and as `structuredContent`.
+pub fn tool_result(value: &Value, is_error: bool) -> Value {
+    let text = if let Value::String(s) = value {
+        s.clone()
+    } else {
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    };
+    let mut result = json!({"content": [{"type": "text", "text": text}], "isError": is_error});
+    if value.is_object() {
+        result["structuredContent"] = value.clone();
+    }
+    result
 }
 
 #[cfg(test)]
