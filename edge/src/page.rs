@@ -58,12 +58,18 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_no_script_is_allowed() {
-        assert_eq!(escape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+        assert_eq!(
+            escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
         let page = html(200, "<b>", "<p>x</p>", Some(3));
         let body = String::from_utf8(page.body).unwrap();
         assert!(body.contains("<title>&lt;b&gt; · Patchbay</title>"));
         assert!(body.contains("http-equiv=\"refresh\" content=\"3\""));
-        let csp = page.headers.iter().find(|(k, _)| *k == "content-security-policy");
+        let csp = page
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "content-security-policy");
         assert!(csp.unwrap().1.starts_with("default-src 'none'"));
         assert!(!csp.unwrap().1.contains("script"));
     }

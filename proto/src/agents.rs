@@ -39,7 +39,11 @@ pub const PENDING_REQUEST_SECS: u64 = 600;
 pub fn parse_scope(scope: &str) -> Result<Vec<&'static str>, String> {
     let asked: Vec<&str> = scope.split_ascii_whitespace().collect();
     if let Some(unknown) = asked.iter().find(|s| !SCOPES.contains(s)) {
-        return Err(unknown.chars().filter(|c| c.is_ascii_graphic()).take(40).collect());
+        return Err(unknown
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(40)
+            .collect());
     }
     if asked.is_empty() {
         return Ok(vec![DEFAULT_SCOPE]);

@@ -540,7 +540,11 @@ impl FakeVercel {
     }
 
     /// Answers `body(user, query)` to a live access token, 403 as Vercel does otherwise.
-    fn authorized(&self, req: &FakeRequest, body: impl Fn(&FakeUser, &str) -> Value) -> FakeResponse {
+    fn authorized(
+        &self,
+        req: &FakeRequest,
+        body: impl Fn(&FakeUser, &str) -> Value,
+    ) -> FakeResponse {
         let token = req
             .headers
             .iter()
@@ -575,9 +579,9 @@ impl FakeVercel {
 }
 
 /// The one project of the fake account (`GET /v9/projects`).
-pub static FAKE_PROJECT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-    json!({"id": "prj_fake1", "name": "patchbay-site", "framework": "nextjs", "updatedAt": 1_800_000_000_000u64})
-});
+pub static FAKE_PROJECT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+    || json!({"id": "prj_fake1", "name": "patchbay-site", "framework": "nextjs", "updatedAt": 1_800_000_000_000u64}),
+);
 
 /// Its one deployment (`GET /v6/deployments`, `GET /v13/deployments/{id}`).
 pub static FAKE_DEPLOYMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {

@@ -29,7 +29,10 @@ pub async fn serve<S: Store, U>(
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", []) => {
             let (clients, pending) = db::overview(edge).await?;
-            Ok(EdgeResponse::json(200, &AgentsOverview { clients, pending }))
+            Ok(EdgeResponse::json(
+                200,
+                &AgentsOverview { clients, pending },
+            ))
         }
         ("POST", ["requests", id, verb @ ("approve" | "deny")]) => {
             let approve = *verb == "approve";
@@ -42,12 +45,11 @@ pub async fn serve<S: Store, U>(
             }
         }
         ("PUT", [CONNECTIONS]) => {
-            let overview: ConnectorsOverview =
-                serde_json::from_slice(&req.body).map_err(|_| {
-                    ApiError::bad_request(
-                        "Send the helper's GET /api/connectors answer ({\"connectors\": […]}).",
-                    )
-                })?;
+            let overview: ConnectorsOverview = serde_json::from_slice(&req.body).map_err(|_| {
+                ApiError::bad_request(
+                    "Send the helper's GET /api/connectors answer ({\"connectors\": […]}).",
+                )
+            })?;
             // Re-serialised from the typed overview: only its known, secret-free members stay.
             let value = serde_json::to_value(&overview).unwrap_or_default();
             db::save_connections(edge, &value).await?;

@@ -72,9 +72,12 @@ async fn authorize<S: Store, U>(
              Remove the server in the app and add it again.",
         ));
     };
-    let Some(redirect_uri) = get("redirect_uri")
-        .filter(|p| client.redirect_uris.iter().any(|r| redirect_uri_matches(r, p)))
-    else {
+    let Some(redirect_uri) = get("redirect_uri").filter(|p| {
+        client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(r, p))
+    }) else {
         return Ok(refusal(
             400,
             "The app asked to be sent back to an address it did not register, so the \

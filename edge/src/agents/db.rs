@@ -98,10 +98,7 @@ pub async fn client<S: Store, U>(
 }
 
 /// Stores a client (a CIMD client's row is replaced when its document changed).
-pub async fn save_client<S: Store, U>(
-    edge: Db<'_, '_, S, U>,
-    c: &Client,
-) -> Result<(), ApiError> {
+pub async fn save_client<S: Store, U>(edge: Db<'_, '_, S, U>, c: &Client) -> Result<(), ApiError> {
     let uris = serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into());
     edge.store
         .execute(
@@ -225,7 +222,10 @@ async fn client_scope<S: Store, U>(
             &[client_id.into()],
         )
         .await?;
-    Ok(rows.first().and_then(|r| r.text("scope")).unwrap_or_default())
+    Ok(rows
+        .first()
+        .and_then(|r| r.text("scope"))
+        .unwrap_or_default())
 }
 
 /// Hands out the code of an approved request, once: `false` if it was not `approved` any
@@ -375,10 +375,7 @@ pub async fn use_refresh_token<S: Store, U>(
     })
 }
 
-async fn grant<S: Store, U>(
-    edge: Db<'_, '_, S, U>,
-    id: &str,
-) -> Result<Option<Grant>, ApiError> {
+async fn grant<S: Store, U>(edge: Db<'_, '_, S, U>, id: &str) -> Result<Option<Grant>, ApiError> {
     let rows = edge
         .store
         .query(
@@ -401,7 +398,11 @@ pub async fn token_grant<S: Store, U>(
             "SELECT t.grant_id, t.kind, g.client_id, g.scope, g.resource FROM agent_tokens t \
              JOIN agent_grants g ON g.id = t.grant_id WHERE t.token_key = ?1 \
              AND t.expires_at > ?2 AND t.used_at IS NULL AND (?3 IS NULL OR t.kind = ?3)",
-            &[token_key.into(), edge.now.into(), kind.map(str::to_owned).into()],
+            &[
+                token_key.into(),
+                edge.now.into(),
+                kind.map(str::to_owned).into(),
+            ],
         )
         .await?;
     Ok(rows

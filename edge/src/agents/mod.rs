@@ -16,9 +16,9 @@ pub mod authorize;
 mod db;
 pub mod metadata;
 pub mod register;
-pub mod token;
 #[cfg(test)]
 mod tests;
+pub mod token;
 
 pub use db::{Grant, connections, delete_session, save_session, session_grant, touch_client};
 

@@ -2,7 +2,9 @@
 //! `https` redirect URIs, or `http` to loopback (RFC 8252); the number of clients nobody has
 //! approved yet is bounded, so registrations cannot fill D1.
 
-use patchbay_proto::agents::{RegisteredClient, RegistrationInput, check_redirect_uri, parse_scope};
+use patchbay_proto::agents::{
+    RegisteredClient, RegistrationInput, check_redirect_uri, parse_scope,
+};
 use patchbay_proto::secret::random_urlsafe;
 
 use super::db::{self, Client};
@@ -40,7 +42,9 @@ async fn register<S: Store, U>(
     edge: &Edge<'_, S, U>,
 ) -> Result<EdgeResponse, ApiError> {
     if req.body.len() > MAX_BODY {
-        return Ok(refused("The registration is larger than 16 KiB; send less."));
+        return Ok(refused(
+            "The registration is larger than 16 KiB; send less.",
+        ));
     }
     let Ok(input) = serde_json::from_slice::<RegistrationInput>(&req.body) else {
         return Ok(refused(

@@ -9,9 +9,7 @@
 //! too (RFC 6749 §4.1.2).
 
 use patchbay_proto::Secret;
-use patchbay_proto::agents::{
-    ACCESS_TOKEN_SECS, IssuedTokens, REFRESH_TOKEN_SECS, token_key,
-};
+use patchbay_proto::agents::{ACCESS_TOKEN_SECS, IssuedTokens, REFRESH_TOKEN_SECS, token_key};
 use patchbay_proto::oauth::missing_scopes;
 use patchbay_proto::pkce::s256_challenge;
 use patchbay_proto::secret::{constant_time_eq, random_urlsafe};
@@ -49,10 +47,7 @@ fn refused(error: &str, description: &str) -> EdgeResponse {
 
 type Answer = Result<Result<IssuedTokens, EdgeResponse>, ApiError>;
 
-async fn exchange_code<S: Store, U>(
-    edge: &Edge<'_, S, U>,
-    form: &[(String, String)],
-) -> Answer {
+async fn exchange_code<S: Store, U>(edge: &Edge<'_, S, U>, form: &[(String, String)]) -> Answer {
     let (Some(code), Some(client_id), Some(redirect_uri), Some(verifier)) = (
         field(form, "code"),
         field(form, "client_id"),
@@ -82,11 +77,12 @@ async fn exchange_code<S: Store, U>(
             )));
         }
     };
-    let verifier_ok =
-        constant_time_eq(s256_challenge(verifier).as_bytes(), request.code_challenge.as_bytes());
+    let verifier_ok = constant_time_eq(
+        s256_challenge(verifier).as_bytes(),
+        request.code_challenge.as_bytes(),
+    );
     // Exactly the redirect_uri of the authorization request (RFC 6749 §4.1.3).
-    if request.client_id != client_id || request.redirect_uri != redirect_uri || !verifier_ok
-    {
+    if request.client_id != client_id || request.redirect_uri != redirect_uri || !verifier_ok {
         return Ok(Err(refused(
             "invalid_grant",
             "The code was issued to another client, redirect_uri or PKCE verifier; sign in \
@@ -165,7 +161,10 @@ async fn refresh<S: Store, U>(
 }
 
 /// A new access and refresh token for `grant`.
-async fn issue<S: Store, U>(edge: &Edge<'_, S, U>, grant: &Grant) -> Result<IssuedTokens, ApiError> {
+async fn issue<S: Store, U>(
+    edge: &Edge<'_, S, U>,
+    grant: &Grant,
+) -> Result<IssuedTokens, ApiError> {
     let access = Secret::new(format!("pba_{}", random_urlsafe(32)));
     let refresh = Secret::new(format!("pbr_{}", random_urlsafe(32)));
     db::save_token(

@@ -16,9 +16,9 @@
 //! in tokio, tokio-util, tracing and its own sha2 (none optional), which the Worker neither
 //! needs nor has room for under its 1 MiB limit, for the handful of shapes used here.
 
-mod tools;
 #[cfg(test)]
 mod tests;
+mod tools;
 
 use patchbay_proto::agents::{
     CONNECTIONS_READ, INVALID_REQUEST, MCP_VERSIONS, METHOD_NOT_FOUND, PARSE_ERROR, RpcMessage,
@@ -28,18 +28,23 @@ use patchbay_proto::oauth::scope_union;
 use patchbay_proto::secret::random_urlsafe;
 use serde_json::{Value, json};
 
+use crate::Edge;
 use crate::agents::{self, Grant, issuer};
 use crate::error::ApiError;
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::protected_resource;
 use crate::store::Store;
 use crate::upstream::Upstream;
-use crate::Edge;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
-pub async fn serve<S: Store, U: Upstream>(req: &EdgeRequest, edge: &Edge<'_, S, U>) -> EdgeResponse {
-    handle(req, edge).await.unwrap_or_else(ApiError::into_response)
+pub async fn serve<S: Store, U: Upstream>(
+    req: &EdgeRequest,
+    edge: &Edge<'_, S, U>,
+) -> EdgeResponse {
+    handle(req, edge)
+        .await
+        .unwrap_or_else(ApiError::into_response)
 }
 
 async fn handle<S: Store, U: Upstream>(
@@ -65,7 +70,10 @@ async fn handle<S: Store, U: Upstream>(
     let presented = req
         .authorization
         .as_deref()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let grant = match presented {
@@ -81,20 +89,34 @@ async fn handle<S: Store, U: Upstream>(
         if let Some(key) = &session {
             agents::delete_session(edge, key).await?;
         }
-        return Ok(EdgeResponse { status: 204, headers: vec![], body: vec![] });
+        return Ok(EdgeResponse {
+            status: 204,
+            headers: vec![],
+            body: vec![],
+        });
     }
     let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
-        return Ok(EdgeResponse::json(400, &rpc_error(&Value::Null, PARSE_ERROR, "The body is not JSON.")));
+        return Ok(EdgeResponse::json(
+            400,
+            &rpc_error(&Value::Null, PARSE_ERROR, "The body is not JSON."),
+        ));
     };
     let Ok(message) = serde_json::from_value::<RpcMessage>(body) else {
         return Ok(EdgeResponse::json(
             400,
-            &rpc_error(&Value::Null, INVALID_REQUEST, "Send one JSON-RPC 2.0 message (batches are not supported)."),
+            &rpc_error(
+                &Value::Null,
+                INVALID_REQUEST,
+                "Send one JSON-RPC 2.0 message (batches are not supported).",
+            ),
         ));
     };
     let id = message.id.clone().unwrap_or(Value::Null);
     if message.jsonrpc != "2.0" {
-        return Ok(EdgeResponse::json(400, &rpc_error(&id, INVALID_REQUEST, "jsonrpc must be \"2.0\".")));
+        return Ok(EdgeResponse::json(
+            400,
+            &rpc_error(&id, INVALID_REQUEST, "jsonrpc must be \"2.0\"."),
+        ));
     }
     if message.method == "initialize" {
         return initialize(edge, &grant, &message).await;
@@ -104,41 +126,82 @@ async fn handle<S: Store, U: Upstream>(
     {
         return Ok(EdgeResponse::json(
             400,
-            &rpc_error(&id, INVALID_REQUEST, &format!("Unsupported MCP-Protocol-Version; this server speaks {}.", MCP_VERSIONS.join(", "))),
+            &rpc_error(
+                &id,
+                INVALID_REQUEST,
+                &format!(
+                    "Unsupported MCP-Protocol-Version; this server speaks {}.",
+                    MCP_VERSIONS.join(", ")
+                ),
+            ),
         ));
     }
     let Some(session) = session else {
         return Ok(EdgeResponse::json(
             400,
-            &rpc_error(&id, INVALID_REQUEST, "Send the Mcp-Session-Id header that initialize answered."),
+            &rpc_error(
+                &id,
+                INVALID_REQUEST,
+                "Send the Mcp-Session-Id header that initialize answered.",
+            ),
         ));
     };
     if agents::session_grant(edge, &session).await?.as_deref() != Some(grant.id.as_str()) {
         return Ok(EdgeResponse::json(
             404,
-            &rpc_error(&id, INVALID_REQUEST, "This session is unknown or ended; initialize a new one."),
+            &rpc_error(
+                &id,
+                INVALID_REQUEST,
+                "This session is unknown or ended; initialize a new one.",
+            ),
         ));
     }
     if message.id.is_none() {
         // A notification (notifications/initialized, cancellations): nothing to answer.
-        return Ok(EdgeResponse { status: 202, headers: vec![], body: vec![] });
+        return Ok(EdgeResponse {
+            status: 202,
+            headers: vec![],
+            body: vec![],
+        });
     }
     let result = match message.method.as_str() {
         "ping" => json!({}),
         "tools/list" => json!({"tools": Tool::ALL.map(Tool::descriptor).to_vec()}),
         "tools/call" => {
-            let name = message.params.get("name").and_then(Value::as_str).unwrap_or("");
+            let name = message
+                .params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let Some(tool) = Tool::parse(name) else {
-                return Ok(EdgeResponse::json(200, &rpc_error(&id, patchbay_proto::agents::INVALID_PARAMS, "Unknown tool; call tools/list for the tools.")));
+                return Ok(EdgeResponse::json(
+                    200,
+                    &rpc_error(
+                        &id,
+                        patchbay_proto::agents::INVALID_PARAMS,
+                        "Unknown tool; call tools/list for the tools.",
+                    ),
+                ));
             };
             if !grant.scope.split(' ').any(|s| s == tool.scope()) {
                 return Ok(insufficient_scope(edge, req, &grant, tool, &id));
             }
-            let args = message.params.get("arguments").cloned().unwrap_or(json!({}));
+            let args = message
+                .params
+                .get("arguments")
+                .cloned()
+                .unwrap_or(json!({}));
             tools::call(edge, req, tool, &args).await?
         }
         _ => {
-            return Ok(EdgeResponse::json(200, &rpc_error(&id, METHOD_NOT_FOUND, "This server offers initialize, ping, tools/list and tools/call.")));
+            return Ok(EdgeResponse::json(
+                200,
+                &rpc_error(
+                    &id,
+                    METHOD_NOT_FOUND,
+                    "This server offers initialize, ping, tools/list and tools/call.",
+                ),
+            ));
         }
     };
     Ok(EdgeResponse::json(200, &rpc_result(&id, result)))
@@ -150,7 +213,10 @@ async fn initialize<S: Store, U>(
     message: &RpcMessage,
 ) -> Result<EdgeResponse, ApiError> {
     let id = message.id.clone().unwrap_or(Value::Null);
-    let requested = message.params.get("protocolVersion").and_then(Value::as_str);
+    let requested = message
+        .params
+        .get("protocolVersion")
+        .and_then(Value::as_str);
     let version = negotiate_version(requested);
     let session = format!("mcs_{}", random_urlsafe(24));
     agents::save_session(edge, &token_key(&session), &grant.id, version).await?;
@@ -168,7 +234,11 @@ async fn initialize<S: Store, U>(
 }
 
 fn resource_metadata<S, U>(edge: &Edge<'_, S, U>, req: &EdgeRequest) -> String {
-    format!("{}{}", issuer(edge.config, req), protected_resource::MCP_PATH)
+    format!(
+        "{}{}",
+        issuer(edge.config, req),
+        protected_resource::MCP_PATH
+    )
 }
 
 fn unauthorized<S, U>(edge: &Edge<'_, S, U>, req: &EdgeRequest, presented: bool) -> EdgeResponse {
@@ -200,7 +270,11 @@ fn insufficient_scope<S, U>(
         &rpc_error(
             id,
             INVALID_REQUEST,
-            &format!("{} needs the scope {}; sign in again asking for it.", tool.name(), tool.scope()),
+            &format!(
+                "{} needs the scope {}; sign in again asking for it.",
+                tool.name(),
+                tool.scope()
+            ),
         ),
     );
     r.set_header(

@@ -20,7 +20,11 @@ pub async fn call<S: Store, U: Upstream>(
     tool: Tool,
     args: &Value,
 ) -> Result<Value, ApiError> {
-    let arg = |name: &str| args.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let arg = |name: &str| {
+        args.get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     Ok(match tool {
         Tool::ListConnections => match agents::connections(edge).await? {
             Some((overview, updated_at)) => {
@@ -47,9 +51,7 @@ pub async fn call<S: Store, U: Upstream>(
                 }),
                 false,
             ),
-            None => failed(
-                "Pass provider: one of gdrive, onedrive, github, vercel, manus or mcp.",
-            ),
+            None => failed("Pass provider: one of gdrive, onedrive, github, vercel, manus or mcp."),
         },
         Tool::VercelListProjects => vercel_get(edge, "/v9/projects?limit=20".into()).await?,
         Tool::VercelListDeployments => {
@@ -62,10 +64,9 @@ pub async fn call<S: Store, U: Upstream>(
         }
         Tool::VercelGetDeployment => match arg("id") {
             Some(id) => {
-                let id: String = form_urlencoded::byte_serialize(
-                    id.trim_start_matches("https://").as_bytes(),
-                )
-                .collect();
+                let id: String =
+                    form_urlencoded::byte_serialize(id.trim_start_matches("https://").as_bytes())
+                        .collect();
                 vercel_get(edge, format!("/v13/deployments/{id}")).await?
             }
             None => failed("Pass id: the deployment's id (dpl_…) or URL."),
@@ -102,6 +103,8 @@ async fn vercel_get<S: Store, U: Upstream>(
             "Vercel refused the workspace's token: a person must reconnect Vercel in the \
              Patchbay dashboard (call connect_account with provider vercel).",
         ),
-        status => failed(&format!("Vercel answered HTTP {status}; try again in a moment.")),
+        status => failed(&format!(
+            "Vercel answered HTTP {status}; try again in a moment."
+        )),
     })
 }
