@@ -17,7 +17,7 @@ mod db;
 pub mod metadata;
 pub mod register;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod token;
 
 pub use db::{Grant, connections, delete_session, save_session, session_grant, touch_client};
