@@ -6,11 +6,13 @@
 //! - [`store`] and [`fsutil`]: credential files, private and replaced atomically under a lock.
 //! - [`security`]: the front door (Host, Origin, CORS, pairing token) as layers.
 //! - [`upstream`]: the HTTP clients, and outside failures turned into sentences.
+//! - [`edge`]: the edge's `/api/connectors/*` routes, called with `PATCHBAY_EDGE_TOKEN`.
 //! - [`text`]: how messages quote request input (never a control character) and count.
 //!
 //! Connectors (`crate::connectors`) build on these and supply only what differs.
 
 pub mod child;
+pub mod edge;
 pub mod fsutil;
 pub mod lease;
 pub mod security;
