@@ -21,18 +21,22 @@ use patchbay_proto::pkce::CHALLENGE_METHOD;
 use patchbay_proto::secret::random_urlsafe;
 
 use super::db::{self, Request};
-use super::{issuer, resource_url};
+use super::{issuer, metadata_document, resource_url};
 use crate::Edge;
 use crate::error::ApiError;
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::page::{escape, html};
 use crate::store::Store;
+use crate::upstream::Upstream;
 
 /// How often the pending page re-checks.
 const RECHECK_SECS: u32 = 3;
 const MAX_STATE_LEN: usize = 512;
 
-pub async fn serve<S: Store, U>(req: &EdgeRequest, edge: &Edge<'_, S, U>) -> EdgeResponse {
+pub async fn serve<S: Store, U: Upstream>(
+    req: &EdgeRequest,
+    edge: &Edge<'_, S, U>,
+) -> EdgeResponse {
     if !matches!(req.method.as_str(), "GET" | "HEAD") {
         return refusal(405, "Open this address in a browser (GET).");
     }
@@ -54,7 +58,7 @@ struct Params {
     resource: String,
 }
 
-async fn authorize<S: Store, U>(
+async fn authorize<S: Store, U: Upstream>(
     req: &EdgeRequest,
     edge: &Edge<'_, S, U>,
 ) -> Result<EdgeResponse, ApiError> {
@@ -65,7 +69,12 @@ async fn authorize<S: Store, U>(
     let Some(client_id) = get("client_id") else {
         return Ok(refusal(400, "The request names no client (client_id)."));
     };
-    let Some(client) = db::client(edge, client_id).await? else {
+    let client = match metadata_document::client(edge, req, client_id).await? {
+        Some(Ok(client)) => Some(client),
+        Some(Err(problem)) => return Ok(refusal(400, problem.message())),
+        None => db::client(edge, client_id).await?,
+    };
+    let Some(client) = client else {
         return Ok(refusal(
             400,
             "This app is not registered with the workspace (or its registration expired). \

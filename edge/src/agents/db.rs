@@ -612,3 +612,36 @@ pub async fn save_connections<S: Store, U>(
         .await?;
     Ok(())
 }
+
+/// A cached metadata document fetched after `fresh_after`.
+pub async fn cached_document<S: Store, U>(
+    edge: Db<'_, '_, S, U>,
+    url: &str,
+    fresh_after: u64,
+) -> Result<Option<String>, ApiError> {
+    let rows = edge
+        .store
+        .query(
+            "SELECT document FROM agent_metadata_cache WHERE url = ?1 AND fetched_at > ?2",
+            &[url.into(), fresh_after.into()],
+        )
+        .await?;
+    Ok(rows.first().and_then(|r| r.text("document")))
+}
+
+pub async fn cache_document<S: Store, U>(
+    edge: Db<'_, '_, S, U>,
+    url: &str,
+    document: &str,
+) -> Result<(), ApiError> {
+    edge.store
+        .execute(
+            "INSERT INTO agent_metadata_cache (url, document, fetched_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (url) DO UPDATE SET document = excluded.document, \
+             fetched_at = CASE WHEN agent_metadata_cache.document = excluded.document \
+             THEN agent_metadata_cache.fetched_at ELSE excluded.fetched_at END",
+            &[url.into(), document.into(), edge.now.into()],
+        )
+        .await?;
+    Ok(())
+}

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod authorize;
 mod db;
 pub mod metadata;
+pub mod metadata_document;
 pub mod register;
 #[cfg(test)]
 pub(crate) mod tests;
