@@ -59,14 +59,6 @@ async fn handle<S: Store, U: Upstream>(
             "Requests from web pages of other origins are refused; MCP clients send no Origin.",
         ));
     }
-    if !matches!(req.method.as_str(), "POST" | "DELETE") {
-        let mut r = ApiError::method_not_allowed(
-            "This MCP server answers POST (JSON-RPC) only; it offers no SSE stream.",
-        )
-        .into_response();
-        r.set_header("allow", "POST, DELETE");
-        return Ok(r);
-    }
     let presented = req
         .authorization
         .as_deref()
@@ -83,6 +75,14 @@ async fn handle<S: Store, U: Upstream>(
     let Some(grant) = grant else {
         return Ok(unauthorized(edge, req, presented.is_some()));
     };
+    if !matches!(req.method.as_str(), "POST" | "DELETE") {
+        let mut r = ApiError::method_not_allowed(
+            "This MCP server answers POST (JSON-RPC) only; it offers no SSE stream.",
+        )
+        .into_response();
+        r.set_header("allow", "POST, DELETE");
+        return Ok(r);
+    }
     agents::touch_client(edge, &grant.client_id).await?;
     let session = req.header(SESSION_HEADER).map(token_key);
     if req.method == "DELETE" {
