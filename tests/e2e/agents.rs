@@ -11,7 +11,7 @@ use patchbay_proto::Secret;
 use patchbay_proto::mcp::forms::{Authorize, authorization_url, code_exchange_form, refresh_form};
 use patchbay_proto::oauth::{ClientAuth, parse_bearer_challenge};
 use patchbay_proto::pkce::{PkceVerifier, new_state};
-use patchbay_testkit::process::Running;
+use patchbay_testkit::process::{Running, workspace_root};
 use serde_json::{Value, json};
 
 use crate::harness::{Helper, VercelEdge, browser_http, helper, port_53682, redirect_of, secret};
@@ -110,9 +110,15 @@ async fn cli_login(rig: &Rig, data: &std::path::Path, metadata_url: Option<&str>
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(csp.starts_with("default-src 'none'") && !csp.contains("script"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
-    assert!(html.contains("Patchbay dashboard") && html.contains("127.0.0.1:53682"), "{html}");
+    assert!(
+        html.contains("Patchbay dashboard") && html.contains("127.0.0.1:53682"),
+        "{html}"
+    );
     assert!(html.contains("http-equiv=\"refresh\""));
 
     let pending = rig.pending().await;
@@ -120,12 +126,21 @@ async fn cli_login(rig: &Rig, data: &std::path::Path, metadata_url: Option<&str>
     let request = pending[0].clone();
     assert_eq!(request["client_name"], "Patchbay");
     assert_eq!(request["redirect_host"], "127.0.0.1:53682");
-    assert_eq!(rig.decide(request["id"].as_str().unwrap(), "approve").await["outcome"], "approved");
+    assert_eq!(
+        rig.decide(request["id"].as_str().unwrap(), "approve").await["outcome"],
+        "approved"
+    );
 
     let (status, location) = redirect_of(&auth_url).await.unwrap();
     assert_eq!(status, 302);
-    assert!(location.starts_with("http://127.0.0.1:53682/callback?"), "{location}");
-    assert!(location.contains("code=pbo_") && location.contains("iss="), "{location}");
+    assert!(
+        location.starts_with("http://127.0.0.1:53682/callback?"),
+        "{location}"
+    );
+    assert!(
+        location.contains("code=pbo_") && location.contains("iss="),
+        "{location}"
+    );
     assert_eq!(land(&location).await, 200);
     let (ok, out) = login.finish();
     assert!(ok, "{out}");
@@ -143,12 +158,23 @@ async fn patchbay_mcp_registers_is_approved_on_the_card_lists_connections_and_is
 
     let request = cli_login(&rig, dir.path(), None).await;
     let client_id = request["client_id"].as_str().unwrap().to_owned();
-    assert!(client_id.starts_with("pbc_"), "dynamic registration: {client_id}");
+    assert!(
+        client_id.starts_with("pbc_"),
+        "dynamic registration: {client_id}"
+    );
 
     let result = rig.call_until_ok(dir.path(), "list_connections");
-    let connectors = result["structuredContent"]["connectors"].as_array().unwrap();
-    let ids: Vec<&str> = connectors.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["gdrive", "onedrive", "github", "vercel", "manus", "mcp"]);
+    let connectors = result["structuredContent"]["connectors"]
+        .as_array()
+        .unwrap();
+    let ids: Vec<&str> = connectors
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["gdrive", "onedrive", "github", "vercel", "manus", "mcp"]
+    );
 
     let (_, card) = rig.helper.get("/api/connectors/agents").await;
     let client = &card["clients"][0];
@@ -206,10 +232,54 @@ async fn deny_on_the_card_sends_access_denied_and_the_login_fails() {
     let (ok, out) = login.finish();
     assert!(!ok, "{out}");
     assert!(rig.pending().await.is_empty());
-    assert!(rig.helper.get("/api/connectors/agents").await.1["clients"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(
+        rig.helper.get("/api/connectors/agents").await.1["clients"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_typescript_sdk_signs_in_and_calls_list_connections() {
+    let rig = Rig::start();
+    assert_eq!(rig.helper.get("/api/connectors").await.0, 200);
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(workspace_root().join("testkit/js/mcp-sdk-client.mjs"))
+        .arg(rig.mcp_url())
+        .arg("http://127.0.0.1:9/callback")
+        .arg("list_connections")
+        .current_dir(workspace_root());
+    let mut sdk = Running::start_with_stdin("mcp sdk", cmd);
+    let wait = Duration::from_secs(60);
+    let auth_url = sdk
+        .next_line(wait, |l| {
+            l.text.strip_prefix("AUTHORIZE ").map(str::to_owned)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        auth_url.starts_with(&format!("{}/oauth/authorize?", rig.origin())),
+        "{auth_url}"
+    );
+    assert_eq!(rig.http.get(&auth_url).send().await.unwrap().status(), 200);
+    let pending = rig.pending().await;
+    assert_eq!(pending[0]["client_name"], "MCP TypeScript SDK");
+    rig.decide(pending[0]["id"].as_str().unwrap(), "approve")
+        .await;
+    let (_, location) = redirect_of(&auth_url).await.unwrap();
+    sdk.write_line(&location).unwrap();
+    let line = sdk
+        .next_line(wait, |l| {
+            (l.text.starts_with("RESULT ") || l.text.starts_with("ERROR ")).then(|| l.text.clone())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result: Value = match line.strip_prefix("RESULT ") {
+        Some(json) => serde_json::from_str(json).unwrap(),
+        None => panic!("{line}\n{}", sdk.output()),
+    };
+    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(result["structuredContent"]["connectors"][0]["id"], "gdrive");
+    assert!(sdk.wait_exit(wait).unwrap().success());
 }
 
 /// A client written against the wire, as a script would be.
@@ -225,8 +295,10 @@ impl<'r> RawClient<'r> {
         let res = rig
             .http
             .post(format!("{}/oauth/register", rig.origin()))
-            .json(&json!({"client_name": "Raw <i>script</i>", "redirect_uris": [redirect_uri],
-                          "token_endpoint_auth_method": "none"}))
+            .json(
+                &json!({"client_name": "Raw <i>script</i>", "redirect_uris": [redirect_uri],
+                          "token_endpoint_auth_method": "none"}),
+            )
             .send()
             .await
             .unwrap();
@@ -264,7 +336,10 @@ impl<'r> RawClient<'r> {
             .send()
             .await
             .unwrap();
-        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
     }
 
     fn auth(&self) -> ClientAuth<'_> {
@@ -299,7 +374,13 @@ impl<'r> RawClient<'r> {
             .unwrap()
             .to_owned();
         let resource = self.rig.mcp_url();
-        let body = code_exchange_form(self.auth(), &code, &self.redirect_uri, &verifier, Some(&resource));
+        let body = code_exchange_form(
+            self.auth(),
+            &code,
+            &self.redirect_uri,
+            &verifier,
+            Some(&resource),
+        );
         let (status, tokens) = self.form("/oauth/token", body).await;
         assert_eq!(status, 200, "{tokens}");
         secret(tokens["access_token"].as_str().unwrap());
@@ -344,7 +425,12 @@ async fn mcp_post(
     };
     let (www, session) = (header("www-authenticate"), header("mcp-session-id"));
     let status = res.status().as_u16();
-    (status, www, session, res.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        www,
+        session,
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn tools_call(rig: &Rig, token: &str, tool: &str) -> (u16, Option<String>, Value) {
@@ -380,17 +466,30 @@ async fn refresh_rotates_reuse_kills_the_grant_and_revocation_ends_access() {
     assert_eq!(first["expires_in"], 3600);
     assert_eq!(tools_call(&rig, access, "connect_account").await.0, 200);
 
-    let (status, second) = client.refresh(first["refresh_token"].as_str().unwrap()).await;
+    let (status, second) = client
+        .refresh(first["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!(status, 200, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     let newest = second["access_token"].as_str().unwrap();
     assert_eq!(tools_call(&rig, newest, "connect_account").await.0, 200);
 
     // The old refresh token again: refused, and every token of the grant dies.
-    let (status, reuse) = client.refresh(first["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((status, reuse["error"].as_str()), (400, Some("invalid_grant")));
+    let (status, reuse) = client
+        .refresh(first["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (status, reuse["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     assert_eq!(tools_call(&rig, newest, "connect_account").await.0, 401);
-    assert_eq!(client.refresh(second["refresh_token"].as_str().unwrap()).await.0, 400);
+    assert_eq!(
+        client
+            .refresh(second["refresh_token"].as_str().unwrap())
+            .await
+            .0,
+        400
+    );
 
     // RFC 7009: revoking the refresh token of a new sign-in ends its access too.
     let tokens = client.sign_in("connections:read").await;
@@ -400,8 +499,12 @@ async fn refresh_rotates_reuse_kills_the_grant_and_revocation_ends_access() {
         client.client_id
     );
     assert_eq!(client.form("/oauth/revoke", body).await.0, 200);
-    let (status, _, _) =
-        tools_call(&rig, tokens["access_token"].as_str().unwrap(), "connect_account").await;
+    let (status, _, _) = tools_call(
+        &rig,
+        tokens["access_token"].as_str().unwrap(),
+        "connect_account",
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -410,12 +513,19 @@ async fn vercel_tools_answer_403_insufficient_scope_until_the_agent_steps_up() {
     let rig = Rig::start();
     let client = RawClient::register(&rig).await;
     let narrow = client.sign_in("connections:read").await;
-    let (status, www, _) =
-        tools_call(&rig, narrow["access_token"].as_str().unwrap(), "vercel_list_projects").await;
+    let (status, www, _) = tools_call(
+        &rig,
+        narrow["access_token"].as_str().unwrap(),
+        "vercel_list_projects",
+    )
+    .await;
     assert_eq!(status, 403);
     let challenge = parse_bearer_challenge(&www.unwrap()).unwrap();
     assert!(challenge.is_insufficient_scope());
-    assert_eq!(challenge.scope.as_deref(), Some("connections:read vercel:read"));
+    assert_eq!(
+        challenge.scope.as_deref(),
+        Some("connections:read vercel:read")
+    );
     assert_eq!(
         challenge.resource_metadata.as_deref(),
         Some(format!("{}/.well-known/oauth-protected-resource/mcp", rig.origin()).as_str())
@@ -430,10 +540,17 @@ async fn vercel_tools_answer_403_insufficient_scope_until_the_agent_steps_up() {
         .await;
     assert_eq!(status, 200, "{body}");
     let wide = client.sign_in("connections:read vercel:read").await;
-    let (status, _, body) =
-        tools_call(&rig, wide["access_token"].as_str().unwrap(), "vercel_list_projects").await;
+    let (status, _, body) = tools_call(
+        &rig,
+        wide["access_token"].as_str().unwrap(),
+        "vercel_list_projects",
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["result"]["structuredContent"]["projects"][0]["name"], "patchbay-site", "{body}");
+    assert_eq!(
+        body["result"]["structuredContent"]["projects"][0]["name"], "patchbay-site",
+        "{body}"
+    );
     assert!(!body.to_string().contains(&personal));
 }
 
@@ -454,7 +571,10 @@ async fn open_redirects_missing_pkce_or_state_and_approval_without_the_secret_ar
         assert_eq!(res.status(), 400, "{url}");
         assert!(res.headers().get("location").is_none());
         let html = res.text().await.unwrap();
-        assert!(!html.contains("evil.example") && !html.contains("<script>"), "{html}");
+        assert!(
+            !html.contains("evil.example") && !html.contains("<script>"),
+            "{html}"
+        );
     }
     assert!(rig.pending().await.is_empty());
 
@@ -463,7 +583,10 @@ async fn open_redirects_missing_pkce_or_state_and_approval_without_the_secret_ar
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Raw &lt;i&gt;script&lt;/i&gt;"), "{html}");
-    assert!(!html.contains("<script>") && !html.contains("alert(1)"), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("alert(1)"),
+        "{html}"
+    );
 
     // Deciding needs the workspace's secret: not on the edge without the edge token, not on
     // the helper without the pairing token.
@@ -476,12 +599,7 @@ async fn open_redirects_missing_pkce_or_state_and_approval_without_the_secret_ar
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let res = rig
-        .http
-        .post(rig.helper.url(&path))
-        .send()
-        .await
-        .unwrap();
+    let res = rig.http.post(rig.helper.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(rig.pending().await.len(), 1, "still pending");
 }
