@@ -21,6 +21,18 @@ pub struct EdgeRequest {
 }
 
 impl EdgeRequest {
+    /// The token of `Authorization: Bearer <token>`, trimmed; `None` when absent or empty.
+    pub fn bearer(&self) -> Option<&str> {
+        self.authorization
+            .as_deref()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
     /// A header's value; `name` in lower case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

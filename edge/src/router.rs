@@ -54,16 +54,10 @@ fn authorize<S, U>(req: &EdgeRequest, edge: &Edge<'_, S, U>) -> Result<(), ApiEr
              in edge/ and use the same value as the bearer token.",
         ));
     };
-    let presented = req
-        .authorization
-        .as_deref()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .unwrap_or("");
-    if presented.is_empty() || !expected.matches(presented) {
+    if !req
+        .bearer()
+        .is_some_and(|presented| expected.matches(presented))
+    {
         return Err(ApiError::unauthorized(
             "Send the edge API secret (PATCHBAY_EDGE_TOKEN) as `Authorization: Bearer …`.",
         ));

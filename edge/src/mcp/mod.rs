@@ -59,15 +59,7 @@ async fn handle<S: Store, U: Upstream>(
             "Requests from web pages of other origins are refused; MCP clients send no Origin.",
         ));
     }
-    let presented = req
-        .authorization
-        .as_deref()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let presented = req.bearer();
     let grant = match presented {
         Some(token) => agents::bearer_grant(edge, req, token).await?,
         None => None,
