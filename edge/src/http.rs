@@ -15,7 +15,31 @@ pub struct EdgeRequest {
     pub query: String,
     /// The `Authorization` header.
     pub authorization: Option<String>,
+    /// Every other header the routes read (`origin`, `mcp-session-id`, …), names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl EdgeRequest {
+    /// The token of `Authorization: Bearer <token>`, trimmed; `None` when absent or empty.
+    pub fn bearer(&self) -> Option<&str> {
+        self.authorization
+            .as_deref()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// A header's value; `name` in lower case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl std::fmt::Debug for EdgeRequest {

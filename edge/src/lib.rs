@@ -11,13 +11,17 @@
 //! tests), and the clock, passed in.
 //!
 //! Static files (the built dashboard) never reach this code: `wrangler.toml` sends every path
-//! except `/api/*`, `/callback` and `/.well-known/*` to Workers Static Assets.
+//! except `/api/*`, `/callback`, `/mcp`, `/oauth/*` and `/.well-known/*` to Workers Static
+//! Assets.
 
+pub mod agents;
 pub mod client_metadata;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod mcp;
+pub mod page;
 pub mod protected_resource;
 pub mod router;
 pub mod store;

@@ -1,31 +1,47 @@
-//! `GET /.well-known/oauth-protected-resource`: this deployment's RFC 9728 metadata, built
-//! from configuration. Public (no bearer) and cacheable for a short while: it changes only
-//! with configuration.
+//! `GET /.well-known/oauth-protected-resource` and `…/mcp`: this deployment's RFC 9728
+//! metadata, built from configuration. Public (no bearer) and cacheable for a short while: it
+//! changes only with configuration. By default the edge is its own authorization server
+//! ([`crate::agents`]) and the `/mcp` document names the MCP endpoint as the resource, the
+//! audience of its tokens (§3.1: the resource's path follows the well-known segment).
 
+use patchbay_proto::agents::SCOPES;
 use patchbay_proto::oauth::ProtectedResourceMetadata;
+
+use crate::agents::{REGISTER_PATH, RESOURCE_PATH, issuer, resource_url};
 
 use crate::config::EdgeConfig;
 use crate::error::{ApiError, wrong_method};
 use crate::http::{EdgeRequest, EdgeResponse};
 
 pub const PATH: &str = "/.well-known/oauth-protected-resource";
+pub const MCP_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 
 pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
     if !matches!(req.method.as_str(), "GET" | "HEAD") {
         return wrong_method(req, "GET, HEAD");
     }
-    let resource = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| req.origin.clone());
+    let base = issuer(config, req);
+    let resource = if req.path.ends_with(RESOURCE_PATH) {
+        resource_url(config, req)
+    } else {
+        base.clone()
+    };
+    let or_default = |v: &[String], default: Vec<String>| {
+        if v.is_empty() { default } else { v.to_vec() }
+    };
     let doc = ProtectedResourceMetadata {
         resource,
-        authorization_servers: config.authorization_servers.clone(),
-        scopes_supported: config.scopes.clone(),
+        authorization_servers: or_default(&config.authorization_servers, vec![base.clone()]),
+        scopes_supported: or_default(&config.scopes, SCOPES.map(str::to_owned).to_vec()),
         bearer_methods_supported: vec!["header".into()],
         resource_name: Some("Patchbay".into()),
         resource_documentation: None,
-        registration_endpoint: config.registration_endpoint.clone(),
+        registration_endpoint: Some(
+            config
+                .registration_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("{base}{REGISTER_PATH}")),
+        ),
     };
     if let Err(e) = doc.validate() {
         return ApiError::internal(format!(
@@ -70,12 +86,21 @@ mod tests {
     }
 
     #[test]
-    fn metadata_defaults_to_the_request_origin() {
+    fn metadata_defaults_to_the_edge_as_its_own_authorization_server() {
         let t = TestEdge::new();
         let r = t.send(get(PATH));
         let doc: ProtectedResourceMetadata = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(doc.resource, ORIGIN);
-        assert!(doc.registration_endpoint.is_none());
+        assert_eq!(doc.authorization_servers, [ORIGIN]);
+        assert_eq!(doc.scopes_supported, SCOPES);
+        assert_eq!(
+            doc.registration_endpoint,
+            Some(format!("{ORIGIN}/oauth/register"))
+        );
+        let r = t.send(get(MCP_PATH));
+        let doc: ProtectedResourceMetadata = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(doc.resource, format!("{ORIGIN}/mcp"));
+        assert_eq!(doc.validate(), Ok(()));
     }
 
     #[test]

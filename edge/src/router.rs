@@ -5,7 +5,7 @@ use crate::error::{ApiError, BODY_LIMIT, too_large};
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
-use crate::{Edge, client_metadata, protected_resource, vercel};
+use crate::{Edge, agents, client_metadata, mcp, protected_resource, vercel};
 
 pub async fn route<S: Store, U: Upstream>(
     req: &EdgeRequest,
@@ -15,7 +15,21 @@ pub async fn route<S: Store, U: Upstream>(
         return too_large().into_response();
     }
     match req.path.as_str() {
-        protected_resource::PATH => protected_resource::serve(req, edge.config),
+        protected_resource::PATH | protected_resource::MCP_PATH => {
+            protected_resource::serve(req, edge.config)
+        }
+        agents::metadata::PATH => agents::metadata::serve(req, edge.config),
+        agents::REGISTER_PATH => agents::register::serve(req, edge).await,
+        agents::AUTHORIZE_PATH => agents::authorize::serve(req, edge).await,
+        agents::TOKEN_PATH => agents::token::serve(req, edge).await,
+        agents::REVOKE_PATH => agents::token::revoke(req, edge).await,
+        agents::RESOURCE_PATH => mcp::serve(req, edge).await,
+        path if agents::admin::owns(path) => match authorize(req, edge) {
+            Ok(()) => agents::admin::serve(req, edge)
+                .await
+                .unwrap_or_else(ApiError::into_response),
+            Err(e) => e.into_response(),
+        },
         client_metadata::PATH => client_metadata::serve(req, edge.config),
         vercel::callback::PATH => vercel::callback::serve(req, edge).await,
         path => match path
@@ -43,16 +57,10 @@ fn authorize<S, U>(req: &EdgeRequest, edge: &Edge<'_, S, U>) -> Result<(), ApiEr
              in edge/ and use the same value as the bearer token.",
         ));
     };
-    let presented = req
-        .authorization
-        .as_deref()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .unwrap_or("");
-    if presented.is_empty() || !expected.matches(presented) {
+    if !req
+        .bearer()
+        .is_some_and(|presented| expected.matches(presented))
+    {
         return Err(ApiError::unauthorized(
             "Send the edge API secret (PATCHBAY_EDGE_TOKEN) as `Authorization: Bearer …`.",
         ));

@@ -47,6 +47,11 @@ async fn serve(mut req: Request, env: Env) -> Result<Response> {
         path: url.path().to_owned(),
         query: url.query().unwrap_or("").to_owned(),
         authorization: req.headers().get("authorization")?,
+        headers: req
+            .headers()
+            .entries()
+            .filter(|(k, _)| k != "authorization" && k != "cookie")
+            .collect(),
         body: req.bytes().await.unwrap_or_default(),
     };
     let store = D1(env.d1("DB").ok());

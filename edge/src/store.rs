@@ -76,6 +76,7 @@ pub trait Store {
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_vercel.sql"),
     include_str!("../migrations/0002_sign_in_failure.sql"),
+    include_str!("../migrations/0003_agents.sql"),
 ];
 
 #[cfg(test)]

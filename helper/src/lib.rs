@@ -119,7 +119,12 @@ pub fn app(state: AppState) -> Router {
         .merge(connectors::vercel::routes())
         .merge(connectors::manus::routes())
         .merge(connectors::mcp::routes())
+        .merge(connectors::agents::routes())
         .route("/api/{*rest}", any(api_not_found))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            connectors::agents::push_after_change,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::require_pairing_token,

@@ -7,6 +7,7 @@
 //! **Architecture invariant:** this crate performs no I/O. Randomness comes from `getrandom`
 //! (the only source that works on all three hosts); time, when needed, is passed in.
 
+pub mod agents;
 pub mod api;
 pub mod error;
 pub mod mcp;

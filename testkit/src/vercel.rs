@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::FakeServer;
@@ -275,6 +275,26 @@ impl FakeVercel {
             ("POST", "/oauth/register") => self.register(&req),
             ("POST", "/oauth/revoke") => self.revoke(&req),
             ("GET", "/v2/user") => self.get_user(&req),
+            ("GET", "/v9/projects") => self.authorized(&req, |_, _| {
+                json!({"projects": [FAKE_PROJECT.clone()], "pagination": {"count": 1, "next": null}})
+            }),
+            ("GET", "/v6/deployments") => self.authorized(&req, |_, query| {
+                let project = pairs(query.as_bytes()).remove("projectId");
+                let all = [FAKE_DEPLOYMENT.clone()];
+                let deployments: Vec<_> = all
+                    .into_iter()
+                    .filter(|d| project.as_deref().is_none_or(|p| d["projectId"] == p))
+                    .collect();
+                json!({"deployments": deployments, "pagination": {"count": 1, "next": null}})
+            }),
+            ("GET", path) if path.starts_with("/v13/deployments/") => {
+                let id = path.trim_start_matches("/v13/deployments/");
+                if id == FAKE_DEPLOYMENT["uid"] {
+                    self.authorized(&req, |_, _| FAKE_DEPLOYMENT.clone())
+                } else {
+                    FakeResponse::json(404, json!({"error": {"code": "not_found"}}))
+                }
+            }
             _ => FakeResponse::json(404, json!({"error": {"code": "not_found"}})),
         }
     }
@@ -519,32 +539,56 @@ impl FakeVercel {
         FakeResponse::json(200, json!({}))
     }
 
-    fn get_user(&self, req: &FakeRequest) -> FakeResponse {
+    /// Answers `body(user, query)` to a live access token, 403 as Vercel does otherwise.
+    fn authorized(
+        &self,
+        req: &FakeRequest,
+        body: impl Fn(&FakeUser, &str) -> Value,
+    ) -> FakeResponse {
         let token = req
             .headers
             .iter()
             .find(|(k, _)| k == "authorization")
             .and_then(|(_, v)| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let mut s = self.lock();
-        s.counters.user_requests += 1;
-        match s.access.get(token) {
-            Some(a) if !a.revoked && a.expires_at > now() => FakeResponse::json(
-                200,
-                json!({"user": {
-                    "id": a.user.id,
-                    "username": a.user.username,
-                    "email": a.user.email,
-                    "name": "Patchbay Tester",
-                }}),
-            ),
-            _ => FakeResponse::json(
+        let user = match self.lock().access.get(token) {
+            Some(a) if !a.revoked && a.expires_at > now() => Some(a.user.clone()),
+            _ => None,
+        };
+        if let Some(user) = user {
+            FakeResponse::json(200, body(&user, &req.query))
+        } else {
+            FakeResponse::json(
                 403,
                 json!({"error": {"code": "forbidden", "message": "Not authorized", "invalidToken": true}}),
-            ),
+            )
         }
     }
+
+    fn get_user(&self, req: &FakeRequest) -> FakeResponse {
+        self.lock().counters.user_requests += 1;
+        self.authorized(req, |user, _| {
+            json!({"user": {
+                "id": user.id,
+                "username": user.username,
+                "email": user.email,
+                "name": "Patchbay Tester",
+            }})
+        })
+    }
 }
+
+/// The one project of the fake account (`GET /v9/projects`).
+pub static FAKE_PROJECT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+    || json!({"id": "prj_fake1", "name": "patchbay-site", "framework": "nextjs", "updatedAt": 1_800_000_000_000u64}),
+);
+
+/// Its one deployment (`GET /v6/deployments`, `GET /v13/deployments/{id}`).
+pub static FAKE_DEPLOYMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({"uid": "dpl_fake1", "id": "dpl_fake1", "name": "patchbay-site", "projectId": "prj_fake1",
+           "url": "patchbay-site-abc.vercel.app", "state": "READY", "readyState": "READY",
+           "target": "production", "created": 1_800_000_000_000u64, "ready": 1_800_000_060_000u64})
+});
 
 fn pairs(bytes: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(bytes).into_owned().collect()

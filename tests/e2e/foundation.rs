@@ -103,7 +103,7 @@ async fn edge_publishes_rfc9728_metadata_and_serves_the_spa() {
     assert_eq!(doc.validate(), Ok(()));
     assert_eq!(doc.resource, edge.origin());
     assert_eq!(doc.authorization_servers, ["https://auth.example.com"]);
-    assert_eq!(doc.scopes_supported, ["read", "write"]);
+    assert_eq!(doc.scopes_supported, ["connections:read", "vercel:read"]);
     assert_eq!(
         doc.registration_endpoint.as_deref(),
         Some("https://auth.example.com/oauth/register")

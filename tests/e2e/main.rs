@@ -6,6 +6,7 @@
 mod harness;
 mod pages;
 
+mod agents;
 mod dashboard;
 mod doctor;
 mod foundation;

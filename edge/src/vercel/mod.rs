@@ -532,6 +532,23 @@ async fn exchange<S: Store, U: Upstream>(
     Ok(user)
 }
 
+/// The stored access token, refreshed first when it is about to expire: what the MCP tools
+/// call Vercel with. `None` when Vercel is not connected.
+pub async fn access_token<S: Store, U: Upstream>(
+    edge: &Edge<'_, S, U>,
+    cipher: &Cipher,
+) -> Result<Option<Secret>, ApiError> {
+    let Some(conn) = db::load_connection(edge, cipher).await? else {
+        return Ok(None);
+    };
+    let conn = if refresh_due(&conn, edge.now) {
+        refresh(edge, cipher, conn).await?
+    } else {
+        conn
+    };
+    Ok(Some(conn.access_token))
+}
+
 /// `GET …/credentials`: the `vercel` and `vercel_client` entries of `mcp-tokens.json`, with
 /// the access token refreshed first when it is about to expire. The only route that returns
 /// a secret; the router serves it to the edge bearer only.

@@ -4,9 +4,12 @@
 //!   reap themselves), with a `shutdown()` that [`Connectors::shutdown`] awaits;
 //! - only what differs: how it validates, what it stores, how its flow runs.
 //!
+//! Vercel and Agents live on the edge and are forwarded to it through `engine::edge`.
+//!
 //! The token connectors (GitHub's personal access token, Manus, Vercel through the edge) share
 //! their four routes and their stored entry through [`token`].
 
+pub mod agents;
 pub mod github;
 pub mod manus;
 pub mod mcp;
@@ -20,6 +23,7 @@ use crate::Config;
 /// The state of every connector that runs flows. Manus and Vercel keep none: their
 /// credentials live in the store and on the edge.
 pub struct Connectors {
+    pub agents: agents::AgentsState,
     pub rclone: rclone::RcloneState,
     pub github: github::GithubState,
     pub mcp: mcp::McpState,
@@ -28,6 +32,7 @@ pub struct Connectors {
 impl Connectors {
     pub fn new(config: &Config) -> Self {
         Self {
+            agents: agents::AgentsState::default(),
             rclone: rclone::RcloneState::new(config.session_ttl),
             github: github::GithubState::default(),
             mcp: mcp::McpState::default(),

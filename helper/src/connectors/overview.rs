@@ -23,6 +23,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOverview>, ApiError> {
+    let overview = current(&state).await?;
+    crate::connectors::agents::push_overview(&state, &overview);
+    Ok(Json(overview))
+}
+
+/// The overview as the credential files say now.
+pub async fn current(state: &AppState) -> Result<ConnectorsOverview, ApiError> {
     let config = state.config();
     let data_dir = config.data_dir.clone();
     let has_edge = config.edge_url.is_some() && config.edge_token.is_some();
@@ -35,7 +42,7 @@ pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOv
     })
     .await
     .map_err(|_| ApiError::internal("reading the credential files failed"))??;
-    Ok(Json(overview))
+    Ok(overview)
 }
 
 /// What `id` lacks before a sign-in can work: Drive and OneDrive need an OAuth client of the

@@ -16,7 +16,7 @@ use patchbay_proto::api::ConnectorId;
 use serde_json::Value;
 
 use super::token;
-use crate::engine::store;
+use crate::engine::{edge, store};
 use crate::{ApiError, AppState};
 
 const KEYS: [&str; 2] = ["vercel", "vercel_client"];
@@ -51,54 +51,14 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-fn edge(state: &AppState) -> Result<(&str, &patchbay_proto::Secret), ApiError> {
-    let config = state.config();
-    match (&config.edge_url, &config.edge_token) {
-        (Some(url), Some(token)) => Ok((url.as_str(), token)),
-        _ => Err(ApiError::unavailable(
-            "Vercel runs on the Patchbay edge, and this helper does not know it: start the \
-             helper with PATCHBAY_EDGE_URL=<your edge's URL> and PATCHBAY_EDGE_TOKEN=<its \
-             edge token>.",
-        )),
-    }
-}
-
-/// Sends the request to the edge; returns its status and JSON body unchanged.
+/// Sends the request to the edge's Vercel routes; returns its status and JSON body unchanged.
 async fn call_edge(
     state: &AppState,
     method: Method,
     action: &str,
     body: Option<Bytes>,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let (url, token) = edge(state)?;
-    let mut request = state
-        .http()
-        .request(method, format!("{url}/api/connectors/vercel/{action}"))
-        .bearer_auth(token.expose());
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let response = request.send().await.map_err(|_| {
-        ApiError::upstream(format!(
-            "Cannot reach the Patchbay edge at {url}. Is it deployed (or `wrangler dev` running)?"
-        ))
-    })?;
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    if status == StatusCode::UNAUTHORIZED {
-        return Err(ApiError::upstream(
-            "The Patchbay edge refused this helper's PATCHBAY_EDGE_TOKEN; set it to the edge's \
-             token (wrangler secret put PATCHBAY_EDGE_TOKEN).",
-        ));
-    }
-    let body: Value = response.json().await.map_err(|_| {
-        ApiError::upstream(format!(
-            "The Patchbay edge at {url} answered with something that is not JSON."
-        ))
-    })?;
-    Ok((status, body))
+    edge::call(state, "Vercel", method, &format!("vercel/{action}"), body).await
 }
 
 /// Copies the edge's Vercel credentials into mcp-tokens.json (absent ones are removed).

@@ -7,11 +7,13 @@
 //! - [`server`]: how connections are accepted and served (timeouts, caps, refusals).
 //! - [`security`]: the front door (Host, Origin, CORS, pairing token) as layers.
 //! - [`upstream`]: the HTTP clients, and outside failures turned into sentences.
+//! - [`edge`]: the edge's `/api/connectors/*` routes, called with `PATCHBAY_EDGE_TOKEN`.
 //! - [`text`]: how messages quote request input (never a control character) and count.
 //!
 //! Connectors (`crate::connectors`) build on these and supply only what differs.
 
 pub mod child;
+pub mod edge;
 pub mod fsutil;
 pub mod lease;
 pub mod security;

@@ -123,6 +123,11 @@ pub struct AuthorizationServerMetadata {
     pub client_id_metadata_document_supported: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Required by RFC 8414 §2 of a server's own document; clients only read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_types_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types_supported: Vec<String>,
 }
 
 /// Why discovery or registration cannot go on; each message says what is wrong.
