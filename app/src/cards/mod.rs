@@ -53,22 +53,24 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
         .and_then(|w| w.location().origin().ok())
         .is_some_and(|origin| served_by_helper(&origin, &helper));
 
-    let overview = LocalResource::new(move || {
-        link.epoch.track();
-        changed.0.track();
-        let client = client.clone();
-        async move { client.get::<ConnectorsOverview>("/api/connectors").await }
-    });
-    let latest = Memo::new(
-        move |prev: Option<&Option<ConnectorsOverview>>| match overview.get() {
-            Some(Ok(o)) => Some(o),
+    // Read again after each change a card makes (and when the helper comes back).
+    let overview = client.follow("/api/connectors", Signal::stored(true), changed.0);
+    let latest = Memo::new(move |prev: Option<&Option<ConnectorsOverview>>| {
+        match overview
+            .get()
+            .map(|r| r.map(|text| serde_json::from_str(&text)))
+        {
+            Some(Ok(Ok(o))) => Some(o),
             _ => prev.cloned().flatten(),
-        },
-    );
+        }
+    });
     let refused = {
         let helper = helper.clone();
         move || match overview.get() {
             Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
+            Some(Ok(text)) => serde_json::from_str::<ConnectorsOverview>(&text)
+                .err()
+                .map(|e| ApiFailure::Garbled(e.to_string()).explain(&helper)),
             _ => None,
         }
     };
@@ -155,9 +157,9 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
 /// actions, and its tasks (which end with the card). Copy, so handlers just capture it.
 #[derive(Clone, Copy)]
 pub struct Card {
-    /// The card's status route's answer, kept as text (one resource type for every card
+    /// The card's status route's answer, kept as text (one signal type for every card
     /// keeps the wasm small); [`Card::last_good`] reads it as `T`.
-    pub state: LocalResource<Result<String, ApiFailure>>,
+    pub state: ReadSignal<Option<Result<String, ApiFailure>>>,
     reload: RwSignal<u32>,
     changed: Changed,
     pub feedback: Feedback,
@@ -172,22 +174,7 @@ impl Card {
     pub fn new(path: &'static str, enabled: Signal<bool>) -> Self {
         let client = expect_context::<HelperClient>();
         let reload = RwSignal::new(0u32);
-        let link = client.link;
-        let state = {
-            let client = client.clone();
-            LocalResource::new(move || {
-                link.epoch.track();
-                reload.track();
-                let (client, enabled) = (client.clone(), enabled.get());
-                async move {
-                    if enabled {
-                        client.get_text(path).await
-                    } else {
-                        Ok(String::new())
-                    }
-                }
-            })
-        };
+        let state = client.follow(path, enabled, reload);
         Self {
             state,
             reload,
