@@ -11,6 +11,7 @@ mod vercel;
 pub use vercel::PendingExchange;
 
 use std::future::Future;
+use std::pin::Pin;
 
 use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, ConnectorsOverview, SetupNeeded};
@@ -19,7 +20,7 @@ use crate::api::{ApiFailure, HelperClient, Link};
 use crate::flow::{CANCELLED, offline_advice, served_by_helper};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{ConfirmButton, Feedback};
+use crate::ui::{ConfirmButton, Feedback, When};
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -97,11 +98,11 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
             {move || link.online.get().then(&refused).flatten()
                 .map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
         </div>
-        <Show when=move || latest.with(Option::is_some)
+        <When when=move || latest.with(Option::is_some)
             fallback=move || view! {
-                <Show when=move || link.online.get()>
+                <When when=move || link.online.get()>
                     <p class="loading" role="status">"Loading connectors…"</p>
-                </Show>
+                </When>
             }>
             // Built once, from the first overview: the connectors never change while the
             // page lives, and a later refresh must never rebuild a card (its flow would go).
@@ -109,7 +110,7 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
                 {latest.get_untracked().map(|o| o.connectors).unwrap_or_default().into_iter()
                     .map(|c| card(c.id, summary_of(latest, c.id))).collect_view()}
             </div>
-        </Show>
+        </When>
     }
 }
 
@@ -212,6 +213,15 @@ impl Card {
         request: impl Future<Output = Result<String, ApiFailure>> + 'static,
         done: impl FnOnce(&str) -> String + 'static,
     ) {
+        self.act_boxed(Box::pin(request), Box::new(done));
+    }
+
+    /// One copy of the action's steps in the wasm, whatever the request and message types.
+    fn act_boxed(
+        self,
+        request: Pin<Box<dyn Future<Output = Result<String, ApiFailure>>>>,
+        done: Box<dyn FnOnce(&str) -> String>,
+    ) {
         self.feedback.begin();
         self.spawn(async move {
             match request.await {
@@ -246,13 +256,22 @@ impl Card {
     }
 
     /// The last good value of the card's state (kept while it reloads or the helper is away).
-    pub fn last_good<T>(self) -> Memo<Option<T>>
+    /// What is kept is the answer's text, in one memo type for every card; each read parses
+    /// it (a few hundred bytes), which costs less than a memo per answer type in the wasm.
+    pub fn last_good<T>(self) -> Signal<Option<T>>
     where
-        T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+        T: serde::de::DeserializeOwned + Send + Sync + 'static,
     {
+        let text = self.last_good_text();
+        Signal::derive(move || {
+            text.with(|t| t.as_deref().and_then(|t| serde_json::from_str(t).ok()))
+        })
+    }
+
+    fn last_good_text(self) -> Memo<Option<String>> {
         let state = self.state;
-        Memo::new(move |prev: Option<&Option<T>>| match state.get() {
-            Some(Ok(text)) => serde_json::from_str(&text).ok(),
+        Memo::new(move |prev: Option<&Option<String>>| match state.get() {
+            Some(Ok(text)) => Some(text),
             Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
             Some(Err(_)) => None,
         })
