@@ -256,22 +256,13 @@ impl Card {
     }
 
     /// The last good value of the card's state (kept while it reloads or the helper is away).
-    /// What is kept is the answer's text, in one memo type for every card; each read parses
-    /// it (a few hundred bytes), which costs less than a memo per answer type in the wasm.
-    pub fn last_good<T>(self) -> Signal<Option<T>>
+    pub fn last_good<T>(self) -> Memo<Option<T>>
     where
-        T: serde::de::DeserializeOwned + Send + Sync + 'static,
+        T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
     {
-        let text = self.last_good_text();
-        Signal::derive(move || {
-            text.with(|t| t.as_deref().and_then(|t| serde_json::from_str(t).ok()))
-        })
-    }
-
-    fn last_good_text(self) -> Memo<Option<String>> {
         let state = self.state;
-        Memo::new(move |prev: Option<&Option<String>>| match state.get() {
-            Some(Ok(text)) => Some(text),
+        Memo::new(move |prev: Option<&Option<T>>| match state.get() {
+            Some(Ok(text)) => serde_json::from_str(&text).ok(),
             Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
             Some(Err(_)) => None,
         })
