@@ -230,6 +230,46 @@ impl HelperClient {
         }
     }
 
+    /// `path`'s answer as text, read now, again whenever `again` is bumped or the helper comes
+    /// back after an outage, and never while `enabled` is false (then it reads as empty).
+    /// An answer that arrives after a newer read started is dropped, and the last answer
+    /// stays while a new one loads. Every card's data and the overview come through this
+    /// one function, so the wasm holds one copy of the loading code.
+    pub fn follow(
+        &self,
+        path: &'static str,
+        enabled: Signal<bool>,
+        again: RwSignal<u32>,
+    ) -> ReadSignal<Option<Result<String, ApiFailure>>> {
+        let answer = RwSignal::new(None);
+        let tasks = Tasks::here();
+        let latest = StoredValue::new(0u32);
+        let (client, epoch) = (self.clone(), self.link.epoch);
+        Effect::new(move |_| {
+            epoch.track();
+            again.track();
+            let enabled = enabled.get();
+            let Some(run) = latest.try_update_value(|n| {
+                *n += 1;
+                *n
+            }) else {
+                return;
+            };
+            let client = client.clone();
+            tasks.spawn(async move {
+                let r = if enabled {
+                    client.get_text(path).await
+                } else {
+                    Ok(String::new())
+                };
+                if latest.try_get_value() == Some(run) {
+                    answer.set(Some(r));
+                }
+            });
+        });
+        answer.read_only()
+    }
+
     /// Waits until the helper answers again (after a failed long-poll, say).
     pub async fn until_online(&self) {
         while !self.link.online.get_untracked() {

@@ -7,7 +7,7 @@ use patchbay_proto::api::{Ok as OkBody, SubmitCodeRequest};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
 use crate::flow::{SessionView, Step, paste_problem, step_of};
 use crate::tasks::Tasks;
-use crate::ui::{Notice, Problem};
+use crate::ui::{Notice, Problem, When};
 
 /// How a sign-in ended, reported once to the card that shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,11 +146,11 @@ pub fn SignInSteps(
                 // The card closes the steps and says so itself.
                 Step::Cancelled => ().into_any(),
             }}
-            <Show when=move || !step.get().is_finished()>
+            <When when=move || !step.get().is_finished()>
                 <Problem message=cancel_problem />
                 <button type="button" class="secondary" data-action="cancel-flow"
                     disabled=cancelling on:click=cancel.clone()>"Cancel sign-in"</button>
-            </Show>
+            </When>
         </section>
     }
 }

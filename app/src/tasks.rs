@@ -7,6 +7,7 @@
 //! the rest of the task never runs against a disposed value.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use leptos::prelude::*;
 
@@ -24,6 +25,12 @@ impl Tasks {
 
     /// Runs `task` until it ends or the component goes away, whichever comes first.
     pub fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.spawn_boxed(Box::pin(task));
+    }
+
+    /// The one copy of the spawning code in the wasm: Leptos's scoped spawn is generic over
+    /// the future, and each task's own type would otherwise get a copy (about 2 KB each).
+    fn spawn_boxed(&self, task: Pin<Box<dyn Future<Output = ()>>>) {
         let Some(owner) = self.0.as_ref().and_then(WeakOwner::upgrade) else {
             return;
         };

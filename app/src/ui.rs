@@ -153,6 +153,25 @@ pub fn FeedbackLines(feedback: Feedback) -> impl IntoView {
     }
 }
 
+/// `children` while `when` holds, else `fallback`: Leptos's `<Show>`, but not generic. Each
+/// `<Show>` is its own copy of a memo, a render effect and an either-view in the wasm; this is
+/// one copy for every use.
+#[component]
+pub fn When(
+    #[prop(into)] when: Signal<bool>,
+    children: ChildrenFn,
+    #[prop(optional, into)] fallback: ViewFn,
+) -> impl IntoView {
+    let shown = Memo::new(move |_| when.get());
+    move || {
+        if shown.get() {
+            children()
+        } else {
+            fallback.run()
+        }
+    }
+}
+
 /// A problem to show on a card (`role=alert`, so screen readers announce it at once).
 #[component]
 pub fn Problem(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
@@ -198,8 +217,8 @@ pub fn ConfirmButton(
         now
     });
     view! {
-        <Show
-            when=move || asking.get()
+        <When
+            when=asking
             fallback=move || view! {
                 <button type="button" class="danger subtle" node_ref=ask_ref data-action="ask"
                     disabled=busy on:click=move |_| asking.set(true)>"Disconnect"</button>
@@ -213,7 +232,7 @@ pub fn ConfirmButton(
                 <button type="button" class="secondary" data-action="keep"
                     on:click=move |_| asking.set(false)>"Keep"</button>
             </span>
-        </Show>
+        </When>
     }
 }
 

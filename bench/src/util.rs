@@ -231,13 +231,23 @@ pub fn wrk(url: &str, bearer: Option<&str>, secs: u32) -> Result<Load> {
 
 /// gzip -9 size of a file.
 pub fn gzip_size(path: &Path) -> Result<u64> {
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
+    compressed_size(path, "gzip", &["-9", "-c"])
+}
+
+/// The size of `path` compressed by brotli at its highest quality, as a CDN serves it
+/// (Cloudflare sends brotli to browsers that accept it).
+pub fn brotli_size(path: &Path) -> Result<u64> {
+    compressed_size(path, "brotli", &["-q", "11", "-c"])
+}
+
+fn compressed_size(path: &Path, program: &str, args: &[&str]) -> Result<u64> {
+    let out = Command::new(program)
+        .args(args)
         .arg(path)
         .output()
-        .map_err(|e| format!("gzip: {e}"))?;
+        .map_err(|e| format!("{program}: {e} (cargo xtask setup installs it)"))?;
     if !out.status.success() {
-        return Err(format!("gzip {} failed", path.display()));
+        return Err(format!("{program} {} failed", path.display()));
     }
     Ok(out.stdout.len() as u64)
 }

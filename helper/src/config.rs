@@ -87,6 +87,14 @@ pub struct ServeArgs {
     )]
     pub graph_api_url: String,
 
+    /// Google Drive API base URL (as whom a new Drive remote is signed in).
+    #[arg(
+        long,
+        env = "PATCHBAY_DRIVE_API_URL",
+        default_value = "https://www.googleapis.com/drive/v3"
+    )]
+    pub drive_api_url: String,
+
     /// How long a sign-in session lives, in seconds.
     #[arg(
         long,
@@ -133,6 +141,7 @@ pub struct Config {
     pub github_host: String,
     pub gh_bin: PathBuf,
     pub graph_api_url: String,
+    pub drive_api_url: String,
     pub session_ttl: std::time::Duration,
     /// How connections are served (timeouts, caps).
     pub limits: Limits,
@@ -241,6 +250,7 @@ impl ServeArgs {
             github_host: self.github_host.trim().to_owned(),
             gh_bin: self.gh,
             graph_api_url: base_url("--graph-api-url", &self.graph_api_url)?,
+            drive_api_url: base_url("--drive-api-url", &self.drive_api_url)?,
             session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
             limits: Limits {
                 max_connections: match self.max_connections {
@@ -318,6 +328,7 @@ impl Config {
             github_host: "github.com".into(),
             gh: "gh".into(),
             graph_api_url: "http://127.0.0.1:9".into(),
+            drive_api_url: "http://127.0.0.1:9".into(),
             session_ttl_secs: 600,
             max_connections: Limits::default().max_connections,
             header_timeout_secs: Limits::default().header_read_timeout.as_secs_f64(),
@@ -346,6 +357,7 @@ mod tests {
             github_host: "github.com".into(),
             gh: "gh".into(),
             graph_api_url: "https://graph.microsoft.com/v1.0".into(),
+            drive_api_url: "https://www.googleapis.com/drive/v3".into(),
             session_ttl_secs: 600,
             max_connections: Limits::default().max_connections,
             header_timeout_secs: Limits::default().header_read_timeout.as_secs_f64(),

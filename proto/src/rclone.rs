@@ -13,6 +13,10 @@ pub struct Remote {
     /// rclone's backend name: `drive`, `onedrive`, …
     #[serde(rename = "type")]
     pub kind: String,
+    /// As whom the remote is signed in (an email, or the account's name), when the helper
+    /// learnt it at sign-in. Not in rclone.conf: the helper keeps it beside its own files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// The remotes in an rclone.conf text, in file order. Follows rclone's own reader: `#` and
@@ -22,7 +26,11 @@ pub fn parse_remotes(conf: &str) -> Vec<Remote> {
     let mut current: Option<(String, Option<String>)> = None;
     let flush = |current: &mut Option<(String, Option<String>)>, out: &mut Vec<Remote>| {
         if let Some((name, Some(kind))) = current.take() {
-            out.push(Remote { name, kind });
+            out.push(Remote {
+                name,
+                kind,
+                account: None,
+            });
         }
     };
     for line in conf.lines() {
@@ -170,11 +178,13 @@ scope = drive
             vec![
                 Remote {
                     name: "personal".into(),
-                    kind: "drive".into()
+                    kind: "drive".into(),
+                    account: None,
                 },
                 Remote {
                     name: "work".into(),
-                    kind: "onedrive".into()
+                    kind: "onedrive".into(),
+                    account: None,
                 },
             ]
         );

@@ -2,7 +2,9 @@
 //! an authorization endpoint that "approves" at once (302 to the redirect URI with a code and
 //! the state), a token endpoint (authorization_code and rotating refresh_token grants, client
 //! secret checked, codes single-use and short-lived), and a resource endpoint that accepts
-//! only live access tokens (`GET /me/drive`, shaped like Microsoft Graph's).
+//! only live access tokens: `GET /me/drive`, shaped like Microsoft Graph's (with the drive's
+//! owner), and `GET /about?fields=user(…)`, shaped like Google Drive's (fields required, as
+//! there).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,6 +21,9 @@ use serde_json::json;
 
 use crate::fake::FakeServer;
 use crate::github::presented_token;
+
+/// As whom the fake's user signs in (Drive's `about` and Graph's drive owner say so).
+pub const ACCOUNT_EMAIL: &str = "ana.fake@example.com";
 
 /// Codes look like Google's: `/`, `+` and `=` in them, so any decoding slip shows.
 const CODE_PREFIX: &str = "4/0Ab+";
@@ -57,6 +62,7 @@ impl FakeOAuth {
             .route("/auth", get(authorize))
             .route("/token", post(token))
             .route("/me/drive", get(me_drive))
+            .route("/about", get(drive_about))
             .with_state(provider.clone());
         FakeOAuth {
             server: FakeServer::start(router),
@@ -99,6 +105,7 @@ impl FakeOAuth {
             ("PATCHBAY_ONEDRIVE_CLIENT_ID", id.clone()),
             ("PATCHBAY_ONEDRIVE_CLIENT_SECRET", secret.clone()),
             ("PATCHBAY_GRAPH_API_URL", self.graph_url()),
+            ("PATCHBAY_DRIVE_API_URL", self.server.url()),
         ]);
         env
     }
@@ -269,12 +276,38 @@ async fn token(
 async fn me_drive(State(p): State<Arc<Provider>>, headers: HeaderMap) -> Response {
     match presented_token(&headers) {
         Some(t) if p.live_access(&t) => {
-            axum::Json(json!({"id": "b!fake-drive-1", "driveType": "personal", "name": "OneDrive"}))
+            axum::Json(json!({"id": "b!fake-drive-1", "driveType": "personal", "name": "OneDrive",
+                "owner": {"user": {"displayName": "Ana Fake", "email": ACCOUNT_EMAIL, "id": "fake-user-1"}}}))
                 .into_response()
         }
         _ => (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"error": {"code": "InvalidAuthenticationToken"}})),
+        )
+            .into_response(),
+    }
+}
+
+/// Drive's `about.get`: `fields` is required there, and names what comes back.
+async fn drive_about(
+    State(p): State<Arc<Provider>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !presented_token(&headers).is_some_and(|t| p.live_access(&t)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": {"code": 401, "status": "UNAUTHENTICATED"}})),
+        )
+            .into_response();
+    }
+    match q.get("fields") {
+        Some(f) if f.starts_with("user") => axum::Json(json!({"user": {
+            "kind": "drive#user", "displayName": "Ana Fake", "emailAddress": ACCOUNT_EMAIL}}))
+        .into_response(),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"code": 400, "message": "The 'fields' parameter is required for this method."}})),
         )
             .into_response(),
     }

@@ -5,7 +5,7 @@
 use patchbay_testkit::github::FakeGithub;
 use patchbay_testkit::manus::FakeManus;
 use patchbay_testkit::mcp::FakeMcp;
-use patchbay_testkit::oauth::FakeOAuth;
+use patchbay_testkit::oauth::{ACCOUNT_EMAIL, FakeOAuth};
 use reqwest::Method;
 use serde_json::json;
 
@@ -81,9 +81,16 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     assert!(done.contains("personal:"), "{done}");
     drive.wait_state("connected").await;
     drive.wait_remotes(&["personal"]).await;
+    // As whom, from Drive's `about` at sign-in.
+    let account = drive.account(ACCOUNT_EMAIL).await;
+    assert!(account.contains("signed in as"), "{account}");
     let conf = std::fs::read_to_string(helper.data_dir().join("rclone.conf")).unwrap();
     assert!(conf.contains("[personal]"), "{conf}");
     assert!(!conf.contains("[scratch]"), "{conf}");
+    assert!(
+        !conf.contains(ACCOUNT_EMAIL),
+        "rclone.conf stays rclone's: {conf}"
+    );
     drive.done().await;
 
     let question = drive.delete_remote("personal").await;
@@ -92,6 +99,12 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     drive.wait_state("disconnected").await;
     let conf = std::fs::read_to_string(helper.data_dir().join("rclone.conf")).unwrap();
     assert!(!conf.contains("[personal]"), "{conf}");
+    let accounts =
+        std::fs::read_to_string(helper.data_dir().join("rclone-accounts.json")).unwrap_or_default();
+    assert!(
+        !accounts.contains(ACCOUNT_EMAIL),
+        "the account is forgotten too: {accounts}"
+    );
     browser.close().await;
 }
 

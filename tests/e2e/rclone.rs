@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use patchbay_testkit::oauth::FakeOAuth;
+use patchbay_testkit::oauth::{ACCOUNT_EMAIL, FakeOAuth};
 use patchbay_testkit::process::{SIGKILL, children_named, eventually, group_alive, kill};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -217,9 +217,10 @@ async fn drive_completes_when_the_browser_reaches_rclone_itself() {
     let (_, remotes) = rig
         .call(Method::GET, "/api/connectors/gdrive/remotes", None)
         .await;
+    // As whom it is signed in: asked once, from Drive's `about`, and kept by the helper.
     assert_eq!(
         remotes,
-        json!({"remotes": [{"name": "personal", "type": "drive"}]})
+        json!({"remotes": [{"name": "personal", "type": "drive", "account": ACCOUNT_EMAIL}]})
     );
     let (_, none) = rig
         .call(Method::GET, "/api/connectors/onedrive/remotes", None)
@@ -275,6 +276,10 @@ async fn onedrive_completes_from_a_pasted_redirect_with_an_encoded_code() {
     assert_eq!(work["type"], "onedrive");
     assert_eq!(work["drive_id"], "b!fake-drive-1");
     assert_eq!(work["drive_type"], "personal");
+    let (_, remotes) = rig
+        .call(Method::GET, "/api/connectors/onedrive/remotes", None)
+        .await;
+    assert_eq!(remotes["remotes"][0]["account"], ACCOUNT_EMAIL, "{remotes}");
     let token = token_of(&work);
     assert!(
         rig.provider

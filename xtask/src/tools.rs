@@ -11,7 +11,7 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// Must equal the `wasm-bindgen` pinned in Cargo.toml (`=0.2.130`).
 pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
-const APT_PACKAGES: [(&str, &str); 6] = [
+const APT_PACKAGES: [(&str, &str); 7] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("rclone", "/usr/bin/rclone"),
@@ -20,6 +20,8 @@ const APT_PACKAGES: [(&str, &str); 6] = [
     ("systemd", "/usr/bin/systemd-analyze"),
     // The load generator of `cargo xtask bench`.
     ("wrk", "/usr/bin/wrk"),
+    // The dashboard's wasm as Cloudflare serves it (brotli), measured by the bench.
+    ("brotli", "/usr/bin/brotli"),
 ];
 /// Crates that must never enter proto's dependency tree (it is sans-IO and shared by all).
 const FORBIDDEN_IN_PROTO: [&str; 7] = [

@@ -12,7 +12,7 @@ use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CardFrame, CopyButton, FeedbackLines, Problem, TokenForm};
+use crate::ui::{CardFrame, CopyButton, FeedbackLines, Problem, TokenForm, When};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -194,7 +194,7 @@ fn DeviceCode(
                 <p class="problem" role="alert" data-testid="problem">{message}</p>
                 <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
             })}
-            <Show when=move || failure.with(Option::is_none)>
+            <When when=move || failure.with(Option::is_none)>
                 <p>"1. Copy this one-time code:"</p>
                 <div class="code-row">
                     <output class="device-code" data-testid="user-code" aria-label="one-time code">{code.clone()}</output>
@@ -215,7 +215,7 @@ fn DeviceCode(
                     }}
                 </p>
                 <button type="button" class="secondary" data-action="cancel-flow" on:click=cancel.clone()>"Cancel sign-in"</button>
-            </Show>
+            </When>
         </section>
     }
 }

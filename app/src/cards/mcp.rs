@@ -8,7 +8,7 @@ use patchbay_proto::mcp::{McpServerList, StartServerRequest, TokenState};
 use super::{Card, Summary};
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
-use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem};
+use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, When};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -100,9 +100,9 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
         <CardFrame id=patchbay_proto::api::ConnectorId::Mcp connected setup=summary.setup
             account=Signal::stored(None::<String>) detail=summary.detail>
             <Problem message=card.state_problem() />
-            <Show when=move || servers.with(|l| l.as_ref().is_some_and(|l| !l.servers.is_empty()))>
+            <When when=move || servers.with(|l| l.as_ref().is_some_and(|l| !l.servers.is_empty()))>
                 <ul class="items servers" aria-label="MCP servers">{list}</ul>
-            </Show>
+            </When>
             <FeedbackLines feedback />
             {move || match panel.get() {
                 Panel::Closed => view! {

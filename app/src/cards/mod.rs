@@ -11,6 +11,7 @@ mod vercel;
 pub use vercel::PendingExchange;
 
 use std::future::Future;
+use std::pin::Pin;
 
 use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, ConnectorsOverview, SetupNeeded};
@@ -19,7 +20,7 @@ use crate::api::{ApiFailure, HelperClient, Link};
 use crate::flow::{CANCELLED, offline_advice, served_by_helper};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{ConfirmButton, Feedback};
+use crate::ui::{ConfirmButton, Feedback, When};
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -53,22 +54,24 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
         .and_then(|w| w.location().origin().ok())
         .is_some_and(|origin| served_by_helper(&origin, &helper));
 
-    let overview = LocalResource::new(move || {
-        link.epoch.track();
-        changed.0.track();
-        let client = client.clone();
-        async move { client.get::<ConnectorsOverview>("/api/connectors").await }
-    });
-    let latest = Memo::new(
-        move |prev: Option<&Option<ConnectorsOverview>>| match overview.get() {
-            Some(Ok(o)) => Some(o),
+    // Read again after each change a card makes (and when the helper comes back).
+    let overview = client.follow("/api/connectors", Signal::stored(true), changed.0);
+    let latest = Memo::new(move |prev: Option<&Option<ConnectorsOverview>>| {
+        match overview
+            .get()
+            .map(|r| r.map(|text| serde_json::from_str(&text)))
+        {
+            Some(Ok(Ok(o))) => Some(o),
             _ => prev.cloned().flatten(),
-        },
-    );
+        }
+    });
     let refused = {
         let helper = helper.clone();
         move || match overview.get() {
             Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
+            Some(Ok(text)) => serde_json::from_str::<ConnectorsOverview>(&text)
+                .err()
+                .map(|e| ApiFailure::Garbled(e.to_string()).explain(&helper)),
             _ => None,
         }
     };
@@ -95,11 +98,11 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
             {move || link.online.get().then(&refused).flatten()
                 .map(|b| view! { <div class="banner error" data-testid="banner">{b}</div> })}
         </div>
-        <Show when=move || latest.with(Option::is_some)
+        <When when=move || latest.with(Option::is_some)
             fallback=move || view! {
-                <Show when=move || link.online.get()>
+                <When when=move || link.online.get()>
                     <p class="loading" role="status">"Loading connectors…"</p>
-                </Show>
+                </When>
             }>
             // Built once, from the first overview: the connectors never change while the
             // page lives, and a later refresh must never rebuild a card (its flow would go).
@@ -107,7 +110,7 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
                 {latest.get_untracked().map(|o| o.connectors).unwrap_or_default().into_iter()
                     .map(|c| card(c.id, summary_of(latest, c.id))).collect_view()}
             </div>
-        </Show>
+        </When>
     }
 }
 
@@ -155,9 +158,9 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
 /// actions, and its tasks (which end with the card). Copy, so handlers just capture it.
 #[derive(Clone, Copy)]
 pub struct Card {
-    /// The card's status route's answer, kept as text (one resource type for every card
+    /// The card's status route's answer, kept as text (one signal type for every card
     /// keeps the wasm small); [`Card::last_good`] reads it as `T`.
-    pub state: LocalResource<Result<String, ApiFailure>>,
+    pub state: ReadSignal<Option<Result<String, ApiFailure>>>,
     reload: RwSignal<u32>,
     changed: Changed,
     pub feedback: Feedback,
@@ -172,22 +175,7 @@ impl Card {
     pub fn new(path: &'static str, enabled: Signal<bool>) -> Self {
         let client = expect_context::<HelperClient>();
         let reload = RwSignal::new(0u32);
-        let link = client.link;
-        let state = {
-            let client = client.clone();
-            LocalResource::new(move || {
-                link.epoch.track();
-                reload.track();
-                let (client, enabled) = (client.clone(), enabled.get());
-                async move {
-                    if enabled {
-                        client.get_text(path).await
-                    } else {
-                        Ok(String::new())
-                    }
-                }
-            })
-        };
+        let state = client.follow(path, enabled, reload);
         Self {
             state,
             reload,
@@ -224,6 +212,15 @@ impl Card {
         self,
         request: impl Future<Output = Result<String, ApiFailure>> + 'static,
         done: impl FnOnce(&str) -> String + 'static,
+    ) {
+        self.act_boxed(Box::pin(request), Box::new(done));
+    }
+
+    /// One copy of the action's steps in the wasm, whatever the request and message types.
+    fn act_boxed(
+        self,
+        request: Pin<Box<dyn Future<Output = Result<String, ApiFailure>>>>,
+        done: Box<dyn FnOnce(&str) -> String>,
     ) {
         self.feedback.begin();
         self.spawn(async move {

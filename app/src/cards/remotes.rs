@@ -8,7 +8,7 @@ use super::{Card, Summary};
 use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
 use crate::tasks::Tasks;
-use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote};
+use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote, When};
 
 /// Where the card's flow stands.
 #[derive(Clone, PartialEq)]
@@ -35,12 +35,9 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     let card = Card::new(path, Signal::stored(true));
     let feedback = card.feedback;
     let remotes = card.last_good::<RemoteList>();
-    let names = Memo::new(move |_| {
-        remotes
-            .get()
-            .map(|l| l.remotes.into_iter().map(|r| r.name).collect::<Vec<_>>())
-            .unwrap_or_default()
-    });
+    let rows = Memo::new(move |_| remotes.get().map(|l| l.remotes).unwrap_or_default());
+    let names =
+        Memo::new(move |_| rows.with(|r| r.iter().map(|r| r.name.clone()).collect::<Vec<_>>()));
     let connected = Signal::derive(move || match remotes.get() {
         Some(l) => !l.remotes.is_empty(),
         None => summary.connected.get(),
@@ -70,15 +67,20 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     };
 
     let list = move || {
-        names
-            .get()
+        rows.get()
             .into_iter()
-            .map(|name| {
+            .map(|remote| {
+                let name = remote.name;
                 let n = name.clone();
                 let again = name.clone();
                 view! {
                     <li data-remote=name.clone()>
-                        <code class="remote-name">{format!("{name}:")}</code>
+                        <div class="remote">
+                            <code class="remote-name">{format!("{name}:")}</code>
+                            {remote.account.map(|a| view! {
+                                <span class="hint account" data-testid="account">{format!("signed in as {a}")}</span>
+                            })}
+                        </div>
                         <span class="row-actions">
                             <button type="button" class="secondary subtle" data-action="reauth"
                                 disabled=move || !matches!(panel.get(), Panel::Closed)
@@ -99,9 +101,9 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     view! {
         <CardFrame id=kind connected setup=summary.setup account=Signal::stored(None::<String>) detail=summary.detail>
             <Problem message=card.state_problem() />
-            <Show when=move || !names.with(Vec::is_empty)>
+            <When when=move || !names.with(Vec::is_empty)>
                 <ul class="items remotes" aria-label=format!("{} remotes", kind.display_name())>{list}</ul>
-            </Show>
+            </When>
             <FeedbackLines feedback />
             {move || match panel.get() {
                 Panel::Closed => view! {
@@ -218,12 +220,12 @@ fn NameStep(
                     format!("rclone will know this account as {n}: (lowercase letters, digits, - and _).")
                 })}
             </p>
-            <Show when=move || exists() && !locked>
+            <When when=move || exists() && !locked>
                 <label class="check">
                     <input type="checkbox" bind:checked=replace />
                     " Sign in again and replace this remote's sign-in"
                 </label>
-            </Show>
+            </When>
             <Problem message=start_problem />
             <div class="actions">
                 <button type="submit" class="primary" disabled=busy>

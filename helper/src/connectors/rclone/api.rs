@@ -12,6 +12,7 @@ use patchbay_proto::api::{
 use patchbay_proto::rclone::{self, REMOTE_NAME_RULE, is_valid_remote_name};
 use patchbay_proto::redirect::parse_pasted_redirect;
 
+use super::account::Accounts;
 use super::flow::{self, FlowContext};
 use super::settings::ProviderSettings;
 use super::{Kind, RemoteFlow};
@@ -32,6 +33,10 @@ fn rclone_conf(state: &AppState) -> LockedFile {
     LockedFile::at(state.config().rclone_conf())
 }
 
+fn accounts(state: &AppState) -> Accounts {
+    Accounts::in_dir(&state.config().data_dir)
+}
+
 async fn read_conf(state: &AppState) -> Result<String, ApiError> {
     let file = rclone_conf(state);
     let bytes = blocking(move || file.read()).await?;
@@ -43,9 +48,15 @@ pub async fn list_remotes(
     kind: Kind,
 ) -> Result<Json<RemoteList>, ApiError> {
     let conf = read_conf(&state).await?;
+    let accounts = accounts(&state);
+    let mut known = blocking(move || accounts.of(kind)).await?;
     let remotes = rclone::parse_remotes(&conf)
         .into_iter()
         .filter(|r| r.kind == kind.backend())
+        .map(|mut r| {
+            r.account = known.remove(&r.name);
+            r
+        })
         .collect();
     Ok(Json(RemoteList { remotes }))
 }
@@ -104,6 +115,8 @@ pub async fn start(
         http: state.http().clone(),
         loopback: state.loopback_http().clone(),
         graph_api_url: config.graph_api_url.clone(),
+        drive_api_url: config.drive_api_url.clone(),
+        accounts: accounts(&state),
         settings,
         client_id,
         client_secret,
@@ -269,6 +282,8 @@ pub async fn delete_remote(
     })
     .await?;
     if removed {
+        let (accounts, forget) = (accounts(&state), name.clone());
+        blocking(move || accounts.set(kind, &forget, None)).await?;
         tracing::info!(remote = %name, backend, "remote deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
+use super::account::{self, Accounts};
 use super::settings::ProviderSettings;
 use super::{Kind, RemoteFlow};
 use crate::engine::child::GroupChild;
@@ -32,6 +33,10 @@ pub struct FlowContext {
     /// For rclone's listener: no proxy, no redirects followed.
     pub loopback: reqwest::Client,
     pub graph_api_url: String,
+    /// For Google Drive's `about` (as whom the remote is signed in).
+    pub drive_api_url: String,
+    /// Where the remote's account is recorded once it is written.
+    pub accounts: Accounts,
     pub settings: ProviderSettings,
     /// The client rclone will use (written into the remote, so downstream rclone can refresh).
     pub client_id: Option<String>,
@@ -280,9 +285,15 @@ fn explain_failure(problem: Option<&str>) -> String {
     }
 }
 
-/// Writes the remote; for OneDrive, finds the drive first. Returns a note for the user.
+/// Writes the remote; for OneDrive, finds the drive first. Records as whom it is signed in.
+/// Returns a note for the user.
 async fn finish(ctx: &FlowContext, token: &str) -> Result<Option<String>, Failure> {
     let mut note = None;
+    let access = account::access_token(token);
+    let mut who = match (ctx.kind, &access) {
+        (Kind::Gdrive, Some(a)) => account::google(&ctx.http, &ctx.drive_api_url, a).await,
+        _ => None,
+    };
     let mut options: Vec<(String, String)> = vec![("type".into(), ctx.kind.backend().into())];
     if let Some(id) = &ctx.client_id {
         options.push(("client_id".into(), id.clone()));
@@ -300,10 +311,11 @@ async fn finish(ctx: &FlowContext, token: &str) -> Result<Option<String>, Failur
                 options.push(("drive_id".into(), id.clone()));
                 options.push(("drive_type".into(), kind.clone()));
             }
-            _ => match find_onedrive(ctx, token).await {
-                Ok((id, kind)) => {
-                    options.push(("drive_id".into(), id));
-                    options.push(("drive_type".into(), kind));
+            _ => match find_onedrive(ctx, access.as_deref()).await {
+                Ok(found) => {
+                    options.push(("drive_id".into(), found.id));
+                    options.push(("drive_type".into(), found.drive_type));
+                    who = found.owner;
                 }
                 Err(why) => {
                     note = Some(format!(
@@ -340,7 +352,10 @@ async fn finish(ctx: &FlowContext, token: &str) -> Result<Option<String>, Failur
     })
     .await;
     match write {
-        Ok(Ok(Ok(()))) => Ok(note),
+        Ok(Ok(Ok(()))) => {
+            remember_account(ctx, who).await;
+            Ok(note)
+        }
         Ok(Ok(Err(unwritable))) => Err(Failure::Failed(format!(
             "Signed in, but rclone.conf was not changed: {}",
             unwritable.message()
@@ -354,21 +369,28 @@ async fn finish(ctx: &FlowContext, token: &str) -> Result<Option<String>, Failur
     }
 }
 
-/// `GET /me/drive` with the new token: the drive's id and type.
-async fn find_onedrive(ctx: &FlowContext, token: &str) -> Result<(String, String), String> {
-    #[derive(serde::Deserialize)]
-    struct Token {
-        access_token: String,
+/// A new remote's account, or none (a sign-in again may be another account): the card
+/// shows it, so a failure to record it is logged, never a failed sign-in.
+async fn remember_account(ctx: &FlowContext, who: Option<String>) {
+    let (accounts, kind, name) = (ctx.accounts.clone(), ctx.kind, ctx.name.clone());
+    let saved =
+        tokio::task::spawn_blocking(move || accounts.set(kind, &name, who.as_deref())).await;
+    if !matches!(saved, Ok(Ok(()))) {
+        tracing::warn!(remote = %ctx.name, "could not record the remote's account");
     }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Drive {
-        id: String,
-        drive_type: String,
-    }
-    let access = serde_json::from_str::<Token>(token)
-        .map_err(|_| "the token has no access_token".to_owned())?
-        .access_token;
+}
+
+/// The drive Microsoft Graph names for the signed-in account.
+struct OneDrive {
+    id: String,
+    drive_type: String,
+    /// Its owner, as far as Graph says (see [`account::from_graph_drive`]).
+    owner: Option<String>,
+}
+
+/// `GET /me/drive` with the new token: the drive's id, type and owner.
+async fn find_onedrive(ctx: &FlowContext, access: Option<&str>) -> Result<OneDrive, String> {
+    let access = access.ok_or_else(|| "the token has no access_token".to_owned())?;
     let response = ctx
         .http
         .get(format!("{}/me/drive", ctx.graph_api_url))
@@ -379,11 +401,14 @@ async fn find_onedrive(ctx: &FlowContext, token: &str) -> Result<(String, String
     if !response.status().is_success() {
         return Err(format!("Microsoft Graph answered {}", response.status()));
     }
-    let drive: Drive = response
-        .json()
-        .await
-        .map_err(|_| "Microsoft Graph's answer had no drive".to_owned())?;
-    Ok((drive.id, drive.drive_type))
+    let no_drive = || "Microsoft Graph's answer had no drive".to_owned();
+    let drive: serde_json::Value = response.json().await.map_err(|_| no_drive())?;
+    let field = |name: &str| drive.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    Ok(OneDrive {
+        id: field("id").ok_or_else(no_drive)?,
+        drive_type: field("driveType").ok_or_else(no_drive)?,
+        owner: account::from_graph_drive(&drive),
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! Client ids and secrets travel to rclone in its environment (`RCLONE_<BACKEND>_CLIENT_…`),
 //! never in argv.
 
+mod account;
 mod api;
 mod flow;
 pub mod settings;
