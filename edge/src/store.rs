@@ -73,7 +73,10 @@ pub trait Store {
 
 /// The schema, for tests (deployments apply `migrations/` with wrangler).
 #[cfg(test)]
-pub const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_vercel.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_vercel.sql"),
+    include_str!("../migrations/0002_vercel_sign_in_failure.sql"),
+];
 
 #[cfg(test)]
 pub mod memory {

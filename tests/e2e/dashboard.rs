@@ -10,8 +10,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::harness::{
-    Browser, Helper, HelperBuilder, UI_TIMEOUT, VercelEdge, dashboard_helper, port_53682,
-    redirect_of, secret,
+    Browser, Helper, HelperBuilder, UI_TIMEOUT, VercelEdge, browser_http, dashboard_helper,
+    port_53682, redirect_of, secret,
 };
 use crate::pages::{Card, Dashboard};
 
@@ -211,6 +211,22 @@ async fn manus_key_and_github_token_forms() {
     assert!(sentence.contains("edge"), "{sentence}");
     assert!(settings.contains("PATCHBAY_EDGE_URL"), "{settings}");
     assert!(vercel.problems_now().await.is_empty());
+    // Its link opens the README's section as a page, on the origin that served the dashboard.
+    let docs = vercel.setup_docs().await;
+    let section = "deploying-the-edge-to-cloudflare";
+    assert_eq!(docs, format!("{}/docs.html#{section}", helper.origin()));
+    let answer = reqwest::get(&docs).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let kind = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains(&format!("<h2 id=\"{section}\">")),
+        "no such section"
+    );
 
     let html = browser.client.source().await.unwrap();
     for s in [&pat, &key, &wrong, &helper.token] {
@@ -311,6 +327,27 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     secret(tokens["vercel"]["token"].as_str().unwrap());
     card.disconnect().await;
     card.wait_state("disconnected").await;
+
+    // Refused at Vercel: the sign-in ends on the edge's /callback, out of the dashboard's
+    // sight; the edge remembers why, and "check now" brings it to the card, where it stays
+    // until the next action.
+    card.start_oauth().await;
+    let authorize = reqwest::Url::parse(&card.auth_link().await).unwrap();
+    let query: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    let denied = format!(
+        "{}?error=access_denied&state={}",
+        query["redirect_uri"], query["state"]
+    );
+    let answer = browser_http().get(&denied).send().await.unwrap();
+    assert_eq!(answer.status(), 400);
+    card.check_now().await;
+    let problem = card.problem("cancelled or refused at Vercel").await;
+    assert!(!problem.contains(&query["state"]), "{problem}");
+    card.wait_state("disconnected").await;
+    card.start_oauth().await;
+    card.auth_link().await;
+    assert!(card.problems_now().await.is_empty());
+    card.cancel_flow().await;
 
     // Vercel may also send the person back to the dashboard itself (`?code=…&state=…`):
     // the page exchanges the code and takes it out of the address bar.

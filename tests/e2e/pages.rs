@@ -231,6 +231,16 @@ impl Card<'_> {
         (block.text().await.unwrap(), settings)
     }
 
+    /// Where the "needs setup" block's "How to set it up" link goes, resolved against the
+    /// page's address.
+    pub async fn setup_docs(&self) -> String {
+        let (link, css) = self.element("[data-testid=setup] a").await;
+        link.prop("href")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{css} has no address"))
+    }
+
     /// Whatever problem lines the card shows right now.
     pub async fn problems_now(&self) -> Vec<String> {
         let mut out = Vec::new();
