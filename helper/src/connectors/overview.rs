@@ -1,17 +1,26 @@
 //! `GET /api/connectors`: one line per connector, read from the credential files.
+//!
+//! The dashboard asks for it on every load and reconnect, and other tools may poll it, so the
+//! answer is kept as JSON bytes until one of the files it is read from changes
+//! ([`FilesCache`]): a request then costs three `stat`s. Everything else it depends on (the
+//! edge settings, the process environment) is fixed for the life of the process.
 
 use std::io;
 use std::path::Path;
 
+use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview, SetupNeeded};
 use patchbay_proto::rclone;
 
 use crate::connectors::rclone::Kind;
-use crate::connectors::rclone::settings::ProviderSettings;
-use crate::engine::store::{JsonStore, entry_token};
+use crate::connectors::rclone::settings::{ProviderSettings, SETTINGS_FILE};
+use crate::engine::cached::FilesCache;
+use crate::engine::store::{JsonStore, TOKENS_FILE, entry_token};
 use crate::engine::text::plural;
 use crate::{ApiError, AppState};
 
@@ -23,20 +32,48 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/connectors", get(overview))
 }
 
-pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOverview>, ApiError> {
+/// The overview's JSON, kept until rclone.conf, mcp-tokens.json or connectors.json changes.
+pub struct OverviewCache(FilesCache<Bytes>);
+
+impl OverviewCache {
+    pub fn new(data_dir: &Path) -> Self {
+        let files = [RCLONE_CONF, TOKENS_FILE, SETTINGS_FILE];
+        Self(FilesCache::new(
+            files.iter().map(|f| data_dir.join(f)).collect(),
+        ))
+    }
+
+    /// Whether an answer is kept (for tests).
+    pub fn is_kept(&self) -> bool {
+        self.0.is_kept()
+    }
+}
+
+pub async fn overview(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    // A hit is a few `stat`s, cheaper than a hop to the blocking pool; a miss reads and
+    // parses there.
+    let json = match state.connectors().overview.0.fresh() {
+        Some(json) => json,
+        None => tokio::task::spawn_blocking(move || {
+            state.connectors().overview.0.get(|| answer(&state))
+        })
+        .await
+        .map_err(|_| ApiError::internal("reading the credential files failed"))??,
+    };
+    Ok(([(CONTENT_TYPE, "application/json")], json))
+}
+
+/// The overview, read from the files now, as JSON.
+fn answer(state: &AppState) -> Result<Bytes, ApiError> {
     let config = state.config();
-    let data_dir = config.data_dir.clone();
     let has_edge = config.edge_url.is_some() && config.edge_token.is_some();
-    let overview = tokio::task::spawn_blocking(move || {
-        let mut overview = read_overview(&data_dir)?;
-        for c in &mut overview.connectors {
-            c.setup = setup_needed(c.id, &data_dir, has_edge, |k| std::env::var(k).ok());
-        }
-        Ok::<_, ApiError>(overview)
-    })
-    .await
-    .map_err(|_| ApiError::internal("reading the credential files failed"))??;
-    Ok(Json(overview))
+    let mut overview = read_overview(&config.data_dir)?;
+    for c in &mut overview.connectors {
+        c.setup = setup_needed(c.id, &config.data_dir, has_edge, |k| std::env::var(k).ok());
+    }
+    serde_json::to_vec(&overview)
+        .map(Bytes::from)
+        .map_err(|_| ApiError::internal("the overview could not be written as JSON"))
 }
 
 /// What `id` lacks before a sign-in can work: Drive and OneDrive need an OAuth client of the
