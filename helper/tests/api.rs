@@ -137,7 +137,10 @@ async fn the_overview_is_kept_until_a_file_changes_and_a_change_shows_at_once() 
         std::fs::write(&tokens, text).unwrap();
         assert_eq!(connected(&f).await, vec![expect], "write {i}");
     }
-    assert!(!f.state.connectors().overview.is_kept(), "kept while the file was moving");
+    assert!(
+        !f.state.connectors().overview.is_kept(),
+        "kept while the file was moving"
+    );
 
     // Left alone, the answer is kept; the next in-place write is read at once.
     tokio::time::sleep(SETTLE + std::time::Duration::from_millis(100)).await;
@@ -153,7 +156,10 @@ async fn the_overview_is_kept_until_a_file_changes_and_a_change_shows_at_once() 
     let tmp = f.data_dir().join("tmp.json");
     std::fs::write(&tmp, other).unwrap();
     std::fs::rename(&tmp, &tokens).unwrap();
-    assert_eq!(connected(&f).await, vec![ConnectorId::Gdrive, ConnectorId::Mcp]);
+    assert_eq!(
+        connected(&f).await,
+        vec![ConnectorId::Gdrive, ConnectorId::Mcp]
+    );
 }
 
 #[tokio::test]

@@ -241,7 +241,11 @@ fn the_callback_completes_the_flow_and_reflects_no_input() {
     );
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     let html = String::from_utf8(r.body).unwrap();
-    assert!(html.contains("Vercel is connected"));
+    assert!(
+        html.contains("Patchbay</p><h1>Vercel is connected</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("go back to the Patchbay dashboard"), "{html}");
     assert!(!html.contains(&code) && !html.contains(&state));
     assert_eq!(t.api("GET", "status", "").1["connected"], true);
 

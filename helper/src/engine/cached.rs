@@ -203,8 +203,14 @@ mod tests {
         };
         assert!(settled(&[None], t));
         assert!(settled(&[stamp(t - SETTLE), None], t));
-        assert!(!settled(&[stamp(t - SETTLE), stamp(t - Duration::from_millis(1))], t));
-        assert!(!settled(&[stamp(t + Duration::from_secs(5))], t), "a clock step back");
+        assert!(!settled(
+            &[stamp(t - SETTLE), stamp(t - Duration::from_millis(1))],
+            t
+        ));
+        assert!(
+            !settled(&[stamp(t + Duration::from_secs(5))], t),
+            "a clock step back"
+        );
     }
 
     #[test]
