@@ -124,7 +124,9 @@ async fn snap_both(browser: &Browser, css: &str, name: &str) {
     for dark in [false, true] {
         browser.color_scheme(dark).await;
         let scheme = if dark { "dark" } else { "light" };
-        browser.screenshot_of(css, &format!("{name}-{scheme}")).await;
+        browser
+            .screenshot_of(css, &format!("{name}-{scheme}"))
+            .await;
     }
     browser.color_scheme(false).await;
     browser.check_page().await;

@@ -227,7 +227,10 @@ impl Browser {
         let element = self.client.find(Locator::Css(css)).await;
         let element = element.unwrap_or_else(|e| panic!("{css}: {e}"));
         let png = element.screenshot().await;
-        or_panic(save_png(name, &png.unwrap_or_else(|e| panic!("screenshot of {css}: {e}"))))
+        or_panic(save_png(
+            name,
+            &png.unwrap_or_else(|e| panic!("screenshot of {css}: {e}")),
+        ))
     }
 
     /// Makes the page see `prefers-color-scheme: dark` (or `light`) as if the system were
@@ -236,7 +239,9 @@ impl Browser {
         let scheme = if dark { "dark" } else { "light" };
         let params = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
         let body = json!({"cmd": "Emulation.setEmulatedMedia", "params": params});
-        let set = self.driver.command(reqwest::Method::POST, "goog/cdp/execute", body);
+        let set = self
+            .driver
+            .command(reqwest::Method::POST, "goog/cdp/execute", body);
         or_panic(set.await.map(drop));
     }
 
