@@ -9,7 +9,7 @@
 
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
-use crate::tools::{Result, root};
+use crate::tools::{Result, root, write_if_changed};
 
 /// Where the page goes: outside the folders `trunk serve` watches (Trunk.toml).
 pub const PAGE: &str = "target/docs/docs.html";
@@ -18,15 +18,7 @@ pub fn docs() -> Result {
     let readme = root().join("README.md");
     let markdown = std::fs::read_to_string(&readme)
         .map_err(|e| format!("cannot read {} ({e})", readme.display()))?;
-    let page = page(&markdown);
-    let out = root().join(PAGE);
-    // Unchanged: leave the file alone, so nothing downstream sees a change.
-    if std::fs::read_to_string(&out).ok().as_deref() == Some(page.as_str()) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(out.parent().expect("the page has a folder"))
-        .and_then(|()| std::fs::write(&out, page))
-        .map_err(|e| format!("write {}: {e}", out.display()))
+    write_if_changed(&root().join(PAGE), &page(&markdown))
 }
 
 /// The whole HTML document for `markdown`, every heading with its forge-style anchor.
