@@ -10,8 +10,10 @@ use crate::api::{ApiFailure, HelperClient};
 use crate::flow::{Badge, badge};
 use crate::tasks::Tasks;
 
-/// Where the steps of a README section are: the README ships with the dashboard.
-const DOCS: &str = "README.md";
+/// Where the steps of a README section are: the README, as a page with section anchors,
+/// ships with the dashboard (`cargo xtask docs`), so the link works on every origin that
+/// serves it.
+const DOCS: &str = "docs.html";
 /// How long a success notice stays before it fades (problems stay until the next action).
 const NOTICE_MS: u64 = 6_000;
 

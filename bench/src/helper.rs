@@ -127,13 +127,19 @@ pub fn load(rig_helper: &Helper, session_id: Option<&str>, section: &mut Section
         None => row,
     };
     match connectors {
-        Ok(l) => section.row(with_base(
-            Row::new(
-                format!("`GET /api/connectors`, {} connections", util::CONNECTIONS),
-                l.summary(),
-            ),
-            l.rps,
-        )),
+        Ok(l) => {
+            let row = with_base(
+                Row::new(
+                    format!("`GET /api/connectors`, {} connections", util::CONNECTIONS),
+                    l.summary(),
+                ),
+                l.rps,
+            );
+            section.row(match base {
+                Some(b) => row.budget("≥ 0.60× `/api/health`", l.rps / b >= 0.6),
+                None => row.budget("≥ 0.60× `/api/health`", false),
+            })
+        }
         Err(e) => section.failed("GET /api/connectors under load", &e),
     }
     match session {
@@ -159,8 +165,9 @@ pub fn load(rig_helper: &Helper, session_id: Option<&str>, section: &mut Section
     ));
     section.note(format!(
         "Load: `wrk -t2 -c{} -d{LOAD_SECS}s` on loopback; the pairing token reaches wrk through \
-         an environment variable read by a Lua script, never argv. The overview reads \
-         rclone.conf (3 remotes) and mcp-tokens.json on every request. The helper and wrk \
+         an environment variable read by a Lua script, never argv. The overview's answer \
+         (rclone.conf with 3 remotes, mcp-tokens.json, connectors.json) is kept until one of \
+         those files changes, so a request costs three `stat`s. The helper and wrk \
          share the 2 cores, so the ratio to `/api/health` (same server, no auth, no files) is \
          the comparable number.",
         util::CONNECTIONS

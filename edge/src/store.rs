@@ -77,6 +77,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_vercel.sql"),
     include_str!("../migrations/0002_sign_in_failure.sql"),
     include_str!("../migrations/0003_agents.sql"),
+    include_str!("../migrations/0004_vercel_sign_in_failure.sql"),
 ];
 
 #[cfg(test)]

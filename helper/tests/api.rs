@@ -106,6 +106,62 @@ async fn overview_reflects_the_credential_files() {
     );
 }
 
+/// Which named connectors the overview says are connected right now.
+async fn connected(f: &TestApp) -> Vec<ConnectorId> {
+    let (status, _, body) = f.send(authed("/api/connectors")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let overview: ConnectorsOverview = serde_json::from_value(body).unwrap();
+    let on = overview.connectors.into_iter().filter(|c| c.connected);
+    on.map(|c| c.id).collect()
+}
+
+#[tokio::test]
+async fn the_overview_is_kept_until_a_file_changes_and_a_change_shows_at_once() {
+    use patchbay_helper::engine::cached::SETTLE;
+
+    let f = TestApp::new(|_| {});
+    let tokens = f.data_dir().join("mcp-tokens.json");
+    // Same length, so only the times (and not the size) can tell the writes apart.
+    let manus = r#"{"manus": {"token": "k"}}"#;
+    let other = r#"{"mcp_x": {"token": "k"}}"#;
+    assert_eq!(manus.len(), other.len());
+
+    // Rewritten in place as fast as possible: every read sees the last write, even within
+    // one tick of the file clock.
+    for i in 0..40 {
+        let (text, expect) = if i % 2 == 0 {
+            (manus, ConnectorId::Manus)
+        } else {
+            (other, ConnectorId::Mcp)
+        };
+        std::fs::write(&tokens, text).unwrap();
+        assert_eq!(connected(&f).await, vec![expect], "write {i}");
+    }
+    assert!(
+        !f.state.connectors().overview.is_kept(),
+        "kept while the file was moving"
+    );
+
+    // Left alone, the answer is kept; the next in-place write is read at once.
+    tokio::time::sleep(SETTLE + std::time::Duration::from_millis(100)).await;
+    assert_eq!(connected(&f).await, vec![ConnectorId::Mcp]);
+    assert!(f.state.connectors().overview.is_kept());
+    std::fs::write(&tokens, manus).unwrap();
+    assert_eq!(connected(&f).await, vec![ConnectorId::Manus]);
+
+    // A new file (rclone.conf appears) and an atomic replace count too.
+    std::fs::write(f.data_dir().join("rclone.conf"), "[d]\ntype = drive\n").unwrap();
+    let got = connected(&f).await;
+    assert_eq!(got, vec![ConnectorId::Gdrive, ConnectorId::Manus]);
+    let tmp = f.data_dir().join("tmp.json");
+    std::fs::write(&tmp, other).unwrap();
+    std::fs::rename(&tmp, &tokens).unwrap();
+    assert_eq!(
+        connected(&f).await,
+        vec![ConnectorId::Gdrive, ConnectorId::Mcp]
+    );
+}
+
 #[tokio::test]
 async fn overview_says_which_connectors_need_setup_before_a_sign_in_can_work() {
     let bare = TestApp::new(|_| {});

@@ -12,6 +12,7 @@ pub mod api;
 pub mod error;
 pub mod mcp;
 pub mod oauth;
+pub mod page;
 pub mod pairing;
 pub mod pkce;
 pub mod rclone;

@@ -192,6 +192,82 @@ pub struct VercelStatus {
     pub token: TokenStatus<VercelAccount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// The last OAuth sign-in that did not connect, until the next sign-in, token or
+    /// disconnect: it finished on the edge's `/callback`, where the dashboard cannot see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<VercelSignInFailure>,
+}
+
+/// Why a Vercel sign-in did not connect (`reason`), when (`at`, Unix seconds) and what to do
+/// (`message`, fixed per reason: nothing of the request is echoed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VercelSignInFailure {
+    pub reason: VercelFailureReason,
+    pub at: u64,
+    pub message: String,
+}
+
+impl VercelSignInFailure {
+    pub fn new(reason: VercelFailureReason, at: u64) -> Self {
+        Self {
+            reason,
+            at,
+            message: reason.message().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum VercelFailureReason {
+    /// The person cancelled or refused at Vercel (no code came back).
+    Denied,
+    /// The approval came back after the sign-in's time was up.
+    Expired,
+    /// Vercel refused to exchange the code.
+    Refused,
+    /// Vercel or the edge failed while finishing it.
+    Failed,
+}
+
+impl VercelFailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Denied, Self::Expired, Self::Refused, Self::Failed]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Denied => {
+                "The last Vercel sign-in was cancelled or refused at Vercel. Sign in again \
+                 and approve access."
+            }
+            Self::Expired => {
+                "The last Vercel sign-in took too long (it must be finished within 10 \
+                 minutes). Sign in again."
+            }
+            Self::Refused => {
+                "Vercel refused the last sign-in when the edge finished it. Sign in again; if \
+                 it keeps failing, check the edge's Vercel client settings."
+            }
+            Self::Failed => {
+                "The last Vercel sign-in could not be finished: Vercel or the edge failed. Try \
+                 again in a moment."
+            }
+        }
+    }
 }
 
 /// `POST /api/connectors/vercel/token`, `…/reconnect` and `…/oauth/exchange` on success.

@@ -10,8 +10,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::harness::{
-    Browser, Helper, HelperBuilder, UI_TIMEOUT, VercelEdge, dashboard_helper, port_53682,
-    redirect_of, secret,
+    Browser, Helper, HelperBuilder, UI_TIMEOUT, VercelEdge, browser_http, dashboard_helper,
+    port_53682, redirect_of, secret,
 };
 use crate::pages::{Card, Dashboard};
 
@@ -49,11 +49,13 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     let page = open(&browser, &helper).await;
     let drive = page.card("gdrive");
     drive.wait_state("disconnected").await;
+    drive.snap("disconnected").await;
 
     // The name is checked as it is typed.
     drive.connect().await;
     let message = drive.type_name("My Drive", "lowercase").await;
     assert!(message.contains("1 to 32"), "{message}");
+    drive.snap("name-refused").await;
     let message = drive.type_name("personal", "personal:").await;
     assert!(message.contains("rclone will know"), "{message}");
 
@@ -70,10 +72,12 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     let auth_url = drive.auth_link().await;
     assert!(auth_url.starts_with(&provider.auth_url()), "{auth_url}");
     assert!(auth_url.contains(CLIENT_ID), "{auth_url}");
+    drive.snap("sign-in-link").await;
 
     // Garbage in the paste box is refused with what to paste instead; the real address works.
     drive.paste_redirect("not a url at all").await;
     drive.problem("Paste the whole address").await;
+    drive.snap("paste-refused").await;
     let redirect = approve_elsewhere(&auth_url).await;
     assert!(redirect.contains(":53682/"), "{redirect}");
     drive.paste_redirect(&redirect).await;
@@ -84,6 +88,7 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
     // As whom, from Drive's `about` at sign-in.
     let account = drive.account(ACCOUNT_EMAIL).await;
     assert!(account.contains("signed in as"), "{account}");
+    drive.snap("completed").await;
     let conf = std::fs::read_to_string(helper.data_dir().join("rclone.conf")).unwrap();
     assert!(conf.contains("[personal]"), "{conf}");
     assert!(!conf.contains("[scratch]"), "{conf}");
@@ -92,6 +97,7 @@ async fn drive_connects_by_pasting_the_redirect_address_and_deletes_with_confirm
         "rclone.conf stays rclone's: {conf}"
     );
     drive.done().await;
+    drive.snap("connected").await;
 
     let question = drive.delete_remote("personal").await;
     assert!(question.contains("Disconnect personal:"), "{question}");
@@ -159,6 +165,7 @@ async fn a_busy_port_is_explained_in_plain_words_on_the_card() {
     let problem = onedrive.problem("53682").await;
     assert!(problem.contains("Finish or cancel it"), "{problem}");
     assert!(!problem.contains("409"), "{problem}");
+    onedrive.snap("port-busy").await;
     let id = started["session_id"].as_str().unwrap();
     helper
         .call(
@@ -185,12 +192,26 @@ async fn manus_key_and_github_token_forms() {
         .start();
     let browser = Browser::start("dashboard-tokens").await;
     let page = open(&browser, &helper).await;
+    page.card("gdrive").needs_setup().await;
+    page.card("vercel").needs_setup().await;
+    page.snap("first-run").await;
+    for (connector, state) in [
+        ("gdrive", "needs-setup"),
+        ("onedrive", "needs-setup"),
+        ("github", "disconnected"),
+        ("vercel", "needs-setup"),
+        ("manus", "disconnected"),
+        ("mcp", "disconnected"),
+    ] {
+        page.card(connector).snap(state).await;
+    }
 
     // Manus: a key Manus refuses is explained; the right one connects; disconnect asks first.
     let card = page.card("manus");
     card.wait_state("disconnected").await;
     card.save_token("short").await;
     card.problem("does not look like a Manus API key").await;
+    card.snap("key-refused").await;
     assert_eq!(manus.calls(), 0, "a malformed key was sent");
     card.save_token(&wrong).await;
     let problem = card.problem("").await;
@@ -205,6 +226,7 @@ async fn manus_key_and_github_token_forms() {
         account.contains("cccc") && !account.contains(&key),
         "{account}"
     );
+    card.snap("connected").await;
     card.disconnect().await;
     card.wait_state("disconnected").await;
 
@@ -213,9 +235,11 @@ async fn manus_key_and_github_token_forms() {
     card.use_token().await;
     card.save_token("abc").await;
     card.problem("not a GitHub token").await;
+    card.snap("token-refused").await;
     card.save_token(&pat).await;
     card.wait_state("connected").await;
     card.account("Connected as @octocat").await;
+    card.snap("connected-by-token").await;
 
     // No edge configured: the Vercel card says what to set up instead of offering a sign-in
     // or showing an error.
@@ -224,6 +248,22 @@ async fn manus_key_and_github_token_forms() {
     assert!(sentence.contains("edge"), "{sentence}");
     assert!(settings.contains("PATCHBAY_EDGE_URL"), "{settings}");
     assert!(vercel.problems_now().await.is_empty());
+    // Its link opens the README's section as a page, on the origin that served the dashboard.
+    let docs = vercel.setup_docs().await;
+    let section = "deploying-the-edge-to-cloudflare";
+    assert_eq!(docs, format!("{}/docs.html#{section}", helper.origin()));
+    let answer = reqwest::get(&docs).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let kind = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains(&format!("<h2 id=\"{section}\">")),
+        "no such section"
+    );
 
     let html = browser.client.source().await.unwrap();
     for s in [&pat, &key, &wrong, &helper.token] {
@@ -255,12 +295,14 @@ async fn github_device_code_is_shown_large_with_a_link_and_a_countdown() {
         countdown.contains("expires in 14:") || countdown.contains("expires in 15:00"),
         "{countdown}"
     );
+    card.snap("device-code").await;
 
     // Approval at GitHub shows at once (long-poll), with the account.
     secret(&github.approve(&code, "octocat", 583231));
     card.wait_state("connected").await;
     card.account("Connected as @octocat").await;
     card.notice("Signed in to GitHub as @octocat").await;
+    card.snap("connected").await;
     browser.close().await;
 }
 
@@ -283,6 +325,7 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     let page = open(&browser, &helper).await;
     let card = page.card("vercel");
     card.wait_state("disconnected").await;
+    card.snap("disconnected").await;
 
     // Token form: a refused token is explained; a good one connects.
     let personal = secret("vercel_dash_personal_token_0123456789");
@@ -291,6 +334,7 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     card.save_token("bad_token_value_xyz").await;
     let problem = card.problem("").await;
     assert!(!problem.contains("bad_token_value_xyz"), "{problem}");
+    card.snap("token-refused").await;
     card.save_token(&personal).await;
     card.wait_state("connected").await;
     card.account("Connected as").await;
@@ -302,6 +346,7 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     card.start_oauth().await;
     let authorize = card.auth_link().await;
     assert!(authorize.starts_with(&server.url()), "{authorize}");
+    card.snap("approve-in-vercel").await;
     card.open_auth_link().await;
     let deadline = std::time::Instant::now() + UI_TIMEOUT;
     loop {
@@ -316,6 +361,7 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
         );
     }
     card.account("Vercel sign-in").await;
+    card.snap("connected").await;
     let tokens: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(helper.data_dir().join("mcp-tokens.json")).unwrap(),
     )
@@ -324,6 +370,28 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     secret(tokens["vercel"]["token"].as_str().unwrap());
     card.disconnect().await;
     card.wait_state("disconnected").await;
+
+    // Refused at Vercel: the sign-in ends on the edge's /callback, out of the dashboard's
+    // sight; the edge remembers why, and "check now" brings it to the card, where it stays
+    // until the next action.
+    card.start_oauth().await;
+    let authorize = reqwest::Url::parse(&card.auth_link().await).unwrap();
+    let query: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    let denied = format!(
+        "{}?error=access_denied&state={}",
+        query["redirect_uri"], query["state"]
+    );
+    let answer = browser_http().get(&denied).send().await.unwrap();
+    assert_eq!(answer.status(), 400);
+    card.check_now().await;
+    let problem = card.problem("cancelled or refused at Vercel").await;
+    assert!(!problem.contains(&query["state"]), "{problem}");
+    card.snap("sign-in-failed").await;
+    card.wait_state("disconnected").await;
+    card.start_oauth().await;
+    card.auth_link().await;
+    assert!(card.problems_now().await.is_empty());
+    card.cancel_flow().await;
 
     // Vercel may also send the person back to the dashboard itself (`?code=…&state=…`):
     // the page exchanges the code and takes it out of the address bar.
@@ -362,13 +430,16 @@ async fn mcp_server_added_by_url_signs_in_and_is_listed() {
         .type_server_url("http://mcp.example.com/mcp", "https://")
         .await;
     assert!(message.contains("plain http"), "{message}");
+    card.snap("url-refused").await;
     card.add_server(&fake.mcp_url()).await;
     card.auth_link().await;
+    card.snap("sign-in-link").await;
     // This browser reaches the helper's listener on 127.0.0.1:53682 itself: no paste needed.
     card.open_auth_link().await;
     card.completed().await;
     card.wait_state("connected").await;
     card.done().await;
+    card.snap("connected").await;
     let servers = card.servers().await;
     assert_eq!(
         servers,
@@ -393,6 +464,7 @@ async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
         banner.contains("Cannot reach the Patchbay helper"),
         "{banner}"
     );
+    page.snap("helper-lost").await;
     drop(first);
 
     // A helper comes back at the same address (a restart): the page recovers by itself and
@@ -411,8 +483,9 @@ async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
     browser.close().await;
 }
 
-/// Not a check: pictures of the dashboard, light and dark, wide and phone-width, for a
-/// person to look at (`cargo test -p patchbay-e2e -- --ignored dashboard_screenshots`).
+/// Not a check: the whole dashboard with every card connected (or mid-flow), light and
+/// dark, wide and phone-width, for a person to look at and for the README
+/// (`cargo test -p patchbay-e2e -- --ignored dashboard_screenshots`; copies in docs/).
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn dashboard_screenshots() {
@@ -430,51 +503,22 @@ async fn dashboard_screenshots() {
             r#"{"manus": {"token": "manus_shot_key_abcd"}}"#,
         )
         .start();
-    for (scheme, flags) in [
-        ("light", vec![]),
-        (
-            "dark",
-            vec![
-                "--force-dark-mode",
-                "--blink-settings=preferredColorScheme=0",
-            ],
-        ),
-    ] {
-        for (width, height) in [(1280, 1000), (390, 2400)] {
-            let mut browser = Browser::builder(&format!("dashboard-{scheme}-{width}"));
-            for flag in &flags {
-                browser = browser.arg(flag);
-            }
-            let browser = browser
-                .arg(&format!("--window-size={width},{height}"))
-                .start()
-                .await;
-            let page = open(&browser, &helper).await;
-            page.card("onedrive").connect().await;
-            page.card("onedrive")
-                .type_name("Work Drive", "lowercase")
-                .await;
-            page.card("github").start_device_flow().await;
-            page.card("github").device_code().await;
-            page.card("gdrive")
-                .wait_remotes(&["personal", "work"])
-                .await;
-            if scheme == "light" && width > 1000 {
-                // One picture of the paste step too (needs the port; only one at a time).
-                let drive = page.card("gdrive");
-                drive.connect().await;
-                drive.type_name("photos", "photos:").await;
-                drive.continue_().await;
-                drive.auth_link().await;
-                let path = browser.screenshot("dashboard-paste-step").await;
-                eprintln!("{}", path.display());
-                drive.cancel_flow().await;
-            }
-            let path = browser
-                .screenshot(&format!("dashboard-{scheme}-{width}"))
-                .await;
-            eprintln!("{}", path.display());
-            browser.close().await;
-        }
+    for (width, height) in [(1280, 1000), (390, 2400)] {
+        let browser = Browser::builder(&format!("dashboard-{width}"))
+            .arg(&format!("--window-size={width},{height}"))
+            .start()
+            .await;
+        let page = open(&browser, &helper).await;
+        page.card("onedrive").connect().await;
+        page.card("onedrive")
+            .type_name("Work Drive", "lowercase")
+            .await;
+        page.card("github").start_device_flow().await;
+        page.card("github").device_code().await;
+        page.card("gdrive")
+            .wait_remotes(&["personal", "work"])
+            .await;
+        page.snap(&format!("in-use-{width}")).await;
+        browser.close().await;
     }
 }

@@ -105,11 +105,31 @@ impl<'a> Dashboard<'a> {
             .await;
     }
 
+    /// Screenshots of the whole page in the light and the dark scheme, into the e2e artefacts
+    /// (`target/screenshots/dashboard-{name}-{light,dark}.png`).
+    pub async fn snap(&self, name: &str) {
+        snap_both(self.browser, "body", &format!("dashboard-{name}")).await;
+    }
+
     /// Loads the page again, as a person pressing reload.
     pub async fn reload(&self) {
         self.browser.client.refresh().await.expect("reload");
         self.browser.check_page().await;
     }
+}
+
+/// `css` as it looks in the light and in the dark scheme, as `{name}-light.png` and
+/// `{name}-dark.png`; the page is left light.
+async fn snap_both(browser: &Browser, css: &str, name: &str) {
+    for dark in [false, true] {
+        browser.color_scheme(dark).await;
+        let scheme = if dark { "dark" } else { "light" };
+        browser
+            .screenshot_of(css, &format!("{name}-{scheme}"))
+            .await;
+    }
+    browser.color_scheme(false).await;
+    browser.check_page().await;
 }
 
 /// One connector card and what a person does on it.
@@ -181,6 +201,13 @@ impl Card<'_> {
             .await
     }
 
+    /// Screenshots of this card as it is now (`state` names it), light and dark:
+    /// `target/screenshots/card-{connector}-{state}-{light,dark}.png`.
+    pub async fn snap(&self, state: &str) {
+        let name = format!("card-{}-{state}", self.connector);
+        snap_both(self.browser, &self.css(""), &name).await;
+    }
+
     /// The badge's `data-state` once it is `state` (`connected` / `disconnected`).
     pub async fn wait_state(&self, state: &str) {
         self.browser
@@ -229,6 +256,16 @@ impl Card<'_> {
             .unwrap()
             .unwrap_or_default();
         (block.text().await.unwrap(), settings)
+    }
+
+    /// Where the "needs setup" block's "How to set it up" link goes, resolved against the
+    /// page's address.
+    pub async fn setup_docs(&self) -> String {
+        let (link, css) = self.element("[data-testid=setup] a").await;
+        link.prop("href")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{css} has no address"))
     }
 
     /// Whatever problem lines the card shows right now.

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::tools::{Result, root};
+use crate::tools::{Result, root, write_if_changed};
 
 /// Where the sprite goes: outside the folders `trunk serve` watches (Trunk.toml).
 pub const SPRITE: &str = "target/logos/logos.svg";
@@ -58,15 +58,7 @@ pub fn logos() -> Result {
         };
         symbols.push(symbol.map_err(|e| format!("the {id} logo: {e}"))?);
     }
-    let sprite = sprite(&symbols);
-    let out = root().join(SPRITE);
-    // Unchanged: leave the file alone, so nothing downstream sees a change.
-    if std::fs::read_to_string(&out).ok().as_deref() == Some(sprite.as_str()) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(out.parent().expect("the sprite has a folder"))
-        .and_then(|()| std::fs::write(&out, sprite))
-        .map_err(|e| format!("write {}: {e}", out.display()))
+    write_if_changed(&root().join(SPRITE), &sprite(&symbols))
 }
 
 fn read(path: &PathBuf) -> Result<String> {

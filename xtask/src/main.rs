@@ -6,6 +6,7 @@
 //! - `dev`: setup, the Worker and the helper, then the helper, `wrangler dev` and `trunk
 //!   serve` together (`dev.rs`).
 //! - `logos`: the providers' logos as an SVG sprite for the dashboard (Trunk's pre-build hook).
+//! - `docs`: README.md as the dashboard's `docs.html`, with section anchors (a pre-build hook too).
 //! - `test`: setup + build, then every test (unit, API, wasm checks, end-to-end).
 //! - `bench`: setup + build, then the benchmarks (`bench/`), which write BENCHMARKS.md.
 //! - `install`: the helper binary (`patchbay`) onto PATH, with `cargo install`.
@@ -13,6 +14,7 @@
 
 mod bench;
 mod dev;
+mod docs;
 mod install;
 mod logos;
 mod tools;
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
             other => Err(format!("dev takes only --verbose, not {other:?}\n\n{HELP}")),
         },
         "logos" => logos::logos(),
+        "docs" => docs::docs(),
         "test" => tools::setup()
             .and_then(|()| tools::build())
             .and_then(|()| tools::test(&args[1..])),
@@ -72,6 +75,8 @@ usage: cargo xtask <job>
           equal)
   logos   write the providers' logos (from node_modules) as the dashboard's SVG sprite;
           Trunk runs it before every build
+  docs    write README.md as the dashboard's docs.html (the setup notes' links go to
+          its sections); Trunk runs it before every build
   install install the helper (`patchbay`) with `cargo install --locked --path helper`
           into cargo's bin folder (`--root DIR` for another; `--debug` for a quick build)
           and say where it went

@@ -366,3 +366,15 @@ fn check_proto_is_portable() -> Result {
         ))
     }
 }
+
+/// Writes `text` to `out` (making its folder) unless the file already holds exactly that:
+/// a generated file left alone keeps its mtime, so nothing downstream (Trunk's watcher,
+/// cargo) sees a change.
+pub fn write_if_changed(out: &Path, text: &str) -> Result {
+    if std::fs::read_to_string(out).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(out.parent().expect("a generated file has a folder"))
+        .and_then(|()| std::fs::write(out, text))
+        .map_err(|e| format!("write {}: {e}", out.display()))
+}

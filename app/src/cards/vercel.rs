@@ -3,9 +3,7 @@
 
 use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
-use patchbay_proto::tokens::{
-    OAuthExchangeRequest, OAuthStartResponse, TokenStatus, VercelAccount, VercelSaved,
-};
+use patchbay_proto::tokens::{OAuthExchangeRequest, OAuthStartResponse, VercelSaved, VercelStatus};
 
 use super::{Card, CredentialActions, SignInOrToken, Summary};
 use crate::flow::CANCELLED;
@@ -32,15 +30,15 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     let available = Signal::derive(move || summary.setup.with(Option::is_none));
     let card = Card::new("/api/connectors/vercel/status", available);
     let feedback = card.feedback;
-    let status = card.last_good::<TokenStatus<VercelAccount>>();
+    let status = card.last_good::<VercelStatus>();
     let connected = Signal::derive(move || {
         status
             .get()
-            .map(|s| s.connected)
+            .map(|s| s.token.connected)
             .unwrap_or_else(|| summary.connected.get())
     });
     let account = Signal::derive(move || {
-        let s = status.get().filter(|s| s.connected)?;
+        let s = status.get().map(|s| s.token).filter(|s| s.connected)?;
         let user = s.user?;
         let mut line = format!("Connected as {}", user.username);
         if let Some(email) = user.email {
@@ -66,23 +64,42 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     Effect::new(move |_| {
         if connected.get() && matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
-            feedback.done(match status.get_untracked().and_then(|s| s.user) {
+            feedback.done(match status.get_untracked().and_then(|s| s.token.user) {
                 Some(u) => format!("Signed in to Vercel as {}.", u.username),
                 None => "Signed in to Vercel.".into(),
             });
             card.refresh();
         }
     });
+    // A sign-in that ended on the edge's `/callback` without connecting: the edge remembers
+    // why, and the card says it as the outcome of the sign-in (so it stays until the next
+    // action), once per failure.
+    let told = StoredValue::new(None::<u64>);
+    Effect::new(move |_| {
+        let Some(failure) = status.get().and_then(|s| s.last_failure) else {
+            return;
+        };
+        if told.get_value() == Some(failure.at) {
+            return;
+        }
+        told.set_value(Some(failure.at));
+        if matches!(panel.get_untracked(), Panel::OAuth { .. }) {
+            panel.set(Panel::Closed);
+        }
+        feedback.busy.set(false);
+        feedback.notice.set(None);
+        feedback.problem.set(Some(failure.message));
+    });
     let check = move |_| {
         let client = card.client();
         found.set(Some("Checking with the edge…".into()));
         card.spawn(async move {
             let r = client
-                .get::<TokenStatus<VercelAccount>>("/api/connectors/vercel/status")
+                .get::<VercelStatus>("/api/connectors/vercel/status")
                 .await;
             found.set(match r {
-                // The card turns connected and closes these steps by itself.
-                Ok(s) if s.connected => None,
+                // The card turns connected, or says why not, and closes these steps by itself.
+                Ok(s) if s.token.connected || s.last_failure.is_some() => None,
                 Ok(_) => Some(
                     "Not signed in yet: the edge has not received Vercel's approval. Approve in \
                      the Vercel tab (it ends on a Patchbay page), then check again."

@@ -1,5 +1,8 @@
-//! `GET /callback`: Vercel sends the person here after the sign-in. The page says what
-//! happened in fixed sentences and echoes nothing from the request.
+//! `GET /callback`: Vercel sends the person here after the sign-in. The page
+//! (`proto::page::result_page`) says what happened and what to do next in fixed sentences,
+//! and echoes nothing from the request.
+
+use patchbay_proto::page::{RESULT_PAGE_HEADERS, result_page, result_page_csp};
 
 use super::{CompleteError, FirstOutcome, complete};
 use crate::Edge;
@@ -60,11 +63,13 @@ fn page(status: u16, which: Page) -> EdgeResponse {
     let (title, text) = match which {
         Page::Connected => (
             "Vercel is connected",
-            "Patchbay can now use your Vercel account. You can close this tab.",
+            "Patchbay can now use your Vercel account. Close this tab and go back to the \
+             Patchbay dashboard: the Vercel card shows the account when you return.",
         ),
         Page::UsedConnected => (
             "This link was already used",
-            "Vercel was connected the first time this link was opened. You can close this tab.",
+            "Vercel was connected the first time this link was opened. Close this tab and go \
+             back to the Patchbay dashboard.",
         ),
         Page::Used => (
             "This link was already used",
@@ -83,13 +88,13 @@ fn page(status: u16, which: Page) -> EdgeResponse {
         ),
         Page::Denied => (
             "Vercel was not connected",
-            "The sign-in was cancelled or refused at Vercel. Start it again from the Patchbay \
-             dashboard if you want to connect.",
+            "The sign-in was cancelled or refused at Vercel. Close this tab and go back to \
+             the Patchbay dashboard; sign in again there if you want to connect.",
         ),
         Page::Failed => (
             "Vercel was not connected",
-            "Vercel did not accept the sign-in. Start the Vercel sign-in again from the \
-             Patchbay dashboard.",
+            "Vercel did not accept the sign-in. Close this tab and go back to the Patchbay \
+             dashboard: the Vercel card says why, and you can sign in again there.",
         ),
         Page::NoState => (
             "Nothing to do here",
@@ -102,25 +107,14 @@ fn page(status: u16, which: Page) -> EdgeResponse {
              put PATCHBAY_ENCRYPTION_KEY`.",
         ),
     };
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title} · Patchbay</title>\
-         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}</style>\
-         </head><body><h1>{title}</h1><p>{text}</p></body></html>\n"
-    );
+    let mut headers: Vec<_> = RESULT_PAGE_HEADERS
+        .iter()
+        .map(|&(name, value)| (name, value.to_owned()))
+        .collect();
+    headers.push(("content-security-policy", result_page_csp()));
     EdgeResponse {
         status,
-        headers: vec![
-            ("content-type", "text/html; charset=utf-8".into()),
-            ("cache-control", "no-store".into()),
-            (
-                "content-security-policy",
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'".into(),
-            ),
-            ("referrer-policy", "no-referrer".into()),
-            ("x-content-type-options", "nosniff".into()),
-        ],
-        body: body.into_bytes(),
+        headers,
+        body: result_page(title, text).into_bytes(),
     }
 }

@@ -6,7 +6,9 @@
 use patchbay_proto::Secret;
 use patchbay_proto::oauth::{AuthorizationRequest, ClientAuth, ClientRegistrationResponse};
 use patchbay_proto::pkce::{PkceVerifier, state_key};
-use patchbay_proto::tokens::{TokenStatus, VercelAccount, VercelStatus};
+use patchbay_proto::tokens::{
+    TokenStatus, VercelAccount, VercelFailureReason, VercelSignInFailure, VercelStatus,
+};
 use serde_json::{Value, json};
 
 use crate::Edge;
@@ -182,10 +184,12 @@ pub async fn status<S: Store, U>(edge: &Edge<'_, S, U>) -> Result<VercelStatus, 
             &[],
         )
         .await?;
+    let last_failure = sign_in_failure(edge).await?;
     Ok(match rows.first() {
         None => VercelStatus {
             token: TokenStatus::disconnected(),
             expires_at: None,
+            last_failure,
         },
         Some(row) => VercelStatus {
             token: TokenStatus {
@@ -195,8 +199,51 @@ pub async fn status<S: Store, U>(edge: &Edge<'_, S, U>) -> Result<VercelStatus, 
                 source: row.text("source"),
             },
             expires_at: row.int("expires_at"),
+            last_failure,
         },
     })
+}
+
+/// The last sign-in that did not connect, if nothing happened since.
+async fn sign_in_failure<S: Store, U>(
+    edge: &Edge<'_, S, U>,
+) -> Result<Option<VercelSignInFailure>, ApiError> {
+    let rows = edge
+        .store
+        .query(
+            "SELECT reason, at FROM vercel_sign_in_failure WHERE id = 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.first().and_then(|row| {
+        let reason = VercelFailureReason::parse(&row.text("reason")?)?;
+        Some(VercelSignInFailure::new(reason, row.int("at")?))
+    }))
+}
+
+/// Remembers why a sign-in did not connect (replacing an older one). Best effort: the
+/// sign-in's own answer already says it.
+pub async fn record_sign_in_failure<S: Store, U>(
+    edge: &Edge<'_, S, U>,
+    reason: VercelFailureReason,
+) {
+    let _ = edge
+        .store
+        .execute(
+            "INSERT INTO vercel_sign_in_failure (id, reason, at) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, at = excluded.at",
+            &[reason.as_str().into(), edge.now.into()],
+        )
+        .await;
+}
+
+/// Forgets the last failure: something new happened (a sign-in started or succeeded, a
+/// token was saved, Vercel was disconnected).
+pub async fn forget_sign_in_failure<S: Store, U>(edge: &Edge<'_, S, U>) -> Result<(), ApiError> {
+    edge.store
+        .execute("DELETE FROM vercel_sign_in_failure", &[])
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Which registered client to read.

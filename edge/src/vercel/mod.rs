@@ -13,6 +13,7 @@ mod db;
 #[cfg(test)]
 mod tests;
 
+use patchbay_proto::ErrorCode;
 use patchbay_proto::Secret;
 use patchbay_proto::oauth::{
     AuthorizationRequest, REFRESH_MARGIN_SECS, TokenFailure, authorization_code_form,
@@ -21,7 +22,8 @@ use patchbay_proto::oauth::{
 use patchbay_proto::pkce::{PkceVerifier, new_state};
 use patchbay_proto::secret::random_urlsafe;
 use patchbay_proto::tokens::{
-    OAuthExchangeRequest, OAuthStartResponse, SaveTokenRequest, VercelAccount, VercelSaved,
+    OAuthExchangeRequest, OAuthStartResponse, SaveTokenRequest, VercelAccount, VercelFailureReason,
+    VercelSaved,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -266,6 +268,7 @@ pub async fn save_manual_token<S: Store, U: Upstream>(
                 },
             )
             .await?;
+            db::forget_sign_in_failure(edge).await?;
             Ok(user)
         }
         Validation::Rejected(status) => Err(ApiError::bad_request(format!(
@@ -299,6 +302,7 @@ pub async fn disconnect<S: Store, U: Upstream>(
         }
     }
     db::delete_connection(edge).await?;
+    db::forget_sign_in_failure(edge).await?;
     Ok(revoked)
 }
 
@@ -388,6 +392,8 @@ pub async fn start<S: Store, U: Upstream>(
 ) -> Result<OAuthStartResponse, ApiError> {
     // Forget sign-ins that can no longer be completed nor replayed.
     db::forget_sign_ins(edge, edge.now.saturating_sub(USED_STATE_RETENTION_SECS)).await?;
+    // A new attempt: the card stops showing why the last one failed.
+    db::forget_sign_in_failure(edge).await?;
     let client = ensure_client(edge, cipher, redirect_uri).await?;
     let verifier = PkceVerifier::generate();
     let state = new_state();
@@ -413,6 +419,10 @@ pub async fn start<S: Store, U: Upstream>(
 /// Completes a sign-in (the callback and `oauth/exchange`). The state row is claimed
 /// atomically first, so a reload or a double click never exchanges the code twice.
 /// `code` is `None` when Vercel sent the person back with an error (access denied).
+///
+/// A sign-in the edge started that does not connect is remembered (`db::record_sign_in_failure`)
+/// for the status, so the dashboard's card can say why. A state the edge never issued, or a
+/// replay, is not: anyone can open `/callback`, and that must not change what the card says.
 pub async fn complete<S: Store, U: Upstream>(
     edge: &Edge<'_, S, U>,
     cipher: &Cipher,
@@ -424,11 +434,35 @@ pub async fn complete<S: Store, U: Upstream>(
         .map_err(CompleteError::Failed)?;
     let sign_in = match claim {
         Claim::Claimed(sign_in) => sign_in,
-        Claim::Refused(refused) => return Err(why_not_claimed(refused)),
+        Claim::Refused(refused) => {
+            let why = why_not_claimed(refused);
+            if matches!(why, CompleteError::Expired) {
+                db::record_sign_in_failure(edge, VercelFailureReason::Expired).await;
+            }
+            return Err(why);
+        }
     };
     let result = exchange(edge, cipher, code, sign_in).await;
     db::finish_sign_in(edge, state, result.as_ref().map(|_| ())).await;
+    match &result {
+        Ok(_) => db::forget_sign_in_failure(edge)
+            .await
+            .map_err(CompleteError::Failed)?,
+        Err(e) => db::record_sign_in_failure(edge, failure_reason(code, e)).await,
+    }
     result.map_err(CompleteError::Failed)
+}
+
+/// Why an exchange failed, as the status tells it: no code means the person did not approve;
+/// a refusal of the code is a 400 from `exchange`; anything else is Vercel or the edge.
+fn failure_reason(code: Option<&str>, e: &ApiError) -> VercelFailureReason {
+    if code.is_none_or(str::is_empty) {
+        VercelFailureReason::Denied
+    } else if e.code == ErrorCode::BadRequest {
+        VercelFailureReason::Refused
+    } else {
+        VercelFailureReason::Failed
+    }
 }
 
 fn why_not_claimed(refused: Option<db::Refused>) -> CompleteError {
@@ -577,4 +611,30 @@ pub async fn credentials<S: Store, U: Upstream>(
         (None, _) => db::registered_client(edge, cipher, Registered::Any).await?,
     };
     Ok(db::credentials_json(conn.as_ref(), client.as_ref()))
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_told_by_what_came_back() {
+        let refused = ApiError::bad_request("Vercel refused the sign-in code");
+        let down = ApiError::upstream("Vercel's token endpoint answered 503");
+        assert_eq!(failure_reason(None, &refused), VercelFailureReason::Denied);
+        assert_eq!(failure_reason(Some(""), &down), VercelFailureReason::Denied);
+        assert_eq!(
+            failure_reason(Some("c"), &refused),
+            VercelFailureReason::Refused
+        );
+        assert_eq!(
+            failure_reason(Some("c"), &down),
+            VercelFailureReason::Failed
+        );
+        let changed = ApiError::conflict("Patchbay's Vercel client changed");
+        assert_eq!(
+            failure_reason(Some("c"), &changed),
+            VercelFailureReason::Failed
+        );
+    }
 }

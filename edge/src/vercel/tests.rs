@@ -271,7 +271,11 @@ fn the_callback_completes_the_flow_and_reflects_no_input() {
     );
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     let html = String::from_utf8(r.body).unwrap();
-    assert!(html.contains("Vercel is connected"));
+    assert!(
+        html.contains("Patchbay</p><h1>Vercel is connected</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("go back to the Patchbay dashboard"), "{html}");
     assert!(!html.contains(&code) && !html.contains(&state));
     assert_eq!(t.api("GET", "status", "").1["connected"], true);
 
@@ -363,6 +367,58 @@ fn a_denied_sign_in_consumes_the_state() {
         t.fake.counters().code_exchanges + t.fake.counters().token_errors,
         0
     );
+}
+
+#[test]
+fn a_failed_sign_in_is_in_the_status_until_the_next_action() {
+    let t = TestEdge::with(&[("VERCEL_OAUTH_STATE_TTL_SECS", "60")]);
+    let failure = |t: &TestEdge| t.api("GET", "status", "").1["last_failure"].clone();
+    assert_eq!(failure(&t), serde_json::Value::Null);
+
+    // Denied at Vercel: the callback's page says so, and so does the status.
+    let (state, _) = t.approve();
+    let at = t.now.get();
+    t.callback(&format!("error=access_denied&state={state}"));
+    let f = failure(&t);
+    assert_eq!(f["reason"], "denied");
+    assert_eq!(f["at"], at);
+    assert!(
+        f["message"].as_str().unwrap().contains("Sign in again"),
+        "{f}"
+    );
+
+    // Neither a forged state nor a replay changes it: anyone can open /callback.
+    t.now.set(at + 5);
+    t.callback("code=x&state=never-issued");
+    t.callback(&format!("code=x&state={state}"));
+    assert_eq!(failure(&t)["at"], at);
+
+    // A new sign-in forgets it; its code refused at Vercel is the next failure.
+    let (state_a, _) = t.approve();
+    assert_eq!(failure(&t), serde_json::Value::Null);
+    let (_, code_b) = t.approve();
+    t.callback(&format!("code={code_b}&state={state_a}"));
+    assert_eq!(failure(&t)["reason"], "refused");
+
+    // Expired.
+    let (state, code) = t.approve();
+    t.now.set(t.now.get() + 61);
+    t.callback(&format!("code={code}&state={state}"));
+    assert_eq!(failure(&t)["reason"], "expired");
+
+    // A success forgets it, and so do a saved token and a disconnect.
+    t.connect_oauth();
+    assert_eq!(failure(&t), serde_json::Value::Null);
+    let (state, _) = t.approve();
+    t.callback(&format!("error=access_denied&state={state}"));
+    assert_eq!(failure(&t)["reason"], "denied");
+    assert_eq!(t.api("GET", "status", "").1["connected"], true);
+    t.connect_manual();
+    assert_eq!(failure(&t), serde_json::Value::Null);
+    let (state, _) = t.approve();
+    t.callback(&format!("error=access_denied&state={state}"));
+    assert_eq!(t.api("POST", "disconnect", "").0, 200);
+    assert_eq!(failure(&t), serde_json::Value::Null);
 }
 
 #[test]

@@ -20,13 +20,14 @@ pub mod vercel;
 
 use crate::Config;
 
-/// The state of every connector that runs flows. Manus and Vercel keep none: their
-/// credentials live in the store and on the edge.
+/// The state of every connector that runs flows (Manus and Vercel keep none: their
+/// credentials live in the store and on the edge), and the overview's cache.
 pub struct Connectors {
     pub agents: agents::AgentsState,
     pub rclone: rclone::RcloneState,
     pub github: github::GithubState,
     pub mcp: mcp::McpState,
+    pub overview: overview::OverviewCache,
 }
 
 impl Connectors {
@@ -36,6 +37,7 @@ impl Connectors {
             rclone: rclone::RcloneState::new(config.session_ttl),
             github: github::GithubState::default(),
             mcp: mcp::McpState::default(),
+            overview: overview::OverviewCache::new(&config.data_dir),
         }
     }
 

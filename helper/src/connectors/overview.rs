@@ -1,16 +1,25 @@
 //! `GET /api/connectors`: one line per connector, read from the credential files.
+//!
+//! The dashboard asks for it on every load and reconnect, and other tools may poll it, so the
+//! answer is kept as JSON bytes until one of the files it is read from changes
+//! ([`FilesCache`]): a request then costs three `stat`s. Everything else it depends on (the
+//! edge settings, the process environment) is fixed for the life of the process.
 
 use std::path::Path;
 
+use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 use patchbay_proto::api::{ConnectorId, ConnectorSummary, ConnectorsOverview, SetupNeeded};
 use patchbay_proto::rclone;
 
 use crate::connectors::rclone::Kind;
-use crate::connectors::rclone::settings::ProviderSettings;
-use crate::engine::store::{JsonStore, LockedFile, entry_token};
+use crate::connectors::rclone::settings::{ProviderSettings, SETTINGS_FILE};
+use crate::engine::cached::FilesCache;
+use crate::engine::store::{JsonStore, LockedFile, TOKENS_FILE, entry_token};
 use crate::engine::text::plural;
 use crate::{ApiError, AppState};
 
@@ -22,26 +31,58 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/connectors", get(overview))
 }
 
-pub async fn overview(State(state): State<AppState>) -> Result<Json<ConnectorsOverview>, ApiError> {
-    let overview = current(&state).await?;
-    crate::connectors::agents::push_overview(&state, &overview);
-    Ok(Json(overview))
+/// The overview's JSON, kept until rclone.conf, mcp-tokens.json or connectors.json changes.
+pub struct OverviewCache(FilesCache<Bytes>);
+
+impl OverviewCache {
+    pub fn new(data_dir: &Path) -> Self {
+        let files = [RCLONE_CONF, TOKENS_FILE, SETTINGS_FILE];
+        Self(FilesCache::new(
+            files.iter().map(|f| data_dir.join(f)).collect(),
+        ))
+    }
+
+    /// Whether an answer is kept (for tests).
+    pub fn is_kept(&self) -> bool {
+        self.0.is_kept()
+    }
+}
+
+pub async fn overview(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    // A hit is a few `stat`s, cheaper than a hop to the blocking pool; a miss reads and
+    // parses there, and pushes what changed to the edge (for its `list_connections`).
+    let json = match state.connectors().overview.0.fresh() {
+        Some(json) => json,
+        None => tokio::task::spawn_blocking(move || {
+            state.connectors().overview.0.get(|| {
+                let overview = read_now(&state)?;
+                crate::connectors::agents::push_overview(&state, &overview);
+                serde_json::to_vec(&overview)
+                    .map(Bytes::from)
+                    .map_err(|_| ApiError::internal("the overview could not be written as JSON"))
+            })
+        })
+        .await
+        .map_err(|_| ApiError::internal("reading the credential files failed"))??,
+    };
+    Ok(([(CONTENT_TYPE, "application/json")], json))
 }
 
 /// The overview as the credential files say now.
 pub async fn current(state: &AppState) -> Result<ConnectorsOverview, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || read_now(&state))
+        .await
+        .map_err(|_| ApiError::internal("reading the credential files failed"))?
+}
+
+fn read_now(state: &AppState) -> Result<ConnectorsOverview, ApiError> {
     let config = state.config();
-    let data_dir = config.data_dir.clone();
     let has_edge = config.edge_url.is_some() && config.edge_token.is_some();
-    let overview = tokio::task::spawn_blocking(move || {
-        let mut overview = read_overview(&data_dir)?;
-        for c in &mut overview.connectors {
-            c.setup = setup_needed(c.id, &data_dir, has_edge, |k| std::env::var(k).ok());
-        }
-        Ok::<_, ApiError>(overview)
-    })
-    .await
-    .map_err(|_| ApiError::internal("reading the credential files failed"))??;
+    let mut overview = read_overview(&config.data_dir)?;
+    for c in &mut overview.connectors {
+        c.setup = setup_needed(c.id, &config.data_dir, has_edge, |k| std::env::var(k).ok());
+    }
     Ok(overview)
 }
 

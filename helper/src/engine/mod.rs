@@ -1,6 +1,7 @@
 //! The engine: what every connector uses and none owns.
 //!
 //! - [`session`]: long-running flows as sessions (id, status, long-poll, TTL and reaper).
+//! - [`cached`]: a value read from files, kept until one of them changes.
 //! - [`lease`]: the 127.0.0.1:53682 lease, one OAuth listener at a time across processes.
 //! - [`child`]: child processes in their own process group, killed with their flow.
 //! - [`store`] and [`fsutil`]: credential files, private and replaced atomically under a lock.
@@ -12,6 +13,7 @@
 //!
 //! Connectors (`crate::connectors`) build on these and supply only what differs.
 
+pub mod cached;
 pub mod child;
 pub mod edge;
 pub mod fsutil;

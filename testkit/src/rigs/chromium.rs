@@ -222,6 +222,29 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Saves a PNG of the first element `css` matches as `target/screenshots/{name}.png`.
+    pub async fn screenshot_of(&self, css: &str, name: &str) -> PathBuf {
+        let element = self.client.find(Locator::Css(css)).await;
+        let element = element.unwrap_or_else(|e| panic!("{css}: {e}"));
+        let png = element.screenshot().await;
+        or_panic(save_png(
+            name,
+            &png.unwrap_or_else(|e| panic!("screenshot of {css}: {e}")),
+        ))
+    }
+
+    /// Makes the page see `prefers-color-scheme: dark` (or `light`) as if the system were
+    /// set so, through chromedriver's DevTools endpoint (`Emulation.setEmulatedMedia`).
+    pub async fn color_scheme(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        let params = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        let body = json!({"cmd": "Emulation.setEmulatedMedia", "params": params});
+        let set = self
+            .driver
+            .command(reqwest::Method::POST, "goog/cdp/execute", body);
+        or_panic(set.await.map(drop));
+    }
+
     /// Ends the session; panics listing the page errors, if any appeared.
     pub async fn close(self) {
         or_panic(self.try_close().await)
@@ -348,12 +371,17 @@ impl Driver {
         let png = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap_or_default())
             .map_err(|e| format!("screenshot: {e}"))?;
-        let dir = target_dir().join("screenshots");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
+        save_png(name, &png)
     }
+}
+
+/// Writes `png` as `target/screenshots/{name}.png`, the e2e artefacts folder.
+fn save_png(name: &str, png: &[u8]) -> Result<PathBuf, String> {
+    let dir = target_dir().join("screenshots");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// A browser-log entry that is a page error: an uncaught exception or rejection

@@ -12,24 +12,31 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use patchbay_proto::Secret;
 use patchbay_proto::mcp::check_state;
+use patchbay_proto::page::{RESULT_PAGE_HEADERS, result_page, result_page_csp};
 use patchbay_proto::redirect::AuthorizationResponse;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::ApiError;
 
-const RECEIVED: &str = "<!doctype html><meta charset=utf-8><title>Patchbay</title>\
-<body style=\"font-family:sans-serif;margin:3em\"><h1>Patchbay received the sign-in</h1>\
-<p>You can close this tab and go back to Patchbay.</p></body>";
+/// The pages (`proto::page::result_page`): what happened, then what to do next. The flow
+/// still has to exchange the code, so the received page says where the outcome shows.
+const RECEIVED: (&str, &str) = (
+    "Approval received",
+    "Patchbay has your approval and is finishing the sign-in. Close this tab and go back to \
+     where you started it: the terminal running patchbay mcp login, or the Patchbay \
+     dashboard, which says when the server is signed in.",
+);
 
-const NOT_THIS: &str = "<!doctype html><meta charset=utf-8><title>Patchbay</title>\
-<body style=\"font-family:sans-serif;margin:3em\"><h1>Not a sign-in Patchbay is waiting for</h1>\
-<p>This address only takes the redirect of the sign-in that is running now. If you approved \
-an older attempt, start the sign-in again and use its newest link.</p></body>";
+const NOT_THIS: (&str, &str) = (
+    "Not a sign-in Patchbay is waiting for",
+    "This address only takes the redirect of the sign-in that is running now. If you \
+     approved an older attempt, start the sign-in again and use its newest link.",
+);
 
 /// The running listener. Dropping it (or [`CallbackListener::close`]) stops it.
 pub struct CallbackListener {
@@ -83,18 +90,16 @@ impl Drop for CallbackListener {
     }
 }
 
-fn page(status: StatusCode, body: &'static str) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
-        ],
-        body,
-    )
-        .into_response()
+fn page(status: StatusCode, (title, next): (&'static str, &'static str)) -> Response {
+    let mut response = (status, result_page(title, next)).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in RESULT_PAGE_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Ok(csp) = HeaderValue::from_str(&result_page_csp()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }
 
 async fn callback(State(s): State<Shared>, uri: Uri, RawQuery(q): RawQuery) -> Response {
@@ -113,4 +118,48 @@ async fn callback(State(s): State<Shared>, uri: Uri, RawQuery(q): RawQuery) -> R
     }
     let _ = s.tx.send(q).await;
     page(StatusCode::OK, RECEIVED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn its_pages_say_patchbay_and_what_to_do_and_reflect_nothing() {
+        let port = patchbay_testkit::process::free_port();
+        let mut listener = CallbackListener::bind(port, Secret::new("the-state"))
+            .await
+            .unwrap();
+        let get = |q: &'static str| async move {
+            let r = reqwest::get(format!("http://127.0.0.1:{port}{q}"))
+                .await
+                .unwrap();
+            let csp = r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (r.status().as_u16(), csp, r.text().await.unwrap())
+        };
+
+        let (status, csp, html) = get("/callback?state=%3Cscript%3Estale&code=c0de").await;
+        assert_eq!(status, 400);
+        assert!(html.contains("Patchbay</p><h1>Not a sign-in Patchbay is waiting for"));
+        assert!(html.contains("start the sign-in again"), "{html}");
+        assert!(!html.contains("script") && !html.contains("c0de"), "{html}");
+        assert_eq!(csp, result_page_csp());
+
+        let (status, _, html) = get("/callback?state=the-state&code=c0de").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Patchbay</p><h1>Approval received</h1>"),
+            "{html}"
+        );
+        assert!(html.contains("go back to where you started it"), "{html}");
+        assert!(
+            !html.contains("c0de") && !html.contains("the-state"),
+            "{html}"
+        );
+        assert_eq!(listener.next().await.unwrap(), "state=the-state&code=c0de");
+        listener.close().await;
+    }
 }
