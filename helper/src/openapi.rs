@@ -9,6 +9,7 @@
 
 use std::sync::OnceLock;
 
+use patchbay_proto::agents::{AgentDecision, AgentsOverview};
 use patchbay_proto::api::{
     ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
     SubmitCodeRequest,
@@ -382,6 +383,54 @@ fn routes() -> Vec<Route> {
         )
         .answers(200, named::<McpSession>(), None)
         .errors(&[404]),
+        route(
+            Get,
+            "/api/connectors/agents",
+            "Hosted agents: approved clients and requests waiting for a decision (via the edge)",
+        )
+        .answers(
+            200,
+            named::<AgentsOverview>(),
+            Some(
+                json!({"clients": [], "pending": [{"id": "...", "client_id": "...",
+                "client_name": "Claude", "redirect_host": "claude.ai",
+                "scopes": ["connections:read"], "created_at": 1767225600}]}),
+            ),
+        )
+        .errors(&[502, 503]),
+        route(
+            Post,
+            "/api/connectors/agents/requests/{id}/approve",
+            "Approve an agent's authorization request",
+        )
+        .answers(
+            200,
+            named::<AgentDecision>(),
+            Some(json!({"ok": true, "outcome": "approved"})),
+        )
+        .errors(&[400, 404, 409, 502, 503]),
+        route(
+            Post,
+            "/api/connectors/agents/requests/{id}/deny",
+            "Deny an agent's authorization request",
+        )
+        .answers(
+            200,
+            named::<AgentDecision>(),
+            Some(json!({"ok": true, "outcome": "denied"})),
+        )
+        .errors(&[400, 404, 409, 502, 503]),
+        route(
+            Delete,
+            "/api/connectors/agents/{client_id}",
+            "Revoke an agent: its tokens stop working at once",
+        )
+        .answers(
+            200,
+            named::<AgentDecision>(),
+            Some(json!({"ok": true, "outcome": "revoked"})),
+        )
+        .errors(&[400, 404, 502, 503]),
     ]);
     all
 }

@@ -158,6 +158,7 @@ fn expose<S: Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
 
 /// `GET /api/connectors/agents`: the Agents card.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentsOverview {
     pub clients: Vec<AgentClient>,
     pub pending: Vec<AgentRequest>,
@@ -165,6 +166,7 @@ pub struct AgentsOverview {
 
 /// An approved agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentClient {
     pub client_id: String,
     pub client_name: String,
@@ -176,6 +178,7 @@ pub struct AgentClient {
 
 /// An authorization request waiting for a person's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentRequest {
     pub id: String,
     pub client_id: String,
@@ -188,6 +191,7 @@ pub struct AgentRequest {
 /// `POST /api/connectors/agents/requests/{id}/approve|deny` and
 /// `DELETE /api/connectors/agents/{client_id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentDecision {
     pub ok: bool,
     /// `approved`, `denied` or `revoked`.
