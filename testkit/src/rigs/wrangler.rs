@@ -48,7 +48,7 @@ fn run(what: &str, mut cmd: Command) -> Result<String, String> {
 }
 
 /// How to start the edge; [`EdgeBuilder::start`] starts it.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct EdgeBuilder {
     vars: Vec<(String, String)>,
     secrets: Vec<(String, String)>,
@@ -131,7 +131,16 @@ impl EdgeBuilder {
     }
 
     pub fn try_start(self) -> Result<Edge, String> {
-        ready(self.spawn())
+        // `free_port` only finds a port that is free now: on a busy machine another process
+        // can take it before workerd binds it. Then workerd says so and exits, and a fresh
+        // pair of ports is tried (a few times, never for any other failure).
+        let mut attempt = 1;
+        loop {
+            match ready(self.clone().spawn()) {
+                Err(e) if attempt < 4 && e.contains("Address already in use") => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// [`EdgeBuilder::try_start`] for tests: panics with what went wrong.
