@@ -86,9 +86,19 @@ impl LoopbackLease {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let holder = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+                // The holder writes its description just after it takes the lock: a refusal
+                // in between would read nothing, so it looks again for a moment.
+                let mut holder = None;
+                for _ in 0..20 {
+                    let mut text = String::new();
+                    let _ = file.rewind();
+                    let _ = file.read_to_string(&mut text);
+                    holder = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+                    if holder.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
                 return Err(LeaseError::Busy(LeaseBusy { holder }));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
