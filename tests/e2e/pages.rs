@@ -77,13 +77,24 @@ impl<'a> Dashboard<'a> {
         self.browser.text_of("[data-testid=banner]").await
     }
 
+    /// The person comes back to this tab from another one (the window gets the focus).
+    pub async fn return_to_tab(&self) {
+        self.browser
+            .client
+            .execute("window.dispatchEvent(new Event('focus'))", vec![])
+            .await
+            .expect("focus");
+        self.browser.check_page().await;
+    }
+
     pub async fn current_url(&self) -> String {
         self.browser.client.current_url().await.unwrap().to_string()
     }
 }
 
 impl<'a> Dashboard<'a> {
-    /// The card of one connector (`gdrive`, `onedrive`, `github`, `vercel`, `manus`, `mcp`).
+    /// The card of one connector (`gdrive`, `onedrive`, `github`, `vercel`, `manus`, `mcp`,
+    /// `agents`).
     pub fn card(&self, connector: &'static str) -> Card<'a> {
         Card {
             browser: self.browser,
@@ -452,5 +463,76 @@ impl Card<'_> {
             out.push((url, state));
         }
         out
+    }
+
+    // ---- Agents ------------------------------------------------------------------------------
+
+    /// The row of `client`'s pending request once it is listed: its whole text.
+    pub async fn agent_request(&self, client: &str) -> String {
+        self.text_containing("li[data-request]", client).await
+    }
+
+    /// The row of the approved `client` once it is listed: its whole text.
+    pub async fn agent_client(&self, client: &str) -> String {
+        self.text_containing("li[data-client]", client).await
+    }
+
+    /// Whether any approved or pending row names `client` right now.
+    pub async fn lists_agent(&self, client: &str) -> bool {
+        for li in self.all("li[data-request], li[data-client]").await {
+            if li.text().await.unwrap_or_default().contains(client) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Approve (`approve`) or Deny (`deny`) on `client`'s pending request.
+    pub async fn decide_request(&self, client: &str, verb: &str) {
+        let row = self.row("li[data-request]", client).await;
+        row.find(Locator::Css(&format!("[data-action={verb}]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.browser.check_page().await;
+    }
+
+    /// Disconnect on the approved `client`, then the confirmation: returns the question.
+    pub async fn disconnect_agent(&self, client: &str) -> String {
+        let row = self.row("li[data-client]", client).await;
+        row.find(Locator::Css("[data-action=ask]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let question = row
+            .find(Locator::Css(".confirm"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        row.find(Locator::Css("[data-action=confirm]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.browser.check_page().await;
+        question
+    }
+
+    /// The row `inner` whose text contains `needle`, once there is one.
+    async fn row(&self, inner: &str, needle: &str) -> Element {
+        self.text_containing(inner, needle).await;
+        for el in self.all(inner).await {
+            if el.text().await.unwrap_or_default().contains(needle) {
+                return el;
+            }
+        }
+        panic!("{inner} naming {needle:?} went away")
     }
 }
