@@ -322,17 +322,31 @@ mod tests {
     fn agent_consequences_name_the_client_and_what_it_gets() {
         let scopes = vec!["connections:read".to_owned(), "vercel:read".to_owned()];
         let approve = approve_consequence("Claude", &scopes);
-        assert!(approve.starts_with("Approve: Claude can see which accounts"), "{approve}");
-        assert!(approve.contains(" and read the connected Vercel"), "{approve}");
-        assert!(approve.ends_with("until you disconnect it here."), "{approve}");
-        assert_eq!(deny_consequence("Claude"), "Deny: Claude is told no; nothing is shared.");
-        assert_eq!(agent_times(7_200, 0, None), "approved 2 hours ago · not used yet");
+        assert!(
+            approve.starts_with("Approve: Claude can see which accounts"),
+            "{approve}"
+        );
+        assert!(
+            approve.contains(" and read the connected Vercel"),
+            "{approve}"
+        );
+        assert!(
+            approve.ends_with("until you disconnect it here."),
+            "{approve}"
+        );
+        assert_eq!(
+            deny_consequence("Claude"),
+            "Deny: Claude is told no; nothing is shared."
+        );
+        assert_eq!(
+            agent_times(7_200, 0, None),
+            "approved 2 hours ago · not used yet"
+        );
         assert_eq!(
             agent_times(7_200, 0, Some(7_100)),
             "approved 2 hours ago · last used 1 minute ago"
         );
     }
-
 
     fn view(status: FlowStatus) -> SessionView {
         SessionView {

@@ -15,11 +15,11 @@ use patchbay_testkit::process::{Running, workspace_root};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Browser, Helper, HelperBuilder, VercelEdge, browser_http, dashboard_helper, helper,
-    port_53682, redirect_of, secret,
+    Browser, Helper, HelperBuilder, VercelEdge, browser_http, dashboard_helper, helper, port_53682,
+    redirect_of, secret,
 };
-use crate::pages::Dashboard;
 use crate::mcp::{Cli, land, patchbay_mcp, text};
+use crate::pages::Dashboard;
 
 struct Rig {
     edge: VercelEdge,
@@ -181,7 +181,9 @@ async fn patchbay_mcp_registers_is_approved_on_the_card_lists_connections_and_is
         .collect();
     assert_eq!(
         ids,
-        ["gdrive", "onedrive", "github", "vercel", "manus", "mcp", "agents"]
+        [
+            "gdrive", "onedrive", "github", "vercel", "manus", "mcp", "agents"
+        ]
     );
 
     let (_, card) = rig.helper.get("/api/connectors/agents").await;
@@ -664,13 +666,19 @@ async fn the_agents_card_approves_denies_and_disconnects_in_the_browser() {
     let listed = card.agent_client(name).await;
     assert!(listed.contains("access: connections:read"), "{listed}");
     assert!(listed.contains("approved just now"), "{listed}");
-    assert!(!card.lists_agent("Approve:").await, "the request is still shown");
+    assert!(
+        !card.lists_agent("Approve:").await,
+        "the request is still shown"
+    );
 
     // A second request appears when the person comes back to the tab; Deny refuses it.
     let (second, _) = client.ask("connections:read vercel:read").await;
     page.return_to_tab().await;
     let request = card.agent_request("vercel:read").await;
-    assert!(request.contains("read the connected Vercel account"), "{request}");
+    assert!(
+        request.contains("read the connected Vercel account"),
+        "{request}"
+    );
     card.decide_request(name, "deny").await;
     card.notice("Denied").await;
     let (status, location) = redirect_of(&second).await.unwrap();

@@ -5,7 +5,7 @@ use crate::harness::{Browser, Edge, helper};
 use crate::pages::Dashboard;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
+async fn dashboard_served_by_the_edge_shows_the_helpers_seven_connectors() {
     let edge = Edge::builder().start();
     let helper = helper()
         .allow_origin(&edge.origin())
