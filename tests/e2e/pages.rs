@@ -453,10 +453,8 @@ impl Card<'_> {
         let mut out = Vec::new();
         for li in self.all("li[data-server]").await {
             let url = li.attr("data-server").await.unwrap().unwrap_or_default();
-            let state = li
-                .find(Locator::Css("[data-token-state]"))
+            let state = within(&li, "[data-token-state]")
                 .await
-                .unwrap()
                 .text()
                 .await
                 .unwrap();
@@ -490,39 +488,25 @@ impl Card<'_> {
     /// Approve (`approve`) or Deny (`deny`) on `client`'s pending request.
     pub async fn decide_request(&self, client: &str, verb: &str) {
         let row = self.row("li[data-request]", client).await;
-        row.find(Locator::Css(&format!("[data-action={verb}]")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        self.browser.check_page().await;
+        self.click_in(&row, &format!("[data-action={verb}]")).await;
     }
 
     /// Disconnect on the approved `client`, then the confirmation: returns the question.
     pub async fn disconnect_agent(&self, client: &str) -> String {
         let row = self.row("li[data-client]", client).await;
-        row.find(Locator::Css("[data-action=ask]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let question = row
-            .find(Locator::Css(".confirm"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        row.find(Locator::Css("[data-action=confirm]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        self.browser.check_page().await;
+        self.click_in(&row, "[data-action=ask]").await;
+        let question = within(&row, ".confirm").await.text().await.unwrap();
+        self.click_in(&row, "[data-action=confirm]").await;
         question
+    }
+
+    async fn click_in(&self, row: &Element, css: &str) {
+        let button = within(row, css).await;
+        button
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.browser.check_page().await;
     }
 
     /// The row `inner` whose text contains `needle`, once there is one.
@@ -535,4 +519,11 @@ impl Card<'_> {
         }
         panic!("{inner} naming {needle:?} went away")
     }
+}
+
+/// The element `css` inside `row`.
+async fn within(row: &Element, css: &str) -> Element {
+    row.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
