@@ -170,6 +170,46 @@ pub fn clock(secs: u64) -> String {
     }
 }
 
+/// How long ago `then` was, in words ("just now", "5 minutes ago", "3 days ago"); both in
+/// Unix seconds.
+pub fn ago(now: u64, then: u64) -> String {
+    let secs = now.saturating_sub(then);
+    let (n, unit) = match secs {
+        0..60 => return "just now".into(),
+        60..3600 => (secs / 60, "minute"),
+        3600..86_400 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {unit}{s} ago")
+}
+
+/// What approving an agent's request does, said on the card beside the button.
+pub fn approve_consequence(client: &str, scopes: &[String]) -> String {
+    let can: Vec<&str> = scopes
+        .iter()
+        .map(|s| patchbay_proto::agents::scope_description(s))
+        .collect();
+    format!(
+        "Approve: {client} can {} until you disconnect it here.",
+        can.join(" and ")
+    )
+}
+
+/// What denying an agent's request does.
+pub fn deny_consequence(client: &str) -> String {
+    format!("Deny: {client} is told no; nothing is shared.")
+}
+
+/// When an approved agent was approved and last used, in one line.
+pub fn agent_times(now: u64, approved_at: u64, last_used_at: Option<u64>) -> String {
+    let used = match last_used_at {
+        Some(t) => format!("last used {}", ago(now, t)),
+        None => "not used yet".into(),
+    };
+    format!("approved {} · {used}", ago(now, approved_at))
+}
+
 /// What every card says when a sign-in was cancelled, whoever cancelled it: the flow closes
 /// and this notice shows for a moment.
 pub const CANCELLED: &str = "Sign-in cancelled. Nothing was changed.";
@@ -266,6 +306,47 @@ pub fn offline_advice(served_by_helper: bool) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ago_says_the_largest_whole_unit() {
+        assert_eq!(ago(1_000, 1_000), "just now");
+        assert_eq!(ago(1_000, 2_000), "just now", "a clock a little behind");
+        assert_eq!(ago(1_000 + 59, 1_000), "just now");
+        assert_eq!(ago(1_000 + 60, 1_000), "1 minute ago");
+        assert_eq!(ago(1_000 + 150, 1_000), "2 minutes ago");
+        assert_eq!(ago(7_200, 0), "2 hours ago");
+        assert_eq!(ago(86_400 * 3 + 5, 0), "3 days ago");
+    }
+
+    #[test]
+    fn agent_consequences_name_the_client_and_what_it_gets() {
+        let scopes = vec!["connections:read".to_owned(), "vercel:read".to_owned()];
+        let approve = approve_consequence("Claude", &scopes);
+        assert!(
+            approve.starts_with("Approve: Claude can see which accounts"),
+            "{approve}"
+        );
+        assert!(
+            approve.contains(" and read the connected Vercel"),
+            "{approve}"
+        );
+        assert!(
+            approve.ends_with("until you disconnect it here."),
+            "{approve}"
+        );
+        assert_eq!(
+            deny_consequence("Claude"),
+            "Deny: Claude is told no; nothing is shared."
+        );
+        assert_eq!(
+            agent_times(7_200, 0, None),
+            "approved 2 hours ago · not used yet"
+        );
+        assert_eq!(
+            agent_times(7_200, 0, Some(7_100)),
+            "approved 2 hours ago · last used 1 minute ago"
+        );
+    }
 
     fn view(status: FlowStatus) -> SessionView {
         SessionView {

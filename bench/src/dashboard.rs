@@ -1,4 +1,4 @@
-//! The dashboard: release wasm size, and navigation → six cards in headless Chromium.
+//! The dashboard: release wasm size, and navigation → seven cards in headless Chromium.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -59,16 +59,16 @@ pub fn size(section: &mut Section) {
 }
 
 /// Installs (once per document) a MutationObserver that notes `performance.now()` when the
-/// sixth card appears; returns [cards_at, observer_was_late, domContentLoaded, load].
+/// seventh card appears; returns [cards_at, observer_was_late, domContentLoaded, load].
 const WATCH: &str = r#"
 var origin = arguments[0];
 if (document.URL.indexOf(origin) !== 0) { return null; }
 var n = function () { return document.querySelectorAll('article.card').length; };
 if (!window.__bench) {
-  var early = n() >= 6;
+  var early = n() >= 7;
   window.__bench = { at: early ? performance.now() : 0, late: early };
   new MutationObserver(function () {
-    if (!window.__bench.at && n() >= 6) { window.__bench.at = performance.now(); }
+    if (!window.__bench.at && n() >= 7) { window.__bench.at = performance.now(); }
   }).observe(document, { childList: true, subtree: true });
 }
 var nav = performance.getEntriesByType('navigation')[0];
@@ -108,7 +108,7 @@ async fn navigate(b: &Browser, link: &str, origin: &str) -> Result<Nav> {
         }
         if Instant::now() > deadline {
             let html = b.client.source().await.unwrap_or_default();
-            return Err(format!("six cards never appeared; page:\n{html}"));
+            return Err(format!("seven cards never appeared; page:\n{html}"));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -120,7 +120,7 @@ pub async fn render(section: &mut Section) {
             let late = cold.late || warm.iter().any(|w| w.late);
             section.row(
                 Row::new(
-                    "navigation → six cards, first visit (cold cache)",
+                    "navigation → seven cards, first visit (cold cache)",
                     ms(cold.cards),
                 )
                 .vs(
@@ -133,7 +133,7 @@ pub async fn render(section: &mut Section) {
             section.row(
                 Row::new(
                     format!(
-                        "navigation → six cards, repeat visit (median of {})",
+                        "navigation → seven cards, repeat visit (median of {})",
                         warm.len()
                     ),
                     ms(cards),
@@ -147,7 +147,7 @@ pub async fn render(section: &mut Section) {
                 "Headless Debian Chromium through chromedriver, the dashboard served by the \
                  helper itself (`--dashboard-dir dist`) and paired by the link it prints. Times \
                  are the page's own `performance.now()` (from navigation start) when a \
-                 MutationObserver sees the sixth `article.card`; the cards need the wasm loaded \
+                 MutationObserver sees the seventh `article.card`; the cards need the wasm loaded \
                  and `GET /api/connectors` answered.{}",
                 if late {
                     " In at least one run the observer was installed after the cards appeared, \
@@ -157,7 +157,7 @@ pub async fn render(section: &mut Section) {
                 }
             ));
         }
-        Err(e) => section.failed("navigation → six cards", &e),
+        Err(e) => section.failed("navigation → seven cards", &e),
     }
 }
 

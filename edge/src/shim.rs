@@ -147,4 +147,8 @@ impl Upstream for WorkerFetch {
             body: res.bytes().await.map_err(err)?,
         })
     }
+
+    async fn delay(&self, ms: u32) {
+        worker::Delay::from(std::time::Duration::from_millis(ms.into())).await;
+    }
 }

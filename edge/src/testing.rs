@@ -22,6 +22,8 @@ use crate::vercel;
 pub const FAKE: &str = "http://fake.vercel.test";
 pub const ORIGIN: &str = "http://127.0.0.1:8787";
 pub const EDGE_TOKEN: &str = "edge-token-for-tests-0001";
+/// A URL whose server accepts the request and never answers.
+pub const SILENT: &str = "http://127.0.0.1:9/never-answers.json";
 
 /// Every seam is synchronous in tests, so one poll finishes any future.
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -36,6 +38,9 @@ pub struct InProcess(FakeVercel);
 
 impl Upstream for InProcess {
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        if req.url == SILENT {
+            return std::future::pending().await;
+        }
         let rest = req
             .url
             .strip_prefix(FAKE)
@@ -57,6 +62,10 @@ impl Upstream for InProcess {
             body: r.body,
         })
     }
+
+    /// Every time limit is reached at once: the fake Vercel answers within the first poll,
+    /// and only [`SILENT`] is ever late.
+    async fn delay(&self, _ms: u32) {}
 }
 
 /// An edge with every secret set, pointed at a fresh fake Vercel.

@@ -2,6 +2,9 @@
 //! (called in-process) in native tests.
 
 use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 
 /// One outgoing request. `Debug` shows method and URL only: headers and bodies carry tokens.
 pub struct UpstreamRequest {
@@ -68,4 +71,28 @@ pub struct UpstreamError(pub String);
 #[allow(async_fn_in_trait)]
 pub trait Upstream {
     async fn send(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError>;
+
+    /// Resolves after `ms` milliseconds: the clock that [`send_within`] races a request with.
+    async fn delay(&self, ms: u32);
+}
+
+/// `req` with a time limit on the whole answer, body included: `None` when none came within
+/// `ms` (a server that accepts the connection and never answers must not hold the request
+/// that needed it until the platform kills it).
+pub async fn send_within<U: Upstream>(
+    upstream: &U,
+    req: UpstreamRequest,
+    ms: u32,
+) -> Option<Result<UpstreamResponse, UpstreamError>> {
+    race(upstream.send(req), upstream.delay(ms)).await
+}
+
+/// `Some` of `work`'s output if it finishes first, `None` if `timer` does.
+async fn race<T>(work: impl Future<Output = T>, timer: impl Future<Output = ()>) -> Option<T> {
+    let (mut work, mut timer) = (pin!(work), pin!(timer));
+    poll_fn(|cx| match work.as_mut().poll(cx) {
+        Poll::Ready(v) => Poll::Ready(Some(v)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
 }

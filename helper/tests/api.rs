@@ -191,6 +191,9 @@ async fn overview_says_which_connectors_need_setup_before_a_sign_in_can_work() {
         vercel.settings,
         ["PATCHBAY_EDGE_URL", "PATCHBAY_EDGE_TOKEN"]
     );
+    let agents = setup(&overview, ConnectorId::Agents).expect("Agents need the edge");
+    assert_eq!(agents.settings, vercel.settings);
+    assert!(agents.message.contains("agents"), "{}", agents.message);
     for id in [ConnectorId::Github, ConnectorId::Manus, ConnectorId::Mcp] {
         assert_eq!(setup(&overview, id), None, "{id:?} needs nothing");
     }
@@ -204,6 +207,7 @@ async fn overview_says_which_connectors_need_setup_before_a_sign_in_can_work() {
     let (_, _, body) = configured.send(authed("/api/connectors")).await;
     let overview: ConnectorsOverview = serde_json::from_value(body).unwrap();
     assert_eq!(setup(&overview, ConnectorId::Vercel), None);
+    assert_eq!(setup(&overview, ConnectorId::Agents), None);
     assert!(setup(&overview, ConnectorId::Gdrive).is_some());
     std::fs::write(
         configured.data_dir().join("connectors.json"),

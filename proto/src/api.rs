@@ -13,6 +13,8 @@ pub enum ConnectorId {
     Vercel,
     Manus,
     Mcp,
+    /// Hosted MCP clients that use this workspace through the edge's `/mcp`.
+    Agents,
 }
 
 /// Which part of Patchbay serves a connector's routes.
@@ -27,13 +29,14 @@ pub enum ServedBy {
 }
 
 impl ConnectorId {
-    pub const ALL: [ConnectorId; 6] = [
+    pub const ALL: [ConnectorId; 7] = [
         ConnectorId::Gdrive,
         ConnectorId::Onedrive,
         ConnectorId::Github,
         ConnectorId::Vercel,
         ConnectorId::Manus,
         ConnectorId::Mcp,
+        ConnectorId::Agents,
     ];
 
     /// The path segment used in `/api/connectors/{id}/…`.
@@ -45,6 +48,7 @@ impl ConnectorId {
             ConnectorId::Vercel => "vercel",
             ConnectorId::Manus => "manus",
             ConnectorId::Mcp => "mcp",
+            ConnectorId::Agents => "agents",
         }
     }
 
@@ -57,6 +61,7 @@ impl ConnectorId {
             ConnectorId::Vercel => "Vercel",
             ConnectorId::Manus => "Manus",
             ConnectorId::Mcp => "MCP servers",
+            ConnectorId::Agents => "Agents",
         }
     }
 
@@ -74,6 +79,7 @@ impl ConnectorId {
         match self {
             ConnectorId::Gdrive | ConnectorId::Onedrive => format!("/api/connectors/{id}/remotes"),
             ConnectorId::Mcp => "/api/connectors/mcp/servers".to_owned(),
+            ConnectorId::Agents => "/api/connectors/agents".to_owned(),
             _ => format!("/api/connectors/{id}/status"),
         }
     }

@@ -14,8 +14,12 @@ use patchbay_proto::pkce::{PkceVerifier, new_state};
 use patchbay_testkit::process::{Running, workspace_root};
 use serde_json::{Value, json};
 
-use crate::harness::{Helper, VercelEdge, browser_http, helper, port_53682, redirect_of, secret};
+use crate::harness::{
+    Browser, Helper, HelperBuilder, VercelEdge, browser_http, dashboard_helper, helper, port_53682,
+    redirect_of, secret,
+};
 use crate::mcp::{Cli, land, patchbay_mcp, text};
+use crate::pages::Dashboard;
 
 struct Rig {
     edge: VercelEdge,
@@ -25,8 +29,12 @@ struct Rig {
 
 impl Rig {
     fn start() -> Rig {
+        Self::start_with(helper())
+    }
+
+    fn start_with(helper: HelperBuilder) -> Rig {
         let edge = VercelEdge::start(&[]);
-        let helper = helper().envs(edge.helper_env()).start();
+        let helper = helper.envs(edge.helper_env()).start();
         Rig {
             edge,
             helper,
@@ -173,7 +181,9 @@ async fn patchbay_mcp_registers_is_approved_on_the_card_lists_connections_and_is
         .collect();
     assert_eq!(
         ids,
-        ["gdrive", "onedrive", "github", "vercel", "manus", "mcp"]
+        [
+            "gdrive", "onedrive", "github", "vercel", "manus", "mcp", "agents"
+        ]
     );
 
     let (_, card) = rig.helper.get("/api/connectors/agents").await;
@@ -349,13 +359,44 @@ impl<'r> RawClient<'r> {
         }
     }
 
-    /// Approved on the card and exchanged: the token answer (its tokens registered as
-    /// secrets, so the helper's output check looks for them).
-    async fn sign_in(&self, scope: &str) -> Value {
+    /// An authorization request, as the agent's browser opens it: the pending page answers,
+    /// and the card has a request to decide. The authorize URL and the PKCE verifier.
+    async fn ask(&self, scope: &str) -> (String, PkceVerifier) {
         let verifier = PkceVerifier::generate();
-        let state = new_state();
-        let url = self.url(scope, &state, &verifier);
+        let url = self.url(scope, &new_state(), &verifier);
         assert_eq!(self.rig.http.get(&url).send().await.unwrap().status(), 200);
+        (url, verifier)
+    }
+
+    /// Where the decided authorize URL sends the browser, exchanged for tokens (registered
+    /// as secrets, so the helper's output check looks for them).
+    async fn exchange(&self, url: &str, verifier: &PkceVerifier) -> Value {
+        let (status, location) = redirect_of(url).await.unwrap();
+        assert_eq!(status, 302, "{location}");
+        assert!(location.starts_with(&self.redirect_uri), "{location}");
+        let code = location
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .unwrap_or_else(|| panic!("no code in {location}"))
+            .to_owned();
+        let resource = self.rig.mcp_url();
+        let body = code_exchange_form(
+            self.auth(),
+            &code,
+            &self.redirect_uri,
+            verifier,
+            Some(&resource),
+        );
+        let (status, tokens) = self.form("/oauth/token", body).await;
+        assert_eq!(status, 200, "{tokens}");
+        secret(tokens["access_token"].as_str().unwrap());
+        secret(tokens["refresh_token"].as_str().unwrap());
+        tokens
+    }
+
+    /// Approved through the helper's API and exchanged: the token answer.
+    async fn sign_in(&self, scope: &str) -> Value {
+        let (url, verifier) = self.ask(scope).await;
         let id = self
             .rig
             .pending()
@@ -367,25 +408,7 @@ impl<'r> RawClient<'r> {
             .unwrap()
             .to_owned();
         self.rig.decide(&id, "approve").await;
-        let (_, location) = redirect_of(&url).await.unwrap();
-        let code = location
-            .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("code="))
-            .unwrap()
-            .to_owned();
-        let resource = self.rig.mcp_url();
-        let body = code_exchange_form(
-            self.auth(),
-            &code,
-            &self.redirect_uri,
-            &verifier,
-            Some(&resource),
-        );
-        let (status, tokens) = self.form("/oauth/token", body).await;
-        assert_eq!(status, 200, "{tokens}");
-        secret(tokens["access_token"].as_str().unwrap());
-        secret(tokens["refresh_token"].as_str().unwrap());
-        tokens
+        self.exchange(&url, &verifier).await
     }
 
     async fn refresh(&self, refresh_token: &str) -> (u16, Value) {
@@ -602,4 +625,75 @@ async fn open_redirects_missing_pkce_or_state_and_approval_without_the_secret_ar
     let res = rig.http.post(rig.helper.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(rig.pending().await.len(), 1, "still pending");
+}
+
+/// The whole decision on the Agents card in real Chromium: a request shows with the client's
+/// name (as text, never markup) and scopes; Approve sends the agent's page back with a code
+/// and lists the client; a second request, seen when the person returns to the tab, is
+/// denied; Disconnect ends the agent's access.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agents_card_approves_denies_and_disconnects_in_the_browser() {
+    let rig = Rig::start_with(dashboard_helper());
+    let client = RawClient::register(&rig).await;
+    let name = "Raw <i>script</i>";
+    let (url, verifier) = client.ask("connections:read").await;
+
+    let browser = Browser::start("dashboard-agents").await;
+    let page = Dashboard::open(&browser, &rig.helper.pairing_link(&rig.helper.origin())).await;
+    let card = page.card("agents");
+    card.wait_state("disconnected").await;
+    let request = card.agent_request(name).await;
+    assert!(request.contains("access: connections:read"), "{request}");
+    assert!(request.contains("returns to 127.0.0.1:1"), "{request}");
+    assert!(
+        request.contains(&format!("Approve: {name} can see which accounts")),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("Deny: {name} is told no; nothing is shared.")),
+        "{request}"
+    );
+    card.snap("pending").await;
+
+    card.decide_request(name, "approve").await;
+    card.notice("Approved").await;
+    let tokens = client.exchange(&url, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(tools_call(&rig, access, "list_connections").await.0, 200);
+    card.wait_state("connected").await;
+    // Listed with its scopes and times (read again after the call: it was used).
+    page.return_to_tab().await;
+    let listed = card.agent_client(name).await;
+    assert!(listed.contains("access: connections:read"), "{listed}");
+    assert!(listed.contains("approved just now"), "{listed}");
+    assert!(
+        !card.lists_agent("Approve:").await,
+        "the request is still shown"
+    );
+
+    // A second request appears when the person comes back to the tab; Deny refuses it.
+    let (second, _) = client.ask("connections:read vercel:read").await;
+    page.return_to_tab().await;
+    let request = card.agent_request("vercel:read").await;
+    assert!(
+        request.contains("read the connected Vercel account"),
+        "{request}"
+    );
+    card.decide_request(name, "deny").await;
+    card.notice("Denied").await;
+    let (status, location) = redirect_of(&second).await.unwrap();
+    assert_eq!(status, 302);
+    assert!(location.contains("error=access_denied"), "{location}");
+    assert!(!location.contains("code="), "{location}");
+    assert!(rig.pending().await.is_empty());
+
+    // Disconnect asks first, then the agent's next call is refused.
+    let question = card.disconnect_agent(name).await;
+    assert!(question.contains("stop working"), "{question}");
+    card.notice("Disconnected").await;
+    card.wait_state("disconnected").await;
+    let (status, www, _) = tools_call(&rig, access, "list_connections").await;
+    assert_eq!(status, 401, "{www:?}");
+    card.snap("after-disconnect").await;
+    browser.close().await;
 }

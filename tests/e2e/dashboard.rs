@@ -20,7 +20,7 @@ const CLIENT_SECRET: &str = "patchbay-dash-client-secret";
 
 async fn open<'a>(browser: &'a Browser, helper: &Helper) -> Dashboard<'a> {
     let page = Dashboard::open(browser, &helper.pairing_link(&helper.origin())).await;
-    page.cards(6).await;
+    page.cards(7).await;
     page
 }
 
@@ -202,6 +202,7 @@ async fn manus_key_and_github_token_forms() {
         ("vercel", "needs-setup"),
         ("manus", "disconnected"),
         ("mcp", "disconnected"),
+        ("agents", "needs-setup"),
     ] {
         page.card(connector).snap(state).await;
     }
@@ -248,6 +249,12 @@ async fn manus_key_and_github_token_forms() {
     assert!(sentence.contains("edge"), "{sentence}");
     assert!(settings.contains("PATCHBAY_EDGE_URL"), "{settings}");
     assert!(vercel.problems_now().await.is_empty());
+    // So does the Agents card: the edge is their authorization server.
+    let agents = page.card("agents");
+    let (sentence, settings) = agents.needs_setup().await;
+    assert!(sentence.contains("hosted agents"), "{sentence}");
+    assert!(settings.contains("PATCHBAY_EDGE_TOKEN"), "{settings}");
+    assert!(agents.problems_now().await.is_empty());
     // Its link opens the README's section as a page, on the origin that served the dashboard.
     let docs = vercel.setup_docs().await;
     let section = "deploying-the-edge-to-cloudflare";
@@ -408,7 +415,7 @@ async fn vercel_token_form_and_oauth_through_the_edge_callback() {
     let link = helper.pairing_link(&helper.origin());
     let (base, fragment) = link.split_once('#').unwrap();
     let page = Dashboard::open(&browser, &format!("{base}?{query}#{fragment}")).await;
-    page.cards(6).await;
+    page.cards(7).await;
     let card = page.card("vercel");
     card.notice("Signed in to Vercel").await;
     card.wait_state("connected").await;
@@ -479,7 +486,7 @@ async fn losing_the_helper_shows_a_banner_that_clears_when_it_returns() {
         .start();
     page.banner_cleared().await;
     page.card("manus").wait_state("connected").await;
-    assert_eq!(page.cards(6).await.len(), 6);
+    assert_eq!(page.cards(7).await.len(), 7);
     browser.close().await;
 }
 

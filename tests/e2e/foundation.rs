@@ -5,7 +5,7 @@ use crate::harness::{Browser, Edge, helper};
 use crate::pages::Dashboard;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
+async fn dashboard_served_by_the_edge_shows_the_helpers_seven_connectors() {
     let edge = Edge::builder().start();
     let helper = helper()
         .allow_origin(&edge.origin())
@@ -15,15 +15,15 @@ async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
             r#"{"manus": {"token": "manus_e2e_fake_key"}}"#,
         )
         .start();
-    let browser = Browser::start("foundation-six-cards").await;
+    let browser = Browser::start("foundation-seven-cards").await;
 
     // Without a pairing the dashboard says how to get one.
     let page = Dashboard::open(&browser, &format!("{}/", edge.origin())).await;
     assert!(page.pairing_help().await.contains("patchbay serve"));
 
-    // With the link the helper prints, it pairs and shows the six cards.
+    // With the link the helper prints, it pairs and shows the seven cards.
     let page = Dashboard::open(&browser, &helper.pairing_link(&edge.origin())).await;
-    let cards = page.cards(6).await;
+    let cards = page.cards(7).await;
     let summary: Vec<(&str, &str)> = cards
         .iter()
         .map(|c| (c.connector.as_str(), c.state.as_str()))
@@ -37,6 +37,7 @@ async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
             ("vercel", "disconnected"),
             ("manus", "connected"),
             ("mcp", "disconnected"),
+            ("agents", "disconnected"),
         ]
     );
     assert_eq!(cards[0].title, "Google Drive");
@@ -48,7 +49,7 @@ async fn dashboard_served_by_the_edge_shows_the_helpers_six_connectors() {
     let url = page.current_url().await;
     assert!(!url.contains(&helper.token) && !url.contains('#'), "{url}");
     page.reload().await;
-    assert_eq!(page.cards(6).await.len(), 6);
+    assert_eq!(page.cards(7).await.len(), 7);
 
     // The page source never holds the token either.
     let html = browser.client.source().await.unwrap();

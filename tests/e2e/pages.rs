@@ -77,13 +77,24 @@ impl<'a> Dashboard<'a> {
         self.browser.text_of("[data-testid=banner]").await
     }
 
+    /// The person comes back to this tab from another one (the window gets the focus).
+    pub async fn return_to_tab(&self) {
+        self.browser
+            .client
+            .execute("window.dispatchEvent(new Event('focus'))", vec![])
+            .await
+            .expect("focus");
+        self.browser.check_page().await;
+    }
+
     pub async fn current_url(&self) -> String {
         self.browser.client.current_url().await.unwrap().to_string()
     }
 }
 
 impl<'a> Dashboard<'a> {
-    /// The card of one connector (`gdrive`, `onedrive`, `github`, `vercel`, `manus`, `mcp`).
+    /// The card of one connector (`gdrive`, `onedrive`, `github`, `vercel`, `manus`, `mcp`,
+    /// `agents`).
     pub fn card(&self, connector: &'static str) -> Card<'a> {
         Card {
             browser: self.browser,
@@ -442,10 +453,8 @@ impl Card<'_> {
         let mut out = Vec::new();
         for li in self.all("li[data-server]").await {
             let url = li.attr("data-server").await.unwrap().unwrap_or_default();
-            let state = li
-                .find(Locator::Css("[data-token-state]"))
+            let state = within(&li, "[data-token-state]")
                 .await
-                .unwrap()
                 .text()
                 .await
                 .unwrap();
@@ -453,4 +462,68 @@ impl Card<'_> {
         }
         out
     }
+
+    // ---- Agents ------------------------------------------------------------------------------
+
+    /// The row of `client`'s pending request once it is listed: its whole text.
+    pub async fn agent_request(&self, client: &str) -> String {
+        self.text_containing("li[data-request]", client).await
+    }
+
+    /// The row of the approved `client` once it is listed: its whole text.
+    pub async fn agent_client(&self, client: &str) -> String {
+        self.text_containing("li[data-client]", client).await
+    }
+
+    /// Whether any approved or pending row names `client` right now.
+    pub async fn lists_agent(&self, client: &str) -> bool {
+        for li in self.all("li[data-request], li[data-client]").await {
+            if li.text().await.unwrap_or_default().contains(client) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Approve (`approve`) or Deny (`deny`) on `client`'s pending request.
+    pub async fn decide_request(&self, client: &str, verb: &str) {
+        let row = self.row("li[data-request]", client).await;
+        self.click_in(&row, &format!("[data-action={verb}]")).await;
+    }
+
+    /// Disconnect on the approved `client`, then the confirmation: returns the question.
+    pub async fn disconnect_agent(&self, client: &str) -> String {
+        let row = self.row("li[data-client]", client).await;
+        self.click_in(&row, "[data-action=ask]").await;
+        let question = within(&row, ".confirm").await.text().await.unwrap();
+        self.click_in(&row, "[data-action=confirm]").await;
+        question
+    }
+
+    async fn click_in(&self, row: &Element, css: &str) {
+        let button = within(row, css).await;
+        button
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.browser.check_page().await;
+    }
+
+    /// The row `inner` whose text contains `needle`, once there is one.
+    async fn row(&self, inner: &str, needle: &str) -> Element {
+        self.text_containing(inner, needle).await;
+        for el in self.all(inner).await {
+            if el.text().await.unwrap_or_default().contains(needle) {
+                return el;
+            }
+        }
+        panic!("{inner} naming {needle:?} went away")
+    }
+}
+
+/// The element `css` inside `row`.
+async fn within(row: &Element, css: &str) -> Element {
+    row.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
 }

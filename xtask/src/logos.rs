@@ -28,13 +28,15 @@ enum Source {
     Lobehub(&'static str),
 }
 
-const LOGOS: [(&str, Source); 6] = [
+const LOGOS: [(&str, Source); 7] = [
     ("gdrive", Source::SimpleIcons("googledrive")),
     ("onedrive", Source::Iconify("logos", "microsoft-onedrive")),
     ("github", Source::SimpleIcons("github")),
     ("vercel", Source::SimpleIcons("vercel")),
     ("manus", Source::Lobehub("manus")),
     ("mcp", Source::SimpleIcons("modelcontextprotocol")),
+    // Hosted agents reach the workspace as MCP clients: no brand of their own.
+    ("agents", Source::SimpleIcons("modelcontextprotocol")),
 ];
 
 pub fn logos() -> Result {

@@ -2,6 +2,7 @@
 //! card then reads its own state, runs its own flows, and keeps them when the helper comes
 //! back after an outage (cards are keyed by connector, never rebuilt by a refresh).
 
+mod agents;
 mod github;
 mod manus;
 mod mcp;
@@ -140,6 +141,7 @@ fn card(id: ConnectorId, summary: Summary) -> AnyView {
         ConnectorId::Vercel => view! { <vercel::VercelCard summary /> }.into_any(),
         ConnectorId::Manus => view! { <manus::ManusCard summary /> }.into_any(),
         ConnectorId::Mcp => view! { <mcp::McpCard summary /> }.into_any(),
+        ConnectorId::Agents => view! { <agents::AgentsCard summary /> }.into_any(),
     }
 }
 
@@ -151,6 +153,9 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
         ConnectorId::Vercel => "Deployments and projects, with Vercel sign-in or a token.",
         ConnectorId::Manus => "Manus tasks, with an API key.",
         ConnectorId::Mcp => "Any remote MCP server that signs in with OAuth.",
+        ConnectorId::Agents => {
+            "Hosted agents (Claude, ChatGPT, Cursor) using this workspace through the edge's /mcp."
+        }
     }
 }
 

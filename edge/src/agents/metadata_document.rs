@@ -5,7 +5,8 @@
 //! Only `https` URLs, except loopback ones while the edge itself runs on loopback (`wrangler
 //! dev`, tests); no IP literal of a private, link-local or unspecified network (Workers'
 //! `fetch` reaches only the public internet, so names that resolve there are no way in
-//! either); at most 5 KiB; and the document's `client_id` must be its own URL exactly.
+//! either); at most 5 KiB, within 5 s; and the document's `client_id` must be its own URL
+//! exactly.
 
 use std::net::IpAddr;
 
@@ -19,9 +20,11 @@ use crate::Edge;
 use crate::error::ApiError;
 use crate::http::EdgeRequest;
 use crate::store::Store;
-use crate::upstream::{Upstream, UpstreamRequest};
+use crate::upstream::{Upstream, UpstreamRequest, send_within};
 
 const MAX_DOCUMENT: usize = 5 * 1024;
+/// How long the edge waits for a document: the person is looking at a page that waits on it.
+const FETCH_MS: u32 = 5_000;
 /// How long a fetched document is trusted before it is fetched again.
 pub const CACHE_SECS: u64 = 3600;
 
@@ -30,6 +33,7 @@ pub const CACHE_SECS: u64 = 3600;
 pub enum DocumentProblem {
     NotAllowedUrl,
     Unreachable,
+    TimedOut,
     TooLarge,
     Invalid,
     WrongClientId,
@@ -44,6 +48,10 @@ impl DocumentProblem {
                  addresses)."
             }
             Self::Unreachable => "The app's metadata document could not be fetched; try again.",
+            Self::TimedOut => {
+                "The app's metadata document did not arrive within 5 seconds; try again, or ask \
+                 the app's maker to serve it faster."
+            }
             Self::TooLarge => "The app's metadata document is larger than 5 KiB.",
             Self::Invalid => "The app's metadata document is not a valid client metadata document.",
             Self::WrongClientId => {
@@ -106,12 +114,16 @@ pub async fn client<S: Store, U: Upstream>(
     let body = match cached {
         Some(body) => body,
         None => {
-            let Ok(r) = edge
-                .upstream
-                .send(UpstreamRequest::get(client_id.into()))
-                .await
-            else {
-                return Ok(Some(Err(DocumentProblem::Unreachable)));
+            let r = match send_within(
+                edge.upstream,
+                UpstreamRequest::get(client_id.into()),
+                FETCH_MS,
+            )
+            .await
+            {
+                None => return Ok(Some(Err(DocumentProblem::TimedOut))),
+                Some(Err(_)) => return Ok(Some(Err(DocumentProblem::Unreachable))),
+                Some(Ok(r)) => r,
             };
             if r.status != 200 {
                 return Ok(Some(Err(DocumentProblem::Unreachable)));

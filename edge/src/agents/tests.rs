@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::register::MAX_UNAPPROVED;
 use super::*;
-use crate::testing::{EDGE_TOKEN, ORIGIN, TestEdge, get};
+use crate::testing::{EDGE_TOKEN, ORIGIN, SILENT, TestEdge, get};
 
 pub const REDIRECT: &str = "http://127.0.0.1/callback";
 pub const REDIRECT_WITH_PORT: &str = "http://127.0.0.1:49152/callback";
@@ -541,4 +541,27 @@ fn revoking_a_client_on_the_card_removes_it_and_its_tokens() {
     );
     assert_eq!(admin(&t, "DELETE", &format!("/{}", agent.client_id)).0, 404);
     assert_eq!(admin(&t, "PATCH", "").0, 400);
+}
+
+#[test]
+fn a_metadata_document_that_never_answers_is_refused_in_time_and_asks_nothing() {
+    let t = TestEdge::new();
+    let agent = Agent {
+        t: &t,
+        client_id: SILENT.into(),
+        verifier: PkceVerifier::generate(),
+        state: new_state(),
+        scope: CONNECTIONS_READ.into(),
+    };
+    let r = agent.authorize();
+    assert_eq!(r.status, 400);
+    let page = text(&r);
+    assert!(page.contains("did not arrive within 5 seconds"), "{page}");
+    let (status, v) = admin(&t, "GET", "");
+    assert_eq!(status, 200);
+    let card: AgentsOverview = serde_json::from_value(v).unwrap();
+    assert!(
+        card.pending.is_empty() && card.clients.is_empty(),
+        "{card:?}"
+    );
 }

@@ -87,7 +87,7 @@ fn read_now(state: &AppState) -> Result<ConnectorsOverview, ApiError> {
 }
 
 /// What `id` lacks before a sign-in can work: Drive and OneDrive need an OAuth client of the
-/// person's own (the providers refuse rclone's shared ones), Vercel needs the edge.
+/// person's own (the providers refuse rclone's shared ones), Vercel and Agents need the edge.
 pub fn setup_needed(
     id: ConnectorId,
     data_dir: &Path,
@@ -109,17 +109,16 @@ pub fn setup_needed(
              with a client secret)",
         ),
         ConnectorId::Vercel if !has_edge => {
-            return Some(SetupNeeded {
-                message: "Tell this helper where your Patchbay edge is to sign in to Vercel: \
-                          the edge holds Vercel's OAuth client and its callback."
-                    .into(),
-                settings: vec!["PATCHBAY_EDGE_URL".into(), "PATCHBAY_EDGE_TOKEN".into()],
-                how: "Set both in the environment of patchbay serve (the edge's address and \
-                      its PATCHBAY_EDGE_TOKEN secret) and restart it. cargo xtask dev does this \
-                      for a local edge."
-                    .into(),
-                docs: "deploying-the-edge-to-cloudflare".into(),
-            });
+            return Some(edge_needed(
+                "Tell this helper where your Patchbay edge is to sign in to Vercel: the edge \
+                 holds Vercel's OAuth client and its callback.",
+            ));
+        }
+        ConnectorId::Agents if !has_edge => {
+            return Some(edge_needed(
+                "Tell this helper where your Patchbay edge is to let hosted agents in: the edge \
+                 is their authorization server and keeps their requests.",
+            ));
         }
         _ => return None,
     };
@@ -147,6 +146,19 @@ pub fn setup_needed(
     })
 }
 
+/// The edge's two settings, for a connector that works only through the edge.
+fn edge_needed(message: &str) -> SetupNeeded {
+    SetupNeeded {
+        message: message.into(),
+        settings: vec!["PATCHBAY_EDGE_URL".into(), "PATCHBAY_EDGE_TOKEN".into()],
+        how: "Set both in the environment of patchbay serve (the edge's address and its \
+              PATCHBAY_EDGE_TOKEN secret) and restart it. cargo xtask dev does this for a local \
+              edge."
+            .into(),
+        docs: "deploying-the-edge-to-cloudflare".into(),
+    }
+}
+
 /// The overview as the files on disk say it is now.
 pub fn read_overview(data_dir: &Path) -> Result<ConnectorsOverview, ApiError> {
     let conf = read_optional(&data_dir.join(RCLONE_CONF))?;
@@ -171,6 +183,9 @@ pub fn read_overview(data_dir: &Path) -> Result<ConnectorsOverview, ApiError> {
                     .count();
                 (n > 0, (n > 0).then(|| plural(n as u64, "server")))
             }
+            // Its clients live on the edge: the card reads them there, the overview reads
+            // only files.
+            ConnectorId::Agents => (false, None),
             ConnectorId::Github | ConnectorId::Vercel | ConnectorId::Manus => {
                 let present = tokens.get(id.as_str()).and_then(entry_token).is_some();
                 (present, None)
