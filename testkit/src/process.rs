@@ -365,6 +365,14 @@ fn collect(stream: impl Read + Send + 'static, stdout: bool, into: Arc<Captured>
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
+/// `N` different ports free on 127.0.0.1 now: each stays bound until all are found.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port on 127.0.0.1"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("a bound port").port())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -493,6 +501,15 @@ mod tests {
 
     /// `free_port` hands out ports the kernel considers free, never one in use. (Binding the
     /// port afterwards would race with every other test binding ephemeral ports.)
+    #[test]
+    fn free_ports_found_together_all_differ() {
+        for _ in 0..32 {
+            let ports: [u16; 4] = free_ports();
+            let distinct: std::collections::HashSet<u16> = ports.into_iter().collect();
+            assert_eq!(distinct.len(), 4, "{ports:?}");
+        }
+    }
+
     #[test]
     fn free_port_never_returns_a_port_in_use() {
         let held: Vec<TcpListener> = (0..8)

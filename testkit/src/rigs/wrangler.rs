@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{Spawned, built, or_panic, ready, secret};
 use crate::FakeServer;
-use crate::process::{Running, free_port, wait_for_port, workspace_root};
+use crate::process::{Running, free_ports, wait_for_port, workspace_root};
 use crate::vercel::FakeVercel;
 
 pub fn wrangler_bin() -> PathBuf {
@@ -110,10 +110,12 @@ impl EdgeBuilder {
             .map(|(k, v)| format!("{k}={v}\n"))
             .collect();
         std::fs::write(&env_file, secrets).map_err(|e| format!("write the env file: {e}"))?;
-        let port = free_port();
+        // Two ports found together, so they differ (one at a time, the kernel may hand out
+        // the same one twice).
+        let [port, inspector] = free_ports();
         let mut cmd = wrangler(&["dev", "--ip", "127.0.0.1"], state.path());
         cmd.args(["--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
             .args(["--persist-to", &persist])
             .arg("--env-file")
             .arg(&env_file)
@@ -131,21 +133,27 @@ impl EdgeBuilder {
     }
 
     pub fn try_start(self) -> Result<Edge, String> {
-        // `free_port` only finds a port that is free now: on a busy machine another process
-        // can take it before workerd binds it. Then workerd says so and exits, and a fresh
-        // pair of ports is tried (a few times, never for any other failure).
-        let mut attempt = 1;
-        loop {
-            match ready(self.clone().spawn()) {
-                Err(e) if attempt < 4 && e.contains("Address already in use") => attempt += 1,
-                other => return other,
-            }
-        }
+        ready_on_fresh_ports(|| self.clone().spawn())
     }
 
     /// [`EdgeBuilder::try_start`] for tests: panics with what went wrong.
     pub fn start(self) -> Edge {
         or_panic(self.try_start())
+    }
+}
+
+/// `spawn`ed and serving. A free port is only free when it is found: on a busy machine
+/// another process can take it before workerd binds it. workerd then says so and exits, and
+/// the part is spawned again on fresh ports (a few times, never for any other failure).
+fn ready_on_fresh_ports<P: Spawned>(
+    mut spawn: impl FnMut() -> Result<P, String>,
+) -> Result<P, String> {
+    let mut attempt = 1;
+    loop {
+        match ready(spawn()) {
+            Err(e) if attempt < 4 && e.contains("Address already in use") => attempt += 1,
+            other => return other,
+        }
     }
 }
 
@@ -223,7 +231,7 @@ impl VercelEdge {
 
     /// Started and ready; `extra`: more Worker vars.
     pub fn start(extra: &[(&str, &str)]) -> VercelEdge {
-        or_panic(ready(Self::spawn(extra)))
+        or_panic(ready_on_fresh_ports(|| Self::spawn(extra)))
     }
 
     /// Like [`VercelEdge::start`], without waiting for `wrangler dev`.
