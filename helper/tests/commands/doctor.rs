@@ -13,7 +13,7 @@ use crate::home::{Outcome, TempHome, mode};
 const ACCESS_TOKEN: &str = "mcp-access-token-never-printed";
 const REFRESH_TOKEN: &str = "mcp-refresh-token-never-printed";
 const CLIENT_SECRET: &str = "gdrive-client-secret-never-printed";
-const GITHUB_TOKEN: &str = "ghp_githubtokenneverprinted0123";
+const GITHUB_TOKEN: &str = "FAKE-github-token-for-doctor-tests-never-printed";
 const EDGE_TOKEN: &str = "edge-token-never-printed-0123";
 const PAIRING_TOKEN: &str = "pairing-token-never-printed-0123";
 
