@@ -289,12 +289,10 @@ pub(crate) async fn api_login(helper: &Helper, fake: &FakeMcp) -> (Value, String
     (session, path)
 }
 
-#[tokio::test]
-async fn api_login_through_patchbay_serve() {
-    let _port = port_53682();
-    let fake = FakeMcp::start();
-    let helper = helper().start();
-    let (session, path) = api_login(&helper, &fake).await;
+/// A sign-in started through the API, approved at the fake and landed: completed, and its
+/// tokens join the secrets the harness checks no output holds.
+async fn api_login_completes(helper: &Helper, fake: &FakeMcp) {
+    let (session, path) = api_login(helper, fake).await;
     let location = approve(session["auth_url"].as_str().unwrap()).await;
     land(&location).await;
     let (_, done) = helper.get(&path).await;
@@ -302,6 +300,14 @@ async fn api_login_through_patchbay_serve() {
     for s in secrets(helper.data_dir()) {
         crate::harness::secret(&s);
     }
+}
+
+#[tokio::test]
+async fn api_login_through_patchbay_serve() {
+    let _port = port_53682();
+    let fake = FakeMcp::start();
+    let helper = helper().start();
+    api_login_completes(&helper, &fake).await;
     let (_, list) = helper.get("/api/connectors/mcp/servers").await;
     assert_eq!(list["servers"][0]["token_state"], "valid", "{list}");
 }
@@ -398,14 +404,7 @@ async fn stopping_or_killing_the_helper_mid_login_frees_the_port_and_it_starts_a
             serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         }
     }
-    let (session, path) = api_login(&helper, &fake).await;
-    let location = approve(session["auth_url"].as_str().unwrap()).await;
-    land(&location).await;
-    let (_, done) = helper.get(&path).await;
-    assert_eq!(done["status"], "completed", "{done}");
-    for s in secrets(helper.data_dir()) {
-        crate::harness::secret(&s);
-    }
+    api_login_completes(&helper, &fake).await;
 }
 
 /// The token endpoint fails during a refresh: it answers 500, answers an HTML page (a
