@@ -17,10 +17,7 @@ pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
     }
     let origin = config.public_url.as_deref().unwrap_or(&req.origin);
     let doc = client_metadata_document(&format!("{origin}{PATH}"));
-    let mut response = EdgeResponse::json(200, &doc);
-    response.set_header("cache-control", "public, max-age=3600");
-    response.set_header("access-control-allow-origin", "*");
-    response
+    EdgeResponse::public_json(&doc, 3600)
 }
 
 #[cfg(test)]

@@ -69,6 +69,15 @@ impl EdgeResponse {
         }
     }
 
+    /// A public metadata document: any origin may read it (CORS `*`) and caches may keep it
+    /// for `max_age` seconds.
+    pub fn public_json<T: Serialize>(value: &T, max_age: u32) -> Self {
+        let mut response = Self::json(200, value);
+        response.set_header("cache-control", format!("public, max-age={max_age}"));
+        response.set_header("access-control-allow-origin", "*");
+        response
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -50,10 +50,7 @@ pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
         ))
         .into_response();
     }
-    let mut response = EdgeResponse::json(200, &doc);
-    response.set_header("cache-control", "public, max-age=300");
-    response.set_header("access-control-allow-origin", "*");
-    response
+    EdgeResponse::public_json(&doc, 300)
 }
 
 #[cfg(test)]

@@ -36,8 +36,5 @@ pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
     if !matches!(req.method.as_str(), "GET" | "HEAD") {
         return ApiError::bad_request("Use GET for this document.").into_response();
     }
-    let mut response = EdgeResponse::json(200, &document(config, req));
-    response.set_header("cache-control", "public, max-age=300");
-    response.set_header("access-control-allow-origin", "*");
-    response
+    EdgeResponse::public_json(&document(config, req), 300)
 }
