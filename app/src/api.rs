@@ -4,10 +4,10 @@ use gloo_net::http::{Request, Response};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use patchbay_proto::pairing::Pairing;
-use patchbay_proto::{ErrorBody, Secret};
+use patchbay_proto::Secret;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use crate::answer::{self, Value};
 use crate::tasks::Tasks;
 
 /// How long a long-poll asks the helper to hold the answer (seconds; the helper caps at 60).
@@ -94,15 +94,13 @@ impl HelperClient {
         &self.base
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+    /// A GET; the answer read as JSON (see [`crate::answer`]).
+    pub async fn get(&self, path: &str) -> Result<Value, ApiFailure> {
         decode(&self.call(Method::Get, path, None).await?)
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ApiFailure> {
+    /// A POST with a JSON body; the answer read as JSON.
+    pub async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Value, ApiFailure> {
         decode(&self.post_json(path, body).await?)
     }
 
@@ -116,13 +114,8 @@ impl HelperClient {
         self.call(Method::Post, path, Some(body)).await
     }
 
-    /// The answer's text, for callers that read it later.
-    pub async fn get_text(&self, path: &str) -> Result<String, ApiFailure> {
-        self.call(Method::Get, path, None).await
-    }
-
     /// A POST without a body (`disconnect`, `reconnect`, `cli/start`).
-    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+    pub async fn post_empty(&self, path: &str) -> Result<Value, ApiFailure> {
         decode(&self.post_text(path).await?)
     }
 
@@ -230,7 +223,7 @@ impl HelperClient {
         }
     }
 
-    /// `path`'s answer as text, read now, again whenever `again` is bumped or the helper comes
+    /// `path`'s answer, read now, again whenever `again` is bumped or the helper comes
     /// back after an outage, and never while `enabled` is false (then it reads as empty).
     /// An answer that arrives after a newer read started is dropped, and the last answer
     /// stays while a new one loads. Every card's data and the overview come through this
@@ -240,7 +233,7 @@ impl HelperClient {
         path: &'static str,
         enabled: Signal<bool>,
         again: RwSignal<u32>,
-    ) -> ReadSignal<Option<Result<String, ApiFailure>>> {
+    ) -> ReadSignal<Option<Result<Value, ApiFailure>>> {
         let answer = RwSignal::new(None);
         let tasks = Tasks::here();
         let latest = StoredValue::new(0u32);
@@ -258,9 +251,9 @@ impl HelperClient {
             let client = client.clone();
             tasks.spawn(async move {
                 let r = if enabled {
-                    client.get_text(path).await
+                    client.get(path).await
                 } else {
-                    Ok(String::new())
+                    Ok(Value::Null)
                 };
                 if latest.try_get_value() == Some(run) {
                     answer.set(Some(r));
@@ -285,16 +278,18 @@ enum Method {
     Delete,
 }
 
-/// An empty answer (204) reads as `null`, so `()`-like and optional types accept it.
-fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiFailure> {
+/// An answer's text as JSON; an empty answer (204) reads as `null`.
+pub fn decode(text: &str) -> Result<Value, ApiFailure> {
     let text = if text.trim().is_empty() { "null" } else { text };
     serde_json::from_str(text).map_err(|e| ApiFailure::Garbled(e.to_string()))
 }
 
 async fn failure(response: Response) -> ApiFailure {
     let status = response.status();
-    let message = match response.json::<ErrorBody>().await {
-        Ok(body) if !body.message.is_empty() => body.message,
+    // The one error shape (proto's `ErrorBody`): its `message` says what to do.
+    let body = response.text().await.ok().and_then(|t| decode(&t).ok());
+    let message = match body.as_ref().and_then(|b| answer::text(b, "message")) {
+        Some(m) if !m.is_empty() => m,
         _ => plain_status(status).to_owned(),
     };
     if status == 401 {

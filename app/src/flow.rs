@@ -2,10 +2,11 @@
 //! sees next follows from the helper's answer alone. No Leptos, no browser, so they are
 //! unit-tested natively (`cargo test -p patchbay-app`).
 
-use patchbay_proto::api::{EndReason, FlowStatus, RemoteSession};
-use patchbay_proto::mcp::McpSession;
+use patchbay_proto::api::{EndReason, FlowStatus};
 use patchbay_proto::rclone::is_valid_remote_name;
 use patchbay_proto::tokens::{DevicePoll, DeviceStatus};
+
+use crate::answer::{self, Value};
 
 /// One step of a sign-in that ends with an authorization page (Drive, OneDrive, MCP).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,22 +39,32 @@ impl Step {
 }
 
 /// What both session kinds say, reduced to what the flow needs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionView {
     pub status: FlowStatus,
-    #[serde(default)]
     pub auth_url: Option<String>,
-    #[serde(default)]
     pub error: Option<String>,
     /// Why it ended without completing (the status is then `error`).
-    #[serde(default)]
     pub reason: Option<EndReason>,
-    #[serde(default)]
     pub note: Option<String>,
 }
 
-impl From<RemoteSession> for SessionView {
-    fn from(s: RemoteSession) -> Self {
+impl SessionView {
+    /// A session's answer (proto's `RemoteSession` or `McpSession`); `None` when it is not one.
+    pub fn read(answer: &Value) -> Option<Self> {
+        Some(Self {
+            status: answer::flow_status(answer, "status")?,
+            auth_url: answer::text(answer, "auth_url"),
+            error: answer::text(answer, "error"),
+            reason: answer::end_reason(answer, "reason"),
+            note: answer::text(answer, "note"),
+        })
+    }
+}
+
+#[cfg(test)]
+impl From<patchbay_proto::api::RemoteSession> for SessionView {
+    fn from(s: patchbay_proto::api::RemoteSession) -> Self {
         Self {
             status: s.status,
             auth_url: s.auth_url,
@@ -64,8 +75,9 @@ impl From<RemoteSession> for SessionView {
     }
 }
 
-impl From<McpSession> for SessionView {
-    fn from(s: McpSession) -> Self {
+#[cfg(test)]
+impl From<patchbay_proto::mcp::McpSession> for SessionView {
+    fn from(s: patchbay_proto::mcp::McpSession) -> Self {
         Self {
             status: s.status,
             auth_url: s.auth_url,
@@ -306,6 +318,8 @@ pub fn offline_advice(served_by_helper: bool) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use patchbay_proto::api::RemoteSession;
+    use patchbay_proto::mcp::McpSession;
 
     #[test]
     fn ago_says_the_largest_whole_unit() {
@@ -407,12 +421,17 @@ mod tests {
             r#"{"status":"awaiting_oauth","auth_url":"u","needs_manual_code":true,"remote_name":"p","error":null}"#,
         )
         .unwrap();
-        assert_eq!(SessionView::from(rclone).auth_url.as_deref(), Some("u"));
-        let v: SessionView = serde_json::from_str(
-            r#"{"status":"error","auth_url":null,"server_url":"https://m","issuer":null,"error":"no"}"#,
+        let read = SessionView::read(&serde_json::to_value(&rclone).unwrap()).unwrap();
+        assert_eq!(read, SessionView::from(rclone));
+        assert_eq!(read.auth_url.as_deref(), Some("u"));
+        let mcp: McpSession = serde_json::from_str(
+            r#"{"status":"error","auth_url":null,"server_url":"https://m","issuer":null,"error":"no","reason":"failed"}"#,
         )
         .unwrap();
-        assert_eq!(step_of(&v), Step::Failed("no".into()));
+        let read = SessionView::read(&serde_json::to_value(&mcp).unwrap()).unwrap();
+        assert_eq!(read, SessionView::from(mcp));
+        assert_eq!(step_of(&read), Step::Failed("no".into()));
+        assert_eq!(SessionView::read(&serde_json::json!({"status": "later"})), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Patchbay dashboard (Leptos, client-side rendered).
 
+mod answer;
 mod api;
 mod cards;
 mod flow;

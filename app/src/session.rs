@@ -2,7 +2,7 @@
 //! Follows the helper's session with long-polls, so each step shows the moment it happens.
 
 use leptos::prelude::*;
-use patchbay_proto::api::{Ok as OkBody, SubmitCodeRequest};
+use patchbay_proto::api::SubmitCodeRequest;
 
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
 use crate::flow::{SessionView, Step, paste_problem, step_of};
@@ -62,11 +62,14 @@ pub fn SignInSteps(
                     None => base.clone(),
                     Some(s) => format!("{base}?wait={LONG_POLL_SECS}&since={s}"),
                 };
-                let next = match client.get::<SessionView>(&path).await {
-                    Ok(view) => {
+                let next = match client.get(&path).await.map(|a| SessionView::read(&a)) {
+                    Ok(Some(view)) => {
                         since = Some(view.status.as_str());
                         step_of(&view)
                     }
+                    Ok(None) => Step::Failed(
+                        ApiFailure::Garbled("not a sign-in session".into()).explain(client.base()),
+                    ),
                     Err(ApiFailure::Unreachable) => {
                         client.until_online().await;
                         since = None;
@@ -107,7 +110,7 @@ pub fn SignInSteps(
             cancelling.set(true);
             cancel_problem.set(None);
             tasks.spawn(async move {
-                let r: Result<OkBody, _> = client.post_empty(&path).await;
+                let r = client.post_empty(&path).await;
                 cancelling.set(false);
                 match r {
                     // Gone already (expired, or the helper restarted): nothing left to cancel.
@@ -189,7 +192,7 @@ fn Authorize(
         let client = client.clone();
         let path = submit_path.clone();
         tasks.spawn(async move {
-            let r: Result<OkBody, _> = client.post(&path, &SubmitCodeRequest { code: value }).await;
+            let r = client.post(&path, &SubmitCodeRequest { code: value }).await;
             busy.set(false);
             match r {
                 Ok(_) => sent.set(Some("Code sent; finishing the sign-in…".into())),

@@ -276,8 +276,7 @@ pub fn TokenForm(
         busy.set(true);
         problem.set(None);
         tasks.spawn(async move {
-            let r: Result<serde::de::IgnoredAny, ApiFailure> =
-                client.post(&path, &SaveTokenBody { token: &value }).await;
+            let r = client.post(&path, &SaveTokenBody { token: &value }).await;
             busy.set(false);
             match r {
                 Ok(_) => {

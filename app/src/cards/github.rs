@@ -1,18 +1,19 @@
 //! GitHub: the `gh` device flow (a code to enter at GitHub) or a personal access token.
 
 use leptos::prelude::*;
-use patchbay_proto::api::{ConnectorId, EndReason, Ok as OkBody};
+use patchbay_proto::api::{ConnectorId, EndReason};
 use patchbay_proto::tokens::{
-    DevicePoll, DeviceSessionRequest, DeviceStart, DeviceStatus, GithubUser, TokenStatus,
-    check_github_token_shape,
+    DeviceSessionRequest, DeviceStart, DeviceStatus, check_github_token_shape,
 };
 
-use super::{Card, CredentialActions, SignInOrToken, Summary};
+use super::view::{Action, CardBody, CardView};
+use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
+use crate::answer::{self, Value};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CardFrame, CopyButton, FeedbackLines, Problem, TokenForm, When};
+use crate::ui::{CopyButton, TokenForm, When};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -25,25 +26,7 @@ enum Panel {
 pub fn GithubCard(summary: Summary) -> impl IntoView {
     let card = Card::new("/api/connectors/github/status", Signal::stored(true));
     let feedback = card.feedback;
-    let status = card.last_good::<TokenStatus<GithubUser>>();
-    let connected = Signal::derive(move || {
-        status
-            .get()
-            .map(|s| s.connected)
-            .unwrap_or_else(|| summary.connected.get())
-    });
-    let account = Signal::derive(move || {
-        let s = status.get()?;
-        let user = s.user?;
-        let mut line = format!("Connected as @{}", user.login);
-        if let Some(hint) = s.token_hint {
-            line.push_str(&format!(" · token ending in {hint}"));
-        }
-        if s.source.as_deref() == Some("gh") {
-            line.push_str(" · via gh sign-in");
-        }
-        Some(line)
-    });
+    let view = card.view(summary, state);
     let panel = RwSignal::new(Panel::Closed);
     // Made here, not in the view of one panel: they run while that view is going away.
     let approved = Callback::new(move |login: String| {
@@ -58,49 +41,82 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         feedback.done("Token saved.");
         card.refresh();
     });
-    let start_device = Callback::new(move |()| {
-        let client = card.client();
-        feedback.begin();
-        card.spawn(async move {
-            let r: Result<DeviceStart, _> =
-                client.post_empty("/api/connectors/github/cli/start").await;
-            match r {
-                Ok(start) => {
-                    feedback.busy.set(false);
-                    panel.set(Panel::Device(start));
+    let on_action = Callback::new(move |(action, _): Action| match action {
+        "device" => {
+            let client = card.client();
+            feedback.begin();
+            card.spawn(async move {
+                let r = client.post_empty("/api/connectors/github/cli/start").await;
+                match r.and_then(|a| device_start(&a)) {
+                    Ok(start) => {
+                        feedback.busy.set(false);
+                        panel.set(Panel::Device(start));
+                    }
+                    Err(e) => feedback.failed(&e),
                 }
-                Err(e) => feedback.failed(&e),
-            }
-        });
+            });
+        }
+        "use-token" => {
+            feedback.clear();
+            panel.set(Panel::Token);
+        }
+        _ => card.credential_action("github", action, "GitHub accepted the stored token."),
     });
-    let use_token = Callback::new(move |()| panel.set(Panel::Token));
+    let flow = move || match panel.get() {
+        Panel::Closed => ().into_any(),
+        Panel::Device(start) => view! {
+            <DeviceCode start on_approved=approved on_end=ended on_close=closed />
+        }
+        .into_any(),
+        Panel::Token => view! {
+            <TokenForm id="github" label="Personal access token"
+                hint="Create one at github.com → Settings → Developer settings → Personal access tokens (classic: scope repo; fine-grained: the repositories you need)."
+                path="/api/connectors/github/token" button="Save token"
+                check=check_github_token_shape
+                on_saved=saved on_cancel=Some(closed) />
+        }
+        .into_any(),
+    };
+    let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
+    view! { <CardBody id=ConnectorId::Github card summary view on_action open flow /> }
+}
 
-    view! {
-        <CardFrame id=ConnectorId::Github connected setup=summary.setup account detail=summary.detail>
-            <Problem message=card.state_problem() />
-            <FeedbackLines feedback />
-            {move || match panel.get() {
-                Panel::Device(start) => view! {
-                    <DeviceCode start on_approved=approved on_end=ended on_close=closed />
-                }.into_any(),
-                Panel::Token => view! {
-                    <TokenForm id="github" label="Personal access token"
-                        hint="Create one at github.com → Settings → Developer settings → Personal access tokens (classic: scope repo; fine-grained: the repositories you need)."
-                        path="/api/connectors/github/token" button="Save token"
-                        check=check_github_token_shape
-                        on_saved=saved on_cancel=Some(closed) />
-                }.into_any(),
-                Panel::Closed if connected.get() => view! {
-                    <CredentialActions card connector="github" accepted="GitHub accepted the stored token."
-                        question="Disconnect GitHub? Patchbay forgets the stored token." />
-                }.into_any(),
-                Panel::Closed => view! {
-                    <SignInOrToken card action="device" label="Sign in with GitHub"
-                        on_sign_in=start_device on_token=use_token />
-                }.into_any(),
-            }}
-        </CardFrame>
+/// The card's state from `GET …/github/status` (proto's `TokenStatus<GithubUser>`): as whom,
+/// with which token, and how it was obtained.
+fn state(answer: Option<&Value>, known: &Known) -> CardView {
+    let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
+    let account = answer.and_then(|a| {
+        let login = answer::str(answer::object(a, "user")?, "login")?;
+        let mut line = format!("Connected as @{login}");
+        if let Some(hint) = answer::str(a, "token_hint") {
+            line.push_str(&format!(" · token ending in {hint}"));
+        }
+        if answer::str(a, "source") == Some("gh") {
+            line.push_str(" · via gh sign-in");
+        }
+        Some(line)
+    });
+    CardView {
+        connected,
+        account,
+        actions: if connected {
+            credential_buttons("Disconnect GitHub? Patchbay forgets the stored token.", None)
+        } else {
+            sign_in_or_token("device", "Sign in with GitHub")
+        },
+        ..CardView::default()
     }
+}
+
+/// `POST …/github/cli/start`'s answer (proto's `DeviceStart`).
+fn device_start(answer: &Value) -> Result<DeviceStart, ApiFailure> {
+    let field = |f| answer::text(answer, f).ok_or_else(|| ApiFailure::Garbled(format!("no {f}")));
+    Ok(DeviceStart {
+        session_id: field("session_id")?,
+        user_code: field("user_code")?,
+        verification_uri: field("verification_uri")?,
+        expires_in: answer::number(answer, "expires_in").unwrap_or_default(),
+    })
 }
 
 /// The device code, large, with a copy button, the verification link and a countdown;
@@ -141,8 +157,10 @@ fn DeviceCode(
                     session_id: session_id.clone(),
                     wait: Some(f64::from(LONG_POLL_SECS)),
                 };
-                let r: Result<DevicePoll, _> =
-                    client.post("/api/connectors/github/cli/poll", &body).await;
+                let r = client.post("/api/connectors/github/cli/poll", &body).await;
+                let r = r.and_then(|a| {
+                    answer::device_poll(&a).ok_or_else(|| ApiFailure::Garbled("not a poll".into()))
+                });
                 let failed = match r {
                     Ok(p) if p.status == DeviceStatus::Pending => continue,
                     Ok(p) if p.status == DeviceStatus::Approved => {
@@ -175,7 +193,7 @@ fn DeviceCode(
                 wait: None,
             };
             tasks.spawn(async move {
-                let _: Result<OkBody, _> = client
+                let _ = client
                     .post("/api/connectors/github/cli/cancel", &body)
                     .await;
                 end(Ended::Cancelled);

@@ -2,30 +2,18 @@
 
 use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
-use patchbay_proto::tokens::{TokenStatus, check_manus_key_shape};
+use patchbay_proto::tokens::check_manus_key_shape;
 
-use super::{Card, CredentialActions, Summary};
-use crate::ui::{CardFrame, FeedbackLines, Problem, TokenForm};
+use super::view::{Action, Button, CardBody, CardView};
+use super::{Card, Known, Summary, credential_buttons};
+use crate::answer::{self, Value};
+use crate::ui::TokenForm;
 
 #[component]
 pub fn ManusCard(summary: Summary) -> impl IntoView {
     let card = Card::new("/api/connectors/manus/status", Signal::stored(true));
     let feedback = card.feedback;
-    let status = card.last_good::<TokenStatus<serde::de::IgnoredAny>>();
-    let connected = Signal::derive(move || {
-        status
-            .get()
-            .map(|s| s.connected)
-            .unwrap_or_else(|| summary.connected.get())
-    });
-    // An API key names no account; its last characters are what can be shown.
-    let account = Signal::derive(move || {
-        let s = status.get().filter(|s| s.connected)?;
-        Some(match s.token_hint {
-            Some(hint) => format!("Connected with the API key ending in {hint}"),
-            None => "Connected with an API key".to_owned(),
-        })
-    });
+    let view = card.view(summary, state);
     let replacing = RwSignal::new(false);
     let saved = Callback::new(move |()| {
         replacing.set(false);
@@ -33,33 +21,48 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
         card.refresh();
     });
     let keep = Callback::new(move |()| replacing.set(false));
-    let form = move |cancel: Option<Callback<()>>| {
+    let on_action = Callback::new(move |(action, _): Action| match action {
+        "replace" => {
+            feedback.clear();
+            replacing.set(true);
+        }
+        _ => card.credential_action("manus", action, "Manus accepted the stored key."),
+    });
+    let connected = Signal::derive(move || view.with(|v| v.connected));
+    // Without a key, the form is the card; with one, Replace key opens it.
+    let open = Signal::derive(move || !connected.get() || replacing.get());
+    let flow = move || {
+        let cancel = connected.get().then_some(keep);
         view! {
             <TokenForm id="manus" label="Manus API key"
                 hint="Find it in Manus → Settings → API keys; it is checked with Manus before it is saved."
                 path="/api/connectors/manus/token" button="Save key" check=check_manus_key_shape
                 on_saved=saved on_cancel=cancel />
         }
+        .into_any()
     };
-    view! {
-        <CardFrame id=ConnectorId::Manus connected setup=summary.setup account detail=summary.detail>
-            <Problem message=card.state_problem() />
-            <FeedbackLines feedback />
-            {move || {
-                if !connected.get() {
-                    form(None).into_any()
-                } else if replacing.get() {
-                    form(Some(keep)).into_any()
-                } else {
-                    view! {
-                        <CredentialActions card connector="manus" accepted="Manus accepted the stored key."
-                            question="Disconnect Manus? Patchbay forgets the stored key.">
-                            <button type="button" class="secondary" data-action="replace"
-                                on:click=move |_| { feedback.clear(); replacing.set(true) }>"Replace key"</button>
-                        </CredentialActions>
-                    }.into_any()
-                }
-            }}
-        </CardFrame>
+    view! { <CardBody id=ConnectorId::Manus card summary view on_action open flow /> }
+}
+
+/// The card's state from `GET …/manus/status` (proto's `TokenStatus`): an API key names no
+/// account, so its last characters are what the account line can show.
+fn state(answer: Option<&Value>, known: &Known) -> CardView {
+    let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
+    let account = answer.filter(|_| connected).map(|a| match answer::str(a, "token_hint") {
+        Some(hint) => format!("Connected with the API key ending in {hint}"),
+        None => "Connected with an API key".to_owned(),
+    });
+    CardView {
+        connected,
+        account,
+        actions: if connected {
+            credential_buttons(
+                "Disconnect Manus? Patchbay forgets the stored key.",
+                Some(Button::new("Replace key", "replace", "secondary")),
+            )
+        } else {
+            Vec::new()
+        },
+        ..CardView::default()
     }
 }

@@ -2,13 +2,14 @@
 //! token state, sign in again, disconnect.
 
 use leptos::prelude::*;
-use patchbay_proto::api::SessionStarted;
-use patchbay_proto::mcp::{McpServerList, StartServerRequest, TokenState};
+use patchbay_proto::api::ConnectorId;
+use patchbay_proto::mcp::{StartServerRequest, TokenState};
 
-use super::{Card, Summary};
+use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Pill, Row, Title};
+use super::{Card, Known, Summary};
+use crate::answer::{self, Value};
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
-use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, When};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -21,14 +22,7 @@ enum Panel {
 pub fn McpCard(summary: Summary) -> impl IntoView {
     let card = Card::new("/api/connectors/mcp/servers", Signal::stored(true));
     let feedback = card.feedback;
-    let servers = card.last_good::<McpServerList>();
-    let connected = Signal::derive(move || match servers.get() {
-        Some(l) => l
-            .servers
-            .iter()
-            .any(|s| matches!(s.token_state, TokenState::Valid | TokenState::Expired)),
-        None => summary.connected.get(),
-    });
+    let view = card.view(summary, state);
     let panel = RwSignal::new(Panel::Closed);
     // Made here, not in the view of one panel: they run while that view is going away.
     let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
@@ -37,91 +31,104 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
         let client = card.client();
         feedback.begin();
         card.spawn(async move {
-            let r: Result<SessionStarted, _> = client
+            let r = client
                 .post(
                     "/api/connectors/mcp/servers",
                     &StartServerRequest { url: url.clone() },
                 )
                 .await;
-            match r {
-                Ok(s) => {
+            // proto's `SessionStarted`.
+            match r.map(|s| answer::text(&s, "session_id").unwrap_or_default()) {
+                Ok(session_id) => {
                     feedback.busy.set(false);
-                    panel.set(Panel::Running {
-                        session_id: s.session_id,
-                        url,
-                    });
+                    panel.set(Panel::Running { session_id, url });
                 }
                 Err(e) => feedback.failed(&e),
             }
         });
     });
-    let disconnect = move |id: String| {
-        let client = card.client();
-        let path = format!("/api/connectors/mcp/servers/{id}");
-        card.act(
-            async move { client.delete(&path).await.map(|()| String::new()) },
-            |_| "Disconnected the server; its tokens are gone.".to_owned(),
-        );
+    let on_action = Callback::new(move |(action, arg): Action| match action {
+        "reauth" => start.run(arg),
+        "disconnect" => {
+            let client = card.client();
+            let path = format!("/api/connectors/mcp/servers/{arg}");
+            card.act(
+                async move { client.delete(&path).await.map(|()| String::new()) },
+                |_| "Disconnected the server; its tokens are gone.".to_owned(),
+            );
+        }
+        _ => {
+            feedback.clear();
+            panel.set(Panel::Adding);
+        }
+    });
+    let flow = move || match panel.get() {
+        Panel::Closed => ().into_any(),
+        Panel::Adding => view! {
+            <AddServer on_submit=start on_cancel=closed busy=feedback.busy />
+        }
+        .into_any(),
+        Panel::Running { session_id, url } => view! {
+            <SignInSteps sessions="/api/connectors/mcp/sessions".to_owned() session_id
+                provider="the server"
+                done_text=format!("Tools can reach {url} through Patchbay now.")
+                on_end=ended on_close=closed />
+        }
+        .into_any(),
     };
+    let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
+    view! { <CardBody id=ConnectorId::Mcp card summary view on_action open flow /> }
+}
 
-    let list = move || {
-        servers
-            .get()
-            .map(|l| l.servers)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|server| {
-                let (tone, words) = token_state_words(server.token_state);
-                let url = server.url.clone();
-                let id = server.id.clone();
-                view! {
-                    <li data-server=server.url.clone()>
-                        <div class="server">
-                            <code class="server-url">{server.url.clone()}</code>
-                            {server.issuer.clone().map(|i| view! { <span class="hint">{format!("signs in at {i}")}</span> })}
-                            {server.scope.clone().filter(|s| !s.is_empty()).map(|s| view! { <span class="hint">{format!("access: {s}")}</span> })}
-                            <span class=format!("pill {tone}") data-token-state=words>{words}</span>
-                        </div>
-                        <span class="row-actions">
-                            <button type="button" class="secondary subtle" data-action="reauth"
-                                disabled=move || !matches!(panel.get(), Panel::Closed) || feedback.busy.get()
-                                on:click=move |_| start.run(url.clone())>"Sign in again"</button>
-                            <ConfirmButton busy=feedback.busy
-                                question="Disconnect this server? Patchbay forgets its tokens."
-                                on_confirm=Callback::new(move |()| disconnect(id.clone())) />
-                        </span>
-                    </li>
-                }
+/// The card's state from `GET …/mcp/servers` (proto's `McpServerList`): each server with
+/// where it signs in, its access and token state, Sign in again and Disconnect; connected
+/// while one has a usable token.
+fn state(answer: Option<&Value>, known: &Known) -> CardView {
+    let servers = answer.map(|a| answer::items(a, "servers")).unwrap_or_default();
+    let mut connected = known.connected && answer.is_none();
+    let rows = servers
+        .iter()
+        .filter_map(|s| {
+            let (id, url) = (answer::text(s, "id")?, answer::text(s, "url")?);
+            let token_state = answer::token_state(s, "token_state").unwrap_or(TokenState::Missing);
+            connected |= matches!(token_state, TokenState::Valid | TokenState::Expired);
+            let (tone, words) = token_state_words(token_state);
+            let mut lines = Vec::new();
+            if let Some(issuer) = answer::str(s, "issuer") {
+                lines.push(Line::hint(format!("signs in at {issuer}")));
+            }
+            if let Some(scope) = answer::str(s, "scope").filter(|s| !s.is_empty()) {
+                lines.push(Line::hint(format!("access: {scope}")));
+            }
+            Some(Row {
+                key: ("data-server", url.clone()),
+                class: "server",
+                title: Title::Code("server-url", url.clone()),
+                lines,
+                pill: Some(Pill { tone, words }),
+                buttons: vec![
+                    Button::new("Sign in again", "reauth", "secondary subtle")
+                        .on(url)
+                        .enable(Enable::IdleClosed),
+                    Button::disconnect(
+                        "Disconnect this server? Patchbay forgets its tokens.".to_owned(),
+                    )
+                    .on(id),
+                ],
             })
-            .collect_view()
-    };
-
-    view! {
-        <CardFrame id=patchbay_proto::api::ConnectorId::Mcp connected setup=summary.setup
-            account=Signal::stored(None::<String>) detail=summary.detail>
-            <Problem message=card.state_problem() />
-            <When when=move || servers.with(|l| l.as_ref().is_some_and(|l| !l.servers.is_empty()))>
-                <ul class="items servers" aria-label="MCP servers">{list}</ul>
-            </When>
-            <FeedbackLines feedback />
-            {move || match panel.get() {
-                Panel::Closed => view! {
-                    <div class="actions">
-                        <button type="button" class="primary" data-action="connect"
-                            on:click=move |_| { feedback.clear(); panel.set(Panel::Adding) }>"Add a server"</button>
-                    </div>
-                }.into_any(),
-                Panel::Adding => view! {
-                    <AddServer on_submit=start on_cancel=closed busy=feedback.busy />
-                }.into_any(),
-                Panel::Running { session_id, url } => view! {
-                    <SignInSteps sessions="/api/connectors/mcp/sessions".to_owned() session_id
-                        provider="the server"
-                        done_text=format!("Tools can reach {url} through Patchbay now.")
-                        on_end=ended on_close=closed />
-                }.into_any(),
-            }}
-        </CardFrame>
+        })
+        .collect();
+    CardView {
+        connected,
+        account: None,
+        list: Some(List {
+            label: "MCP servers".to_owned(),
+            class: "items servers",
+            rows,
+            empty: None,
+        }),
+        setup: None,
+        actions: vec![Button::new("Add a server", "connect", "primary")],
     }
 }
 

@@ -8,6 +8,7 @@ mod manus;
 mod mcp;
 mod remotes;
 mod vercel;
+mod view;
 
 pub use vercel::PendingExchange;
 
@@ -15,13 +16,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 use leptos::prelude::*;
-use patchbay_proto::api::{ConnectorId, ConnectorsOverview, SetupNeeded};
+use patchbay_proto::api::{ConnectorId, SetupNeeded};
 
+use crate::answer::{self, Value};
 use crate::api::{ApiFailure, HelperClient, Link};
 use crate::flow::{CANCELLED, offline_advice, served_by_helper};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{ConfirmButton, Feedback, When};
+use crate::ui::{Feedback, When};
+use view::{Button, CardView, Enable};
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -37,6 +40,7 @@ impl Changed {
 /// What the overview says about one connector; cards show it until their own state loads.
 #[derive(Clone, Copy)]
 pub struct Summary {
+    pub id: ConnectorId,
     pub connected: Signal<bool>,
     pub detail: Signal<String>,
     /// What the connector lacks before a sign-in can work (no OAuth client, no edge).
@@ -57,22 +61,17 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
 
     // Read again after each change a card makes (and when the helper comes back).
     let overview = client.follow("/api/connectors", Signal::stored(true), changed.0);
-    let latest = Memo::new(move |prev: Option<&Option<ConnectorsOverview>>| {
-        match overview
-            .get()
-            .map(|r| r.map(|text| serde_json::from_str(&text)))
-        {
-            Some(Ok(Ok(o))) => Some(o),
-            _ => prev.cloned().flatten(),
-        }
+    let latest = Memo::new(move |prev: Option<&Option<Vec<Overview>>>| match overview.get() {
+        Some(Ok(o)) if o.get("connectors").is_some_and(Value::is_array) => Some(overview_of(&o)),
+        _ => prev.cloned().flatten(),
     });
     let refused = {
         let helper = helper.clone();
         move || match overview.get() {
             Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
-            Some(Ok(text)) => serde_json::from_str::<ConnectorsOverview>(&text)
-                .err()
-                .map(|e| ApiFailure::Garbled(e.to_string()).explain(&helper)),
+            Some(Ok(o)) if !o.get("connectors").is_some_and(Value::is_array) => {
+                Some(ApiFailure::Garbled("no connectors".into()).explain(&helper))
+            }
             _ => None,
         }
     };
@@ -108,20 +107,53 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
             // Built once, from the first overview: the connectors never change while the
             // page lives, and a later refresh must never rebuild a card (its flow would go).
             <div class="cards">
-                {latest.get_untracked().map(|o| o.connectors).unwrap_or_default().into_iter()
+                {latest.get_untracked().unwrap_or_default().into_iter()
                     .map(|c| card(c.id, summary_of(latest, c.id))).collect_view()}
             </div>
         </When>
     }
 }
 
-fn summary_of(latest: Memo<Option<ConnectorsOverview>>, id: ConnectorId) -> Summary {
-    let find = move || {
-        latest
-            .get()
-            .and_then(|o| o.connectors.into_iter().find(|c| c.id == id))
-    };
+/// One connector of `GET /api/connectors` (proto's `ConnectorSummary`), as far as the
+/// dashboard reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    pub id: ConnectorId,
+    pub connected: bool,
+    pub detail: Option<String>,
+    pub setup: Option<SetupNeeded>,
+}
+
+/// The connectors of `GET /api/connectors`, in its order (ids this dashboard does not know
+/// are left out).
+pub fn overview_of(answer: &Value) -> Vec<Overview> {
+    answer::items(answer, "connectors")
+        .iter()
+        .filter_map(|c| {
+            Some(Overview {
+                id: ConnectorId::parse(answer::str(c, "id")?)?,
+                connected: answer::flag(c, "connected"),
+                detail: answer::text(c, "detail"),
+                setup: answer::object(c, "setup").map(setup_of),
+            })
+        })
+        .collect()
+}
+
+/// proto's `SetupNeeded`, read from an answer.
+pub fn setup_of(setup: &Value) -> SetupNeeded {
+    SetupNeeded {
+        message: answer::text(setup, "message").unwrap_or_default(),
+        settings: answer::words(setup, "settings"),
+        how: answer::text(setup, "how").unwrap_or_default(),
+        docs: answer::text(setup, "docs").unwrap_or_default(),
+    }
+}
+
+fn summary_of(latest: Memo<Option<Vec<Overview>>>, id: ConnectorId) -> Summary {
+    let find = move || latest.get().and_then(|o| o.into_iter().find(|c| c.id == id));
     Summary {
+        id,
         connected: Signal::derive(move || find().is_some_and(|c| c.connected)),
         detail: Signal::derive(move || {
             find()
@@ -163,9 +195,9 @@ pub fn what_it_connects(id: ConnectorId) -> &'static str {
 /// actions, and its tasks (which end with the card). Copy, so handlers just capture it.
 #[derive(Clone, Copy)]
 pub struct Card {
-    /// The card's status route's answer, kept as text (one signal type for every card
-    /// keeps the wasm small); [`Card::last_good`] reads it as `T`.
-    pub state: ReadSignal<Option<Result<String, ApiFailure>>>,
+    /// The card's status route's answer (one signal type for every card keeps the wasm
+    /// small).
+    pub state: ReadSignal<Option<Result<Value, ApiFailure>>>,
     reload: RwSignal<u32>,
     changed: Changed,
     pub feedback: Feedback,
@@ -260,68 +292,72 @@ impl Card {
         })
     }
 
-    /// The last good value of the card's state (kept while it reloads or the helper is away).
-    pub fn last_good<T>(self) -> Memo<Option<T>>
-    where
-        T: serde::de::DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
-    {
+    /// The last good answer of the card's state (kept while it reloads or the helper is
+    /// away).
+    pub fn last_good(self) -> Memo<Option<Value>> {
         let state = self.state;
-        Memo::new(move |prev: Option<&Option<T>>| match state.get() {
-            Some(Ok(text)) => serde_json::from_str(&text).ok(),
+        Memo::new(move |prev: Option<&Option<Value>>| match state.get() {
+            Some(Ok(answer)) => Some(answer),
             Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
             Some(Err(_)) => None,
         })
     }
-}
 
-/// A stored credential's actions: Reconnect (the helper checks it again with the provider)
-/// and Disconnect (asks first); `children` go between them.
-#[component]
-pub fn CredentialActions(
-    card: Card,
-    /// The path segment: `github`, `vercel`, `manus`.
-    connector: &'static str,
-    /// What a good reconnect says.
-    accepted: &'static str,
-    /// The confirmation's question.
-    question: &'static str,
-    #[prop(optional)] children: Option<Children>,
-) -> impl IntoView {
-    let act = move |what: &'static str, done: String| {
-        let client = card.client();
-        let path = format!("/api/connectors/{connector}/{what}");
-        card.act(async move { client.post_text(&path).await }, move |_| done);
-    };
-    let name = ConnectorId::parse(connector).map_or(connector, ConnectorId::display_name);
-    let busy = card.feedback.busy;
-    view! {
-        <div class="actions">
-            <button type="button" class="secondary" data-action="reconnect" disabled=busy
-                on:click=move |_| act("reconnect", accepted.to_owned())>"Reconnect"</button>
-            {children.map(|c| c())}
-            <ConfirmButton busy question
-                on_confirm=Callback::new(move |()| act("disconnect", format!("Disconnected from {name}."))) />
-        </div>
+    /// What the card shows: `state` of its last good answer (none yet: what the overview
+    /// says), read again when either changes.
+    pub fn view(self, summary: Summary, state: fn(Option<&Value>, &Known) -> CardView) -> Memo<CardView> {
+        let answer = self.last_good();
+        Memo::new(move |_| {
+            let known = Known {
+                id: summary.id,
+                now: (js_sys::Date::now() / 1000.0) as u64,
+                connected: summary.connected.get(),
+                setup: summary.setup.get(),
+            };
+            // A route not asked (the connector needs setup) answers nothing.
+            answer.with(|a| state(a.as_ref().filter(|a| !a.is_null()), &known))
+        })
+    }
+
+    /// A token connector's Reconnect (the helper checks the credential with the provider
+    /// again, and says `accepted`) and Disconnect; `connector` is the path segment.
+    pub fn credential_action(self, connector: &'static str, action: &'static str, accepted: &'static str) {
+        let done = match action {
+            "reconnect" => accepted.to_owned(),
+            _ => {
+                let name = ConnectorId::parse(connector).map_or(connector, ConnectorId::display_name);
+                format!("Disconnected from {name}.")
+            }
+        };
+        let client = self.client();
+        let path = format!("/api/connectors/{connector}/{action}");
+        self.act(async move { client.post_text(&path).await }, move |_| done);
     }
 }
 
-/// Sign-in choices of a token connector: its own sign-in (`action` is the button's
-/// `data-action`), or a token pasted by hand.
-#[component]
-pub fn SignInOrToken(
-    card: Card,
-    action: &'static str,
-    label: &'static str,
-    on_sign_in: Callback<()>,
-    on_token: Callback<()>,
-) -> impl IntoView {
-    let busy = card.feedback.busy;
-    view! {
-        <div class="actions">
-            <button type="button" class="primary" data-action=action disabled=busy
-                on:click=move |_| on_sign_in.run(())>{label}</button>
-            <button type="button" class="secondary" data-action="use-token"
-                on:click=move |_| { card.feedback.clear(); on_token.run(()) }>"Use a token"</button>
-        </div>
-    }
+/// What the overview says about a connector, for a card whose own state has not loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Known {
+    pub id: ConnectorId,
+    /// Unix seconds, for "approved 3 days ago".
+    pub now: u64,
+    pub connected: bool,
+    pub setup: Option<SetupNeeded>,
+}
+
+/// A stored credential's buttons: Reconnect, `extra`, then Disconnect (asking `question`).
+pub fn credential_buttons(question: &str, extra: Option<Button>) -> Vec<Button> {
+    let mut buttons = vec![Button::new("Reconnect", "reconnect", "secondary").enable(Enable::Idle)];
+    buttons.extend(extra);
+    buttons.push(Button::disconnect(question.to_owned()));
+    buttons
+}
+
+/// A token connector's sign-in choices: its own sign-in (`action`, `label`), or a token
+/// pasted by hand (`use-token`).
+pub fn sign_in_or_token(action: &'static str, label: &'static str) -> Vec<Button> {
+    vec![
+        Button::new(label, action, "primary").enable(Enable::Idle),
+        Button::new("Use a token", "use-token", "secondary"),
+    ]
 }

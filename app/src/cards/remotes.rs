@@ -2,13 +2,15 @@
 //! place, disconnected after a confirmation.
 
 use leptos::prelude::*;
-use patchbay_proto::api::{ConnectorId, RemoteList, SessionStarted, StartRemoteRequest};
+use patchbay_proto::api::{ConnectorId, StartRemoteRequest};
 
-use super::{Card, Summary};
+use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Row, Title};
+use super::{Card, Known, Summary};
+use crate::answer::{self, Value};
 use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
 use crate::tasks::Tasks;
-use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote, When};
+use crate::ui::{Problem, When};
 
 /// Where the card's flow stands.
 #[derive(Clone, PartialEq)]
@@ -34,13 +36,15 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     };
     let card = Card::new(path, Signal::stored(true));
     let feedback = card.feedback;
-    let remotes = card.last_good::<RemoteList>();
-    let rows = Memo::new(move |_| remotes.get().map(|l| l.remotes).unwrap_or_default());
-    let names =
-        Memo::new(move |_| rows.with(|r| r.iter().map(|r| r.name.clone()).collect::<Vec<_>>()));
-    let connected = Signal::derive(move || match remotes.get() {
-        Some(l) => !l.remotes.is_empty(),
-        None => summary.connected.get(),
+    let view = card.view(summary, state);
+    let names = Memo::new(move |_| {
+        view.with(|v| {
+            v.list
+                .iter()
+                .flat_map(|l| &l.rows)
+                .map(|r| r.key.1.clone())
+                .collect::<Vec<_>>()
+        })
     });
     let panel = RwSignal::new(Panel::Closed);
     let provider = match kind {
@@ -53,87 +57,93 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     let started = Callback::new(move |(session_id, name): (String, String)| {
         panel.set(Panel::Running { session_id, name })
     });
-    let open = move |name: String, replace: bool| {
-        feedback.clear();
-        panel.set(Panel::Naming { name, replace });
+    let on_action = Callback::new(move |(action, name): Action| match action {
+        "disconnect" => {
+            let client = card.client();
+            let path = format!("/api/connectors/{id}/remotes/{name}");
+            card.act(
+                async move { client.delete(&path).await.map(|()| String::new()) },
+                move |_| format!("Disconnected {name}: (rclone forgot the remote)."),
+            );
+        }
+        // `connect` (a new remote) or `reauth` (this one again, its name fixed).
+        _ => {
+            feedback.clear();
+            let replace = action == "reauth";
+            panel.set(Panel::Naming { name, replace });
+        }
+    });
+    let flow = move || match panel.get() {
+        Panel::Closed => ().into_any(),
+        Panel::Naming { name, replace } => view! {
+            <NameStep kind initial=name locked=replace existing=names
+                warning=summary.setup.get_untracked().map(|s| s.message)
+                on_started=started on_cancel=closed />
+        }
+        .into_any(),
+        Panel::Running { session_id, name } => view! {
+            <SignInSteps sessions=format!("/api/connectors/{id}/sessions") session_id provider
+                done_text=format!("rclone can use the remote {name}: now (try rclone lsd {name}:).")
+                on_end=ended on_close=closed />
+        }
+        .into_any(),
     };
-    let disconnect = move |name: String| {
-        let client = card.client();
-        let path = format!("/api/connectors/{id}/remotes/{name}");
-        card.act(
-            async move { client.delete(&path).await.map(|()| String::new()) },
-            move |_| format!("Disconnected {name}: (rclone forgot the remote)."),
-        );
-    };
+    let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
+    view! { <CardBody id=kind card summary view on_action open flow /> }
+}
 
-    let list = move || {
-        rows.get()
-            .into_iter()
-            .map(|remote| {
-                let name = remote.name;
-                let n = name.clone();
-                let again = name.clone();
-                view! {
-                    <li data-remote=name.clone()>
-                        <div class="remote">
-                            <code class="remote-name">{format!("{name}:")}</code>
-                            {remote.account.map(|a| view! {
-                                <span class="hint account" data-testid="account">{format!("signed in as {a}")}</span>
-                            })}
-                        </div>
-                        <span class="row-actions">
-                            <button type="button" class="secondary subtle" data-action="reauth"
-                                disabled=move || !matches!(panel.get(), Panel::Closed)
-                                on:click=move |_| open(again.clone(), true)>
-                                "Sign in again"
-                            </button>
-                            <ConfirmButton busy=feedback.busy
-                                question=format!("Disconnect {name}:? rclone forgets this remote.")
-                                on_confirm=Callback::new(move |()| disconnect(n.clone())) />
-                        </span>
-                    </li>
-                }
+/// The card's state from `GET …/remotes` (proto's `RemoteList`): each remote with its
+/// account, Sign in again and Disconnect; Connect (anyway, when there is no OAuth client of
+/// one's own: the provider would likely refuse rclone's shared one).
+fn state(answer: Option<&Value>, known: &Known) -> CardView {
+    let remotes = answer.map(|a| answer::items(a, "remotes")).unwrap_or_default();
+    let connected = answer.map_or(known.connected, |_| !remotes.is_empty());
+    let rows: Vec<Row> = remotes
+        .iter()
+        .filter_map(|r| {
+            let name = answer::text(r, "name")?;
+            Some(Row {
+                key: ("data-remote", name.clone()),
+                class: "remote",
+                title: Title::Code("remote-name", format!("{name}:")),
+                lines: answer::text(r, "account")
+                    .map(|a| Line {
+                        text: format!("signed in as {a}"),
+                        class: "hint account",
+                        testid: Some("account"),
+                    })
+                    .into_iter()
+                    .collect(),
+                pill: None,
+                buttons: vec![
+                    Button::new("Sign in again", "reauth", "secondary subtle")
+                        .on(name.clone())
+                        .enable(Enable::Closed),
+                    Button::disconnect(format!("Disconnect {name}:? rclone forgets this remote."))
+                        .on(name),
+                ],
             })
-            .collect_view()
+        })
+        .collect();
+    let needs_setup = !connected && known.setup.is_some();
+    let connect = if needs_setup {
+        Button::new("Connect anyway", "connect", "secondary")
+    } else if rows.is_empty() {
+        Button::new("Connect", "connect", "primary")
+    } else {
+        Button::new("Add another remote", "connect", "primary")
     };
-    let needs_setup = move || !connected.get() && summary.setup.with(Option::is_some);
-
-    view! {
-        <CardFrame id=kind connected setup=summary.setup account=Signal::stored(None::<String>) detail=summary.detail>
-            <Problem message=card.state_problem() />
-            <When when=move || !names.with(Vec::is_empty)>
-                <ul class="items remotes" aria-label=format!("{} remotes", kind.display_name())>{list}</ul>
-            </When>
-            <FeedbackLines feedback />
-            {move || match panel.get() {
-                Panel::Closed => view! {
-                    {move || needs_setup().then(|| summary.setup.get().map(|setup| view! { <SetupNote setup /> })).flatten()}
-                    <div class="actions">
-                        <button type="button" data-action="connect"
-                            class=move || if needs_setup() { "secondary" } else { "primary" }
-                            on:click=move |_| open(String::new(), false)>
-                            {move || if needs_setup() {
-                                "Connect anyway"
-                            } else if names.with(Vec::is_empty) {
-                                "Connect"
-                            } else {
-                                "Add another remote"
-                            }}
-                        </button>
-                    </div>
-                }.into_any(),
-                Panel::Naming { name, replace } => view! {
-                    <NameStep kind initial=name locked=replace existing=names
-                        warning=summary.setup.get_untracked().map(|s| s.message)
-                        on_started=started on_cancel=closed />
-                }.into_any(),
-                Panel::Running { session_id, name } => view! {
-                    <SignInSteps sessions=format!("/api/connectors/{id}/sessions") session_id provider
-                        done_text=format!("rclone can use the remote {name}: now (try rclone lsd {name}:).")
-                        on_end=ended on_close=closed />
-                }.into_any(),
-            }}
-        </CardFrame>
+    CardView {
+        connected,
+        account: None,
+        list: Some(List {
+            label: format!("{} remotes", known.id.display_name()),
+            class: "items remotes",
+            rows,
+            empty: None,
+        }),
+        setup: known.setup.clone().filter(|_| needs_setup),
+        actions: vec![connect],
     }
 }
 
@@ -186,12 +196,13 @@ fn NameStep(
         busy.set(true);
         start_problem.set(None);
         tasks.spawn(async move {
-            let r: Result<SessionStarted, _> = client
+            let r = client
                 .post(&format!("/api/connectors/{id}/remotes"), &body)
                 .await;
             busy.set(false);
-            match r {
-                Ok(s) => on_started.run((s.session_id, body.name)),
+            // proto's `SessionStarted`.
+            match r.map(|s| answer::text(&s, "session_id").unwrap_or_default()) {
+                Ok(session_id) => on_started.run((session_id, body.name)),
                 Err(e) => start_problem.set(e.on_card()),
             }
         });

@@ -3,11 +3,14 @@
 
 use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
-use patchbay_proto::tokens::{OAuthExchangeRequest, OAuthStartResponse, VercelSaved, VercelStatus};
+use patchbay_proto::tokens::OAuthExchangeRequest;
 
-use super::{Card, CredentialActions, SignInOrToken, Summary};
+use super::view::{Action, CardBody, CardView};
+use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
+use crate::answer::{self, Value};
+use crate::api::decode;
 use crate::flow::CANCELLED;
-use crate::ui::{CardFrame, FeedbackLines, Problem, SetupNote, TokenForm, on_return};
+use crate::ui::{TokenForm, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once.
@@ -30,27 +33,9 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     let available = Signal::derive(move || summary.setup.with(Option::is_none));
     let card = Card::new("/api/connectors/vercel/status", available);
     let feedback = card.feedback;
-    let status = card.last_good::<VercelStatus>();
-    let connected = Signal::derive(move || {
-        status
-            .get()
-            .map(|s| s.token.connected)
-            .unwrap_or_else(|| summary.connected.get())
-    });
-    let account = Signal::derive(move || {
-        let s = status.get().map(|s| s.token).filter(|s| s.connected)?;
-        let user = s.user?;
-        let mut line = format!("Connected as {}", user.username);
-        if let Some(email) = user.email {
-            line.push_str(&format!(" ({email})"));
-        }
-        match s.source.as_deref() {
-            Some("oauth") => line.push_str(" · Vercel sign-in"),
-            Some("manual") => line.push_str(" · token"),
-            _ => {}
-        }
-        Some(line)
-    });
+    let view = card.view(summary, state);
+    let status = card.last_good();
+    let connected = Signal::derive(move || view.with(|v| v.connected));
     let panel = RwSignal::new(Panel::Closed);
     // What "check now" found, shown in the sign-in steps until the next check.
     let found = RwSignal::new(None::<String>);
@@ -64,10 +49,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     Effect::new(move |_| {
         if connected.get() && matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
-            feedback.done(match status.get_untracked().and_then(|s| s.token.user) {
-                Some(u) => format!("Signed in to Vercel as {}.", u.username),
-                None => "Signed in to Vercel.".into(),
-            });
+            feedback.done(status.with_untracked(|s| signed_in(s.as_ref())));
             card.refresh();
         }
     });
@@ -76,30 +58,32 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     // action), once per failure.
     let told = StoredValue::new(None::<u64>);
     Effect::new(move |_| {
-        let Some(failure) = status.get().and_then(|s| s.last_failure) else {
+        // proto's `VercelSignInFailure`.
+        let Some((at, message)) = status.with(|s| {
+            let failure = answer::object(s.as_ref()?, "last_failure")?;
+            Some((answer::number(failure, "at")?, answer::text(failure, "message")?))
+        }) else {
             return;
         };
-        if told.get_value() == Some(failure.at) {
+        if told.get_value() == Some(at) {
             return;
         }
-        told.set_value(Some(failure.at));
+        told.set_value(Some(at));
         if matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
         }
         feedback.busy.set(false);
         feedback.notice.set(None);
-        feedback.problem.set(Some(failure.message));
+        feedback.problem.set(Some(message));
     });
     let check = move |_| {
         let client = card.client();
         found.set(Some("Checking with the edge…".into()));
         card.spawn(async move {
-            let r = client
-                .get::<VercelStatus>("/api/connectors/vercel/status")
-                .await;
+            let r = client.get("/api/connectors/vercel/status").await;
             found.set(match r {
                 // The card turns connected, or says why not, and closes these steps by itself.
-                Ok(s) if s.token.connected || s.last_failure.is_some() => None,
+                Ok(s) if answer::flag(&s, "connected") || answer::object(&s, "last_failure").is_some() => None,
                 Ok(_) => Some(
                     "Not signed in yet: the edge has not received Vercel's approval. Approve in \
                      the Vercel tab (it ends on a Patchbay page), then check again."
@@ -123,13 +107,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                     .post_json("/api/connectors/vercel/oauth/exchange", &request)
                     .await
             },
-            |answer| match serde_json::from_str::<VercelSaved>(answer)
-                .ok()
-                .and_then(|s| s.user)
-            {
-                Some(u) => format!("Signed in to Vercel as {}.", u.username),
-                None => "Signed in to Vercel.".into(),
-            },
+            // proto's `VercelSaved`: its `user` is the account.
+            |saved| signed_in(decode(saved).ok().as_ref()),
         );
     }
 
@@ -138,20 +117,17 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         feedback.begin();
         found.set(None);
         card.spawn(async move {
-            let r: Result<OAuthStartResponse, _> =
-                client.get("/api/connectors/vercel/oauth/start").await;
-            match r {
-                Ok(s) => {
+            let r = client.get("/api/connectors/vercel/oauth/start").await;
+            // proto's `OAuthStartResponse`.
+            match r.map(|s| answer::text(&s, "authorize_url").unwrap_or_default()) {
+                Ok(authorize_url) => {
                     feedback.busy.set(false);
-                    panel.set(Panel::OAuth {
-                        authorize_url: s.authorize_url,
-                    });
+                    panel.set(Panel::OAuth { authorize_url });
                 }
                 Err(e) => feedback.failed(&e),
             }
         });
     });
-    let use_token = Callback::new(move |()| panel.set(Panel::Token));
     let saved = Callback::new(move |()| {
         panel.set(Panel::Closed);
         feedback.done("Token saved.");
@@ -159,52 +135,98 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     });
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
 
-    view! {
-        <CardFrame id=ConnectorId::Vercel connected setup=summary.setup account detail=summary.detail>
-            <Problem message=card.state_problem() />
-            <FeedbackLines feedback />
-            {move || {
-                if let Some(setup) = summary.setup.get() {
-                    return view! { <SetupNote setup /> }.into_any();
-                }
-                match panel.get() {
-                    Panel::OAuth { authorize_url } => view! {
-                        <section class="flow" aria-label="Vercel sign-in" data-testid="flow">
-                            <ol class="steps">
-                                <li>
-                                    <strong>"Open Vercel and approve access. "</strong>
-                                    <a class="button primary" href=authorize_url target="_blank" rel="noopener noreferrer" data-testid="auth-link">
-                                        "Sign in with Vercel"<span class="sr-only">" (opens in a new tab)"</span>
-                                    </a>
-                                </li>
-                                <li>"Vercel then shows a Patchbay page saying the sign-in is complete. Come back to this tab: the card updates when you return."</li>
-                            </ol>
-                            <p class="hint" role="status" aria-live="polite" data-testid="check-result">{found}</p>
-                            <div class="actions">
-                                <button type="button" class="primary" data-action="check" on:click=check>"I've approved: check now"</button>
-                                <button type="button" class="secondary" data-action="cancel-flow"
-                                    on:click=move |_| { panel.set(Panel::Closed); feedback.done(CANCELLED) }>"Cancel sign-in"</button>
-                            </div>
-                        </section>
-                    }.into_any(),
-                    Panel::Token => view! {
-                        <TokenForm id="vercel" label="Vercel access token"
-                            hint="Create one at vercel.com → Account Settings → Tokens."
-                            path="/api/connectors/vercel/token" button="Save token"
-                            check=check_vercel_token
-                            on_saved=saved on_cancel=Some(closed) />
-                    }.into_any(),
-                    Panel::Closed if connected.get() => view! {
-                        <CredentialActions card connector="vercel" accepted="Vercel accepted the stored credentials."
-                            question="Disconnect Vercel? Patchbay signs out and forgets the credentials." />
-                    }.into_any(),
-                    Panel::Closed => view! {
-                        <SignInOrToken card action="oauth" label="Sign in with Vercel"
-                            on_sign_in=start on_token=use_token />
-                    }.into_any(),
-                }
-            }}
-        </CardFrame>
+    let on_action = Callback::new(move |(action, _): Action| match action {
+        "oauth" => start.run(()),
+        "use-token" => {
+            feedback.clear();
+            panel.set(Panel::Token);
+        }
+        _ => card.credential_action("vercel", action, "Vercel accepted the stored credentials."),
+    });
+    let flow = move || match panel.get() {
+        Panel::Closed => ().into_any(),
+        Panel::OAuth { authorize_url } => view! {
+            <section class="flow" aria-label="Vercel sign-in" data-testid="flow">
+                <ol class="steps">
+                    <li>
+                        <strong>"Open Vercel and approve access. "</strong>
+                        <a class="button primary" href=authorize_url target="_blank" rel="noopener noreferrer" data-testid="auth-link">
+                            "Sign in with Vercel"<span class="sr-only">" (opens in a new tab)"</span>
+                        </a>
+                    </li>
+                    <li>"Vercel then shows a Patchbay page saying the sign-in is complete. Come back to this tab: the card updates when you return."</li>
+                </ol>
+                <p class="hint" role="status" aria-live="polite" data-testid="check-result">{found}</p>
+                <div class="actions">
+                    <button type="button" class="primary" data-action="check" on:click=check>"I've approved: check now"</button>
+                    <button type="button" class="secondary" data-action="cancel-flow"
+                        on:click=move |_| { panel.set(Panel::Closed); feedback.done(CANCELLED) }>"Cancel sign-in"</button>
+                </div>
+            </section>
+        }
+        .into_any(),
+        Panel::Token => view! {
+            <TokenForm id="vercel" label="Vercel access token"
+                hint="Create one at vercel.com → Account Settings → Tokens."
+                path="/api/connectors/vercel/token" button="Save token"
+                check=check_vercel_token
+                on_saved=saved on_cancel=Some(closed) />
+        }
+        .into_any(),
+    };
+    // Without an edge the setup note is the whole card.
+    let open = Signal::derive(move || available.get() && panel.with(|p| *p != Panel::Closed));
+    view! { <CardBody id=ConnectorId::Vercel card summary view on_action open flow /> }
+}
+
+/// The card's state from `GET …/vercel/status` (proto's `VercelStatus`): as whom, and
+/// whether by sign-in or token; without an edge, only what to set up.
+fn state(answer: Option<&Value>, known: &Known) -> CardView {
+    if let Some(setup) = &known.setup {
+        return CardView {
+            connected: known.connected,
+            setup: Some(setup.clone()),
+            ..CardView::default()
+        };
+    }
+    let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
+    let account = answer.filter(|_| connected).and_then(|a| {
+        let user = answer::object(a, "user")?;
+        let mut line = format!("Connected as {}", answer::str(user, "username")?);
+        if let Some(email) = answer::str(user, "email") {
+            line.push_str(&format!(" ({email})"));
+        }
+        match answer::str(a, "source") {
+            Some("oauth") => line.push_str(" · Vercel sign-in"),
+            Some("manual") => line.push_str(" · token"),
+            _ => {}
+        }
+        Some(line)
+    });
+    CardView {
+        connected,
+        account,
+        actions: if connected {
+            credential_buttons(
+                "Disconnect Vercel? Patchbay signs out and forgets the credentials.",
+                None,
+            )
+        } else {
+            sign_in_or_token("oauth", "Sign in with Vercel")
+        },
+        ..CardView::default()
+    }
+}
+
+/// The notice of a finished sign-in, from an answer whose `user` is the Vercel account
+/// (`VercelStatus`, `VercelSaved`).
+fn signed_in(answer: Option<&Value>) -> String {
+    match answer
+        .and_then(|a| answer::object(a, "user"))
+        .and_then(|u| answer::str(u, "username"))
+    {
+        Some(name) => format!("Signed in to Vercel as {name}."),
+        None => "Signed in to Vercel.".into(),
     }
 }
 
