@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use patchbay_proto::api::SubmitCodeRequest;
 
-use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
+use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{SessionView, Step, paste_problem, step_of};
 use crate::tasks::Tasks;
 use crate::ui::{Notice, Problem, When};
@@ -192,7 +192,7 @@ fn Authorize(
         let client = client.clone();
         let path = submit_path.clone();
         tasks.spawn(async move {
-            let r = client.post(&path, &SubmitCodeRequest { code: value }).await;
+            let r = client.post(&path, json(&SubmitCodeRequest { code: value })).await;
             busy.set(false);
             match r {
                 Ok(_) => sent.set(Some("Code sent; finishing the sign-in…".into())),

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, SetupNeeded};
 use patchbay_proto::tokens::SaveTokenBody;
 
-use crate::api::{ApiFailure, HelperClient};
+use crate::api::{ApiFailure, HelperClient, json};
 use crate::flow::{Badge, badge};
 use crate::tasks::Tasks;
 
@@ -276,7 +276,7 @@ pub fn TokenForm(
         busy.set(true);
         problem.set(None);
         tasks.spawn(async move {
-            let r = client.post(&path, &SaveTokenBody { token: &value }).await;
+            let r = client.post(&path, json(&SaveTokenBody { token: &value })).await;
             busy.set(false);
             match r {
                 Ok(_) => {

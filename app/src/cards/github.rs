@@ -9,7 +9,7 @@ use patchbay_proto::tokens::{
 use super::view::{Action, CardBody, CardView};
 use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
 use crate::answer::{self, Value};
-use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS};
+use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
@@ -157,7 +157,7 @@ fn DeviceCode(
                     session_id: session_id.clone(),
                     wait: Some(f64::from(LONG_POLL_SECS)),
                 };
-                let r = client.post("/api/connectors/github/cli/poll", &body).await;
+                let r = client.post("/api/connectors/github/cli/poll", json(&body)).await;
                 let r = r.and_then(|a| {
                     answer::device_poll(&a).ok_or_else(|| ApiFailure::Garbled("not a poll".into()))
                 });
@@ -194,7 +194,7 @@ fn DeviceCode(
             };
             tasks.spawn(async move {
                 let _ = client
-                    .post("/api/connectors/github/cli/cancel", &body)
+                    .post("/api/connectors/github/cli/cancel", json(&body))
                     .await;
                 end(Ended::Cancelled);
             });

@@ -8,6 +8,7 @@ use patchbay_proto::mcp::{StartServerRequest, TokenState};
 use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Pill, Row, Title};
 use super::{Card, Known, Summary};
 use crate::answer::{self, Value};
+use crate::api::json;
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
 
@@ -34,7 +35,7 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
             let r = client
                 .post(
                     "/api/connectors/mcp/servers",
-                    &StartServerRequest { url: url.clone() },
+                    json(&StartServerRequest { url: url.clone() }),
                 )
                 .await;
             // proto's `SessionStarted`.

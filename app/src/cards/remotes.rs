@@ -7,6 +7,7 @@ use patchbay_proto::api::{ConnectorId, StartRemoteRequest};
 use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Row, Title};
 use super::{Card, Known, Summary};
 use crate::answer::{self, Value};
+use crate::api::json;
 use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
 use crate::tasks::Tasks;
@@ -197,7 +198,7 @@ fn NameStep(
         start_problem.set(None);
         tasks.spawn(async move {
             let r = client
-                .post(&format!("/api/connectors/{id}/remotes"), &body)
+                .post(&format!("/api/connectors/{id}/remotes"), json(&body))
                 .await;
             busy.set(false);
             // proto's `SessionStarted`.

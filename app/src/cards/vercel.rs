@@ -8,7 +8,7 @@ use patchbay_proto::tokens::OAuthExchangeRequest;
 use super::view::{Action, CardBody, CardView};
 use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
 use crate::answer::{self, Value};
-use crate::api::decode;
+use crate::api::{decode, json};
 use crate::flow::CANCELLED;
 use crate::ui::{TokenForm, on_return};
 
@@ -104,7 +104,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         card.act(
             async move {
                 client
-                    .post_json("/api/connectors/vercel/oauth/exchange", &request)
+                    .post_json("/api/connectors/vercel/oauth/exchange", json(&request))
                     .await
             },
             // proto's `VercelSaved`: its `user` is the account.
