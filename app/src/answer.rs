@@ -53,7 +53,6 @@ pub fn object<'a>(answer: &'a Value, field: &str) -> Option<&'a Value> {
     answer.get(field).filter(|v| v.is_object())
 }
 
-
 /// A session's `status` word.
 pub fn flow_status(answer: &Value, field: &str) -> Option<FlowStatus> {
     use FlowStatus::*;

@@ -3,8 +3,8 @@
 use gloo_net::http::{Request, Response};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use patchbay_proto::pairing::Pairing;
 use patchbay_proto::Secret;
+use patchbay_proto::pairing::Pairing;
 use serde::Serialize;
 
 use crate::answer::{self, Value};

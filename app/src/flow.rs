@@ -431,7 +431,10 @@ mod tests {
         let read = SessionView::read(&serde_json::to_value(&mcp).unwrap()).unwrap();
         assert_eq!(read, SessionView::from(mcp));
         assert_eq!(step_of(&read), Step::Failed("no".into()));
-        assert_eq!(SessionView::read(&serde_json::json!({"status": "later"})), None);
+        assert_eq!(
+            SessionView::read(&serde_json::json!({"status": "later"})),
+            None
+        );
     }
 
     #[test]

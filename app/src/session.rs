@@ -192,7 +192,9 @@ fn Authorize(
         let client = client.clone();
         let path = submit_path.clone();
         tasks.spawn(async move {
-            let r = client.post(&path, json(&SubmitCodeRequest { code: value })).await;
+            let r = client
+                .post(&path, json(&SubmitCodeRequest { code: value }))
+                .await;
             busy.set(false);
             match r {
                 Ok(_) => sent.set(Some("Code sent; finishing the sign-in…".into())),

@@ -276,7 +276,9 @@ pub fn TokenForm(
         busy.set(true);
         problem.set(None);
         tasks.spawn(async move {
-            let r = client.post(&path, json(&SaveTokenBody { token: &value })).await;
+            let r = client
+                .post(&path, json(&SaveTokenBody { token: &value }))
+                .await;
             busy.set(false);
             match r {
                 Ok(_) => {

@@ -42,7 +42,9 @@ pub fn AgentsCard(summary: Summary) -> impl IntoView {
             verb => {
                 let path = format!("{ROOT}/requests/{id}/{verb}");
                 let done = match verb {
-                    "approve" => format!("Approved {name}: its sign-in page sends it back by itself."),
+                    "approve" => {
+                        format!("Approved {name}: its sign-in page sends it back by itself.")
+                    }
                     _ => format!("Denied {name}; nothing was shared."),
                 };
                 card.act(async move { client.post_text(&path).await }, move |_| done);
@@ -148,5 +150,95 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
         }),
         setup: None,
         actions: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::agents::{AgentClient, AgentRequest, AgentsOverview};
+    use patchbay_proto::api::SetupNeeded;
+
+    fn known(setup: Option<SetupNeeded>) -> Known {
+        Known {
+            id: ConnectorId::Agents,
+            now: 10 * 86_400,
+            connected: false,
+            setup,
+        }
+    }
+
+    #[test]
+    fn requests_come_first_with_what_approve_and_deny_do_then_clients() {
+        let answer = serde_json::to_value(AgentsOverview {
+            pending: vec![AgentRequest {
+                id: "r1".into(),
+                client_id: "c2".into(),
+                client_name: "Claude".into(),
+                redirect_host: "claude.ai".into(),
+                scopes: vec!["mcp:tools".into()],
+                created_at: 0,
+            }],
+            clients: vec![AgentClient {
+                client_id: "https://cursor.example/client.json".into(),
+                client_name: "Cursor".into(),
+                scopes: vec!["mcp:tools".into(), "vercel:read".into()],
+                approved_at: 7 * 86_400,
+                last_used_at: None,
+            }],
+        })
+        .unwrap();
+        let view = state(Some(&answer), &known(None));
+        assert!(view.connected);
+        let rows = view.list.clone().unwrap().rows;
+        assert_eq!(rows[0].key, ("data-request", "r1".to_owned()));
+        assert_eq!(
+            rows[0].lines[0].text,
+            "asks to sign in, then returns to claude.ai"
+        );
+        assert_eq!(rows[0].lines[1].testid, Some("scopes"));
+        assert_eq!(
+            rows[0].lines[2].text,
+            approve_consequence("Claude", &["mcp:tools".to_owned()])
+        );
+        let verbs: Vec<_> = rows[0].buttons.iter().map(|b| b.action).collect();
+        assert_eq!(verbs, ["approve", "deny"]);
+        assert_eq!(rows[1].key.0, "data-client");
+        assert_eq!(rows[1].lines[0].text, "access: mcp:tools vercel:read");
+        assert_eq!(
+            rows[1].lines[1].text,
+            agent_times(10 * 86_400, 7 * 86_400, None)
+        );
+        assert!(
+            rows[1].buttons[0]
+                .ask
+                .as_deref()
+                .unwrap()
+                .starts_with("Disconnect Cursor?")
+        );
+        assert_eq!(
+            row_name(&view, "https://cursor.example/client.json"),
+            "Cursor"
+        );
+        assert_eq!(row_name(&view, "r1"), "Claude");
+    }
+
+    #[test]
+    fn nothing_yet_says_how_to_add_one_and_no_edge_says_what_to_set_up() {
+        let empty = serde_json::to_value(AgentsOverview::default()).unwrap();
+        let view = state(Some(&empty), &known(None));
+        assert!(!view.connected);
+        let list = view.list.unwrap();
+        assert!(list.rows.is_empty());
+        assert_eq!(list.empty.unwrap().0, "agents-empty");
+        let setup = SetupNeeded {
+            message: "Deploy the edge.".into(),
+            settings: vec!["PATCHBAY_EDGE_URL".into()],
+            how: "…".into(),
+            docs: "edge".into(),
+        };
+        let view = state(None, &known(Some(setup.clone())));
+        assert_eq!(view.setup, Some(setup));
+        assert!(view.list.is_none() && view.actions.is_empty());
     }
 }

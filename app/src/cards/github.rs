@@ -62,7 +62,8 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         }
         _ => card.credential_action("github", action, "GitHub accepted the stored token."),
     });
-    let flow = move || match panel.get() {
+    let flow = move || {
+        match panel.get() {
         Panel::Closed => ().into_any(),
         Panel::Device(start) => view! {
             <DeviceCode start on_approved=approved on_end=ended on_close=closed />
@@ -76,6 +77,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
                 on_saved=saved on_cancel=Some(closed) />
         }
         .into_any(),
+    }
     };
     let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
     view! { <CardBody id=ConnectorId::Github card summary view on_action open flow /> }
@@ -100,7 +102,10 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
         connected,
         account,
         actions: if connected {
-            credential_buttons("Disconnect GitHub? Patchbay forgets the stored token.", None)
+            credential_buttons(
+                "Disconnect GitHub? Patchbay forgets the stored token.",
+                None,
+            )
         } else {
             sign_in_or_token("device", "Sign in with GitHub")
         },
@@ -157,7 +162,9 @@ fn DeviceCode(
                     session_id: session_id.clone(),
                     wait: Some(f64::from(LONG_POLL_SECS)),
                 };
-                let r = client.post("/api/connectors/github/cli/poll", json(&body)).await;
+                let r = client
+                    .post("/api/connectors/github/cli/poll", json(&body))
+                    .await;
                 let r = r.and_then(|a| {
                     answer::device_poll(&a).ok_or_else(|| ApiFailure::Garbled("not a poll".into()))
                 });
@@ -235,5 +242,68 @@ fn DeviceCode(
                 <button type="button" class="secondary" data-action="cancel-flow" on:click=cancel.clone()>"Cancel sign-in"</button>
             </When>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::tokens::{GithubUser, TokenStatus};
+
+    fn known() -> Known {
+        Known {
+            id: ConnectorId::Github,
+            now: 0,
+            connected: false,
+            setup: None,
+        }
+    }
+
+    #[test]
+    fn connected_says_as_whom_with_which_token_and_how() {
+        let status = TokenStatus {
+            connected: true,
+            user: Some(GithubUser {
+                login: "octocat".into(),
+                id: 1,
+                scopes: vec![],
+            }),
+            token_hint: Some("wxyz".into()),
+            source: Some("gh".into()),
+        };
+        let view = state(Some(&serde_json::to_value(status).unwrap()), &known());
+        assert_eq!(
+            view.account.as_deref(),
+            Some("Connected as @octocat · token ending in wxyz · via gh sign-in")
+        );
+        let verbs: Vec<_> = view.actions.iter().map(|b| b.action).collect();
+        assert_eq!(verbs, ["reconnect", "disconnect"]);
+    }
+
+    #[test]
+    fn disconnected_offers_the_device_sign_in_or_a_token() {
+        let none = serde_json::to_value(TokenStatus::<GithubUser>::disconnected()).unwrap();
+        let view = state(Some(&none), &known());
+        let verbs: Vec<_> = view.actions.iter().map(|b| (b.action, b.verb)).collect();
+        assert_eq!(
+            verbs,
+            [
+                ("device", "Sign in with GitHub"),
+                ("use-token", "Use a token")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_device_start_reads_as_proto_wrote_it() {
+        let start = DeviceStart {
+            session_id: "s".into(),
+            user_code: "ABCD-1234".into(),
+            verification_uri: "https://github.com/login/device".into(),
+            expires_in: 900,
+        };
+        let answer = serde_json::to_value(&start).unwrap();
+        assert_eq!(device_start(&answer), Ok(start));
+        assert!(device_start(&serde_json::json!({"session_id": "s"})).is_err());
     }
 }

@@ -48,10 +48,12 @@ pub fn ManusCard(summary: Summary) -> impl IntoView {
 /// account, so its last characters are what the account line can show.
 fn state(answer: Option<&Value>, known: &Known) -> CardView {
     let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
-    let account = answer.filter(|_| connected).map(|a| match answer::str(a, "token_hint") {
-        Some(hint) => format!("Connected with the API key ending in {hint}"),
-        None => "Connected with an API key".to_owned(),
-    });
+    let account = answer
+        .filter(|_| connected)
+        .map(|a| match answer::str(a, "token_hint") {
+            Some(hint) => format!("Connected with the API key ending in {hint}"),
+            None => "Connected with an API key".to_owned(),
+        });
     CardView {
         connected,
         account,
@@ -64,5 +66,41 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
             Vec::new()
         },
         ..CardView::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::tokens::TokenStatus;
+
+    fn known(connected: bool) -> Known {
+        Known {
+            id: ConnectorId::Manus,
+            now: 0,
+            connected,
+            setup: None,
+        }
+    }
+
+    #[test]
+    fn a_stored_key_shows_its_last_characters_and_the_credential_verbs() {
+        let status = TokenStatus::<()> {
+            connected: true,
+            user: None,
+            token_hint: Some("a1b2".into()),
+            source: Some("manual".into()),
+        };
+        let view = state(Some(&serde_json::to_value(status).unwrap()), &known(false));
+        assert!(view.connected);
+        assert_eq!(
+            view.account.as_deref(),
+            Some("Connected with the API key ending in a1b2")
+        );
+        let verbs: Vec<_> = view.actions.iter().map(|b| b.action).collect();
+        assert_eq!(verbs, ["reconnect", "replace", "disconnect"]);
+        let none = serde_json::to_value(TokenStatus::<()>::disconnected()).unwrap();
+        let view = state(Some(&none), &known(true));
+        assert!(!view.connected && view.account.is_none() && view.actions.is_empty());
     }
 }

@@ -85,7 +85,9 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
 /// where it signs in, its access and token state, Sign in again and Disconnect; connected
 /// while one has a usable token.
 fn state(answer: Option<&Value>, known: &Known) -> CardView {
-    let servers = answer.map(|a| answer::items(a, "servers")).unwrap_or_default();
+    let servers = answer
+        .map(|a| answer::items(a, "servers"))
+        .unwrap_or_default();
     let mut connected = known.connected && answer.is_none();
     let rows = servers
         .iter()
@@ -176,5 +178,84 @@ fn AddServer(
                     on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::mcp::{McpServer, McpServerList};
+
+    fn server(id: &str, token_state: TokenState, issuer: Option<&str>) -> McpServer {
+        McpServer {
+            id: id.into(),
+            url: format!("https://{id}.example/mcp"),
+            issuer: issuer.map(Into::into),
+            scope: Some("tools:read".into()),
+            token_state,
+            expires_at: None,
+            has_refresh_token: true,
+        }
+    }
+
+    fn known(connected: bool) -> Known {
+        Known {
+            id: ConnectorId::Mcp,
+            now: 0,
+            connected,
+            setup: None,
+        }
+    }
+
+    #[test]
+    fn each_server_shows_where_it_signs_in_its_access_and_token_state() {
+        let answer = serde_json::to_value(McpServerList {
+            servers: vec![
+                server(
+                    "a",
+                    TokenState::ReauthorizationRequired,
+                    Some("https://auth.example"),
+                ),
+                server("b", TokenState::Missing, None),
+            ],
+        })
+        .unwrap();
+        let view = state(Some(&answer), &known(true));
+        assert!(!view.connected, "no server has a usable token");
+        let rows = view.list.unwrap().rows;
+        assert_eq!(
+            rows[0].key,
+            ("data-server", "https://a.example/mcp".to_owned())
+        );
+        let lines: Vec<_> = rows[0].lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            lines,
+            ["signs in at https://auth.example", "access: tools:read"]
+        );
+        assert_eq!(
+            rows[0].pill,
+            Some(Pill {
+                tone: "warn",
+                words: "Sign in again"
+            })
+        );
+        assert_eq!(rows[1].lines.len(), 1);
+        // Sign in again goes by address, Disconnect by id.
+        assert_eq!(rows[0].buttons[0].arg, "https://a.example/mcp");
+        assert_eq!(rows[0].buttons[1].arg, "a");
+        assert_eq!(rows[0].buttons[0].enable, Enable::IdleClosed);
+        assert_eq!(view.actions[0].action, "connect");
+    }
+
+    #[test]
+    fn a_valid_or_refreshable_token_is_connected() {
+        for token_state in [TokenState::Valid, TokenState::Expired] {
+            let answer = serde_json::to_value(McpServerList {
+                servers: vec![server("a", token_state, None)],
+            })
+            .unwrap();
+            assert!(state(Some(&answer), &known(false)).connected);
+        }
+        assert!(state(None, &known(true)).connected);
     }
 }

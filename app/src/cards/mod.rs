@@ -61,10 +61,14 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
 
     // Read again after each change a card makes (and when the helper comes back).
     let overview = client.follow("/api/connectors", Signal::stored(true), changed.0);
-    let latest = Memo::new(move |prev: Option<&Option<Vec<Overview>>>| match overview.get() {
-        Some(Ok(o)) if o.get("connectors").is_some_and(Value::is_array) => Some(overview_of(&o)),
-        _ => prev.cloned().flatten(),
-    });
+    let latest = Memo::new(
+        move |prev: Option<&Option<Vec<Overview>>>| match overview.get() {
+            Some(Ok(o)) if o.get("connectors").is_some_and(Value::is_array) => {
+                Some(overview_of(&o))
+            }
+            _ => prev.cloned().flatten(),
+        },
+    );
     let refused = {
         let helper = helper.clone();
         move || match overview.get() {
@@ -151,7 +155,11 @@ pub fn setup_of(setup: &Value) -> SetupNeeded {
 }
 
 fn summary_of(latest: Memo<Option<Vec<Overview>>>, id: ConnectorId) -> Summary {
-    let find = move || latest.get().and_then(|o| o.into_iter().find(|c| c.id == id));
+    let find = move || {
+        latest
+            .get()
+            .and_then(|o| o.into_iter().find(|c| c.id == id))
+    };
     Summary {
         id,
         connected: Signal::derive(move || find().is_some_and(|c| c.connected)),
@@ -305,7 +313,11 @@ impl Card {
 
     /// What the card shows: `state` of its last good answer (none yet: what the overview
     /// says), read again when either changes.
-    pub fn view(self, summary: Summary, state: fn(Option<&Value>, &Known) -> CardView) -> Memo<CardView> {
+    pub fn view(
+        self,
+        summary: Summary,
+        state: fn(Option<&Value>, &Known) -> CardView,
+    ) -> Memo<CardView> {
         let answer = self.last_good();
         Memo::new(move |_| {
             let known = Known {
@@ -321,11 +333,17 @@ impl Card {
 
     /// A token connector's Reconnect (the helper checks the credential with the provider
     /// again, and says `accepted`) and Disconnect; `connector` is the path segment.
-    pub fn credential_action(self, connector: &'static str, action: &'static str, accepted: &'static str) {
+    pub fn credential_action(
+        self,
+        connector: &'static str,
+        action: &'static str,
+        accepted: &'static str,
+    ) {
         let done = match action {
             "reconnect" => accepted.to_owned(),
             _ => {
-                let name = ConnectorId::parse(connector).map_or(connector, ConnectorId::display_name);
+                let name =
+                    ConnectorId::parse(connector).map_or(connector, ConnectorId::display_name);
                 format!("Disconnected from {name}.")
             }
         };
@@ -360,4 +378,57 @@ pub fn sign_in_or_token(action: &'static str, label: &'static str) -> Vec<Button
         Button::new(label, action, "primary").enable(Enable::Idle),
         Button::new("Use a token", "use-token", "secondary"),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::api::{ConnectorSummary, ConnectorsOverview};
+
+    #[test]
+    fn the_overview_reads_as_proto_wrote_it() {
+        let mut vercel = ConnectorSummary::new(ConnectorId::Vercel, false, None);
+        vercel.setup = Some(SetupNeeded {
+            message: "Deploy the edge.".into(),
+            settings: vec!["PATCHBAY_EDGE_URL".into(), "PATCHBAY_EDGE_TOKEN".into()],
+            how: "Set them for patchbay serve.".into(),
+            docs: "deploying-the-edge-to-cloudflare".into(),
+        });
+        let overview = ConnectorsOverview {
+            connectors: vec![
+                ConnectorSummary::new(ConnectorId::Gdrive, true, Some("2 remotes".into())),
+                vercel.clone(),
+            ],
+        };
+        let read = overview_of(&serde_json::to_value(&overview).unwrap());
+        assert_eq!(
+            read,
+            [
+                Overview {
+                    id: ConnectorId::Gdrive,
+                    connected: true,
+                    detail: Some("2 remotes".into()),
+                    setup: None,
+                },
+                Overview {
+                    id: ConnectorId::Vercel,
+                    connected: false,
+                    detail: None,
+                    setup: vercel.setup,
+                },
+            ]
+        );
+        // A connector this dashboard does not know is left out, not a failure.
+        let newer = serde_json::json!({"connectors": [{"id": "dropbox", "connected": true}]});
+        assert!(overview_of(&newer).is_empty());
+    }
+
+    #[test]
+    fn credential_buttons_put_disconnect_last_and_ask_first() {
+        let extra = Button::new("Replace key", "replace", "secondary");
+        let buttons = credential_buttons("Disconnect X?", Some(extra));
+        let verbs: Vec<_> = buttons.iter().map(|b| b.verb).collect();
+        assert_eq!(verbs, ["Reconnect", "Replace key", "Disconnect"]);
+        assert_eq!(buttons[2].ask.as_deref(), Some("Disconnect X?"));
+    }
 }

@@ -97,7 +97,9 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
 /// account, Sign in again and Disconnect; Connect (anyway, when there is no OAuth client of
 /// one's own: the provider would likely refuse rclone's shared one).
 fn state(answer: Option<&Value>, known: &Known) -> CardView {
-    let remotes = answer.map(|a| answer::items(a, "remotes")).unwrap_or_default();
+    let remotes = answer
+        .map(|a| answer::items(a, "remotes"))
+        .unwrap_or_default();
     let connected = answer.map_or(known.connected, |_| !remotes.is_empty());
     let rows: Vec<Row> = remotes
         .iter()
@@ -248,5 +250,87 @@ fn NameStep(
                     on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::api::{RemoteList, SetupNeeded};
+    use patchbay_proto::rclone::Remote;
+
+    fn known(connected: bool, setup: Option<SetupNeeded>) -> Known {
+        Known {
+            id: ConnectorId::Gdrive,
+            now: 0,
+            connected,
+            setup,
+        }
+    }
+
+    fn setup() -> SetupNeeded {
+        SetupNeeded {
+            message: "Set a Google OAuth client.".into(),
+            settings: vec!["PATCHBAY_GDRIVE_CLIENT_ID".into()],
+            how: "In the environment of patchbay serve.".into(),
+            docs: "google-drive".into(),
+        }
+    }
+
+    fn remotes(names: &[(&str, Option<&str>)]) -> Value {
+        serde_json::to_value(RemoteList {
+            remotes: names
+                .iter()
+                .map(|(name, account)| Remote {
+                    name: (*name).into(),
+                    kind: "drive".into(),
+                    account: account.map(Into::into),
+                })
+                .collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn each_remote_is_a_row_with_its_account_and_its_two_verbs() {
+        let answer = remotes(&[("personal", Some("a@example.com")), ("work", None)]);
+        let view = state(Some(&answer), &known(false, None));
+        assert!(view.connected);
+        let list = view.list.unwrap();
+        assert_eq!(list.label, "Google Drive remotes");
+        assert_eq!(list.rows.len(), 2);
+        let row = &list.rows[0];
+        assert_eq!(row.key, ("data-remote", "personal".to_owned()));
+        assert_eq!(row.title, Title::Code("remote-name", "personal:".into()));
+        assert_eq!(row.lines[0].text, "signed in as a@example.com");
+        assert_eq!(row.lines[0].testid, Some("account"));
+        assert!(list.rows[1].lines.is_empty());
+        let verbs: Vec<_> = row
+            .buttons
+            .iter()
+            .map(|b| (b.action, b.arg.as_str()))
+            .collect();
+        assert_eq!(verbs, [("reauth", "personal"), ("disconnect", "personal")]);
+        assert_eq!(
+            row.buttons[1].ask.as_deref(),
+            Some("Disconnect personal:? rclone forgets this remote.")
+        );
+        assert_eq!(view.actions[0].verb, "Add another remote");
+        assert_eq!(view.setup, None);
+    }
+
+    #[test]
+    fn without_remotes_it_offers_connect_or_warns_first_without_a_client() {
+        let none = remotes(&[]);
+        let view = state(Some(&none), &known(true, None));
+        assert!(!view.connected, "the answer wins over the overview");
+        assert_eq!(view.actions[0].verb, "Connect");
+        assert_eq!(view.actions[0].class, "primary");
+        let view = state(Some(&none), &known(false, Some(setup())));
+        assert_eq!(view.setup, Some(setup()));
+        assert_eq!(view.actions[0].verb, "Connect anyway");
+        assert_eq!(view.actions[0].class, "secondary");
+        // Before the first answer, the overview says.
+        assert!(state(None, &known(true, None)).connected);
     }
 }

@@ -61,7 +61,10 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         // proto's `VercelSignInFailure`.
         let Some((at, message)) = status.with(|s| {
             let failure = answer::object(s.as_ref()?, "last_failure")?;
-            Some((answer::number(failure, "at")?, answer::text(failure, "message")?))
+            Some((
+                answer::number(failure, "at")?,
+                answer::text(failure, "message")?,
+            ))
         }) else {
             return;
         };
@@ -83,7 +86,12 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
             let r = client.get("/api/connectors/vercel/status").await;
             found.set(match r {
                 // The card turns connected, or says why not, and closes these steps by itself.
-                Ok(s) if answer::flag(&s, "connected") || answer::object(&s, "last_failure").is_some() => None,
+                Ok(s)
+                    if answer::flag(&s, "connected")
+                        || answer::object(&s, "last_failure").is_some() =>
+                {
+                    None
+                }
                 Ok(_) => Some(
                     "Not signed in yet: the edge has not received Vercel's approval. Approve in \
                      the Vercel tab (it ends on a Patchbay page), then check again."
@@ -143,7 +151,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         }
         _ => card.credential_action("vercel", action, "Vercel accepted the stored credentials."),
     });
-    let flow = move || match panel.get() {
+    let flow = move || {
+        match panel.get() {
         Panel::Closed => ().into_any(),
         Panel::OAuth { authorize_url } => view! {
             <section class="flow" aria-label="Vercel sign-in" data-testid="flow">
@@ -173,6 +182,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                 on_saved=saved on_cancel=Some(closed) />
         }
         .into_any(),
+    }
     };
     // Without an edge the setup note is the whole card.
     let open = Signal::derive(move || available.get() && panel.with(|p| *p != Panel::Closed));
@@ -238,4 +248,82 @@ fn check_vercel_token(token: &str) -> Result<(), String> {
         return Err("A Vercel token has no spaces; copy it again, whole.".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_proto::api::SetupNeeded;
+    use patchbay_proto::tokens::{TokenStatus, VercelAccount, VercelSaved, VercelStatus};
+
+    fn known(setup: Option<SetupNeeded>) -> Known {
+        Known {
+            id: ConnectorId::Vercel,
+            now: 0,
+            connected: false,
+            setup,
+        }
+    }
+
+    fn account() -> VercelAccount {
+        VercelAccount {
+            id: "u1".into(),
+            username: "ada".into(),
+            email: Some("ada@example.com".into()),
+        }
+    }
+
+    #[test]
+    fn connected_says_as_whom_and_by_which_way() {
+        let status = VercelStatus {
+            token: TokenStatus {
+                connected: true,
+                user: Some(account()),
+                token_hint: None,
+                source: Some("oauth".into()),
+            },
+            expires_at: None,
+            last_failure: None,
+        };
+        let answer = serde_json::to_value(status).unwrap();
+        let view = state(Some(&answer), &known(None));
+        assert_eq!(
+            view.account.as_deref(),
+            Some("Connected as ada (ada@example.com) · Vercel sign-in")
+        );
+        assert_eq!(view.actions[0].action, "reconnect");
+        assert_eq!(signed_in(Some(&answer)), "Signed in to Vercel as ada.");
+        let saved = serde_json::to_value(VercelSaved {
+            ok: true,
+            user: Some(account()),
+        })
+        .unwrap();
+        assert_eq!(signed_in(Some(&saved)), "Signed in to Vercel as ada.");
+        assert_eq!(signed_in(None), "Signed in to Vercel.");
+    }
+
+    #[test]
+    fn without_an_edge_only_the_setup_shows() {
+        let setup = SetupNeeded {
+            message: "Deploy the edge.".into(),
+            settings: vec!["PATCHBAY_EDGE_URL".into()],
+            how: "…".into(),
+            docs: "edge".into(),
+        };
+        let view = state(None, &known(Some(setup.clone())));
+        assert_eq!(view.setup, Some(setup));
+        assert!(view.actions.is_empty());
+        let none = serde_json::to_value(VercelStatus {
+            token: TokenStatus::disconnected(),
+            expires_at: None,
+            last_failure: None,
+        })
+        .unwrap();
+        let verbs: Vec<_> = state(Some(&none), &known(None))
+            .actions
+            .iter()
+            .map(|b| b.action)
+            .collect();
+        assert_eq!(verbs, ["oauth", "use-token"]);
+    }
 }

@@ -214,7 +214,11 @@ fn list_view(list: List, press: Press) -> AnyView {
             .map(|(testid, text)| view! { <p class="hint" data-testid=testid>{text}</p> })
             .into_any();
     }
-    let rows = list.rows.into_iter().map(|row| row_view(row, press)).collect_view();
+    let rows = list
+        .rows
+        .into_iter()
+        .map(|row| row_view(row, press))
+        .collect_view();
     view! { <ul class=list.class aria-label=list.label>{rows}</ul> }.into_any()
 }
 
