@@ -7,7 +7,7 @@ use patchbay_proto::api::SubmitCodeRequest;
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{SessionView, Step, paste_problem, step_of};
 use crate::tasks::Tasks;
-use crate::ui::{Notice, Problem, When};
+use crate::ui::{Notice, Problem, When, failed_view, new_tab_button, waiting_view};
 
 /// How a sign-in ended, reported once to the card that shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,12 +124,7 @@ pub fn SignInSteps(
     view! {
         <section class="flow" aria-label="Sign-in steps" data-testid="flow">
             {move || match step.get() {
-                Step::Preparing => view! {
-                    <p class="waiting" role="status" aria-live="polite" data-step="preparing">
-                        <span class="spinner" aria-hidden="true"></span>
-                        "Getting the sign-in ready…"
-                    </p>
-                }.into_any(),
+                Step::Preparing => waiting_view("Getting the sign-in ready…", Some("preparing")),
                 Step::Authorize { auth_url, note } => view! {
                     <Authorize auth_url note provider submit_path=format!("{base}/submit") />
                 }.into_any(),
@@ -140,12 +135,7 @@ pub fn SignInSteps(
                         <button type="button" class="primary" on:click=move |_| on_close.run(())>"Done"</button>
                     </div>
                 }.into_any(),
-                Step::Failed(message) => view! {
-                    <div data-step="failed">
-                        <p class="problem" role="alert" data-testid="problem">{message}</p>
-                        <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
-                    </div>
-                }.into_any(),
+                Step::Failed(message) => failed_view(message, on_close),
                 // The card closes the steps and says so itself.
                 Step::Cancelled => ().into_any(),
             }}
@@ -207,9 +197,7 @@ fn Authorize(
         <ol class="steps" data-step="authorize">
             <li>
                 <strong>"Open the sign-in page. "</strong>
-                <a class="button primary" href=auth_url target="_blank" rel="noopener noreferrer" data-testid="auth-link" node_ref=link>
-                    {format!("Sign in with {provider}")}<span class="sr-only">" (opens in a new tab)"</span>
-                </a>
+                {new_tab_button(auth_url, "auth-link", format!("Sign in with {provider}"), link)}
             </li>
             <li><strong>"Approve access. "</strong>"If you approve in a browser on this computer, this card moves on by itself."</li>
             <li>

@@ -341,6 +341,44 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String
     }
 }
 
+/// A page to open in a new tab (a sign-in page), as the primary button; `link` lets the flow
+/// put the keyboard on it. One copy for every flow's link.
+pub fn new_tab_button(
+    href: String,
+    testid: &'static str,
+    label: String,
+    link: NodeRef<leptos::html::A>,
+) -> AnyView {
+    view! {
+        <a class="button primary" href=href target="_blank" rel="noopener noreferrer" data-testid=testid node_ref=link>
+            {label}<span class="sr-only">" (opens in a new tab)"</span>
+        </a>
+    }
+    .into_any()
+}
+
+/// A flow that failed: what went wrong, and Close (the card reloads either way).
+pub fn failed_view(message: String, on_close: Callback<()>) -> AnyView {
+    view! {
+        <div data-step="failed">
+            <p class="problem" role="alert" data-testid="problem">{message}</p>
+            <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+        </div>
+    }
+    .into_any()
+}
+
+/// A flow waiting for something (`data-step` when the step has a name).
+pub fn waiting_view(words: &'static str, step: Option<&'static str>) -> AnyView {
+    view! {
+        <p class="waiting" role="status" aria-live="polite" data-step=step>
+            <span class="spinner" aria-hidden="true"></span>
+            {words}
+        </p>
+    }
+    .into_any()
+}
+
 /// Runs `f` once when the browser tab or window gets the focus back (the person returns
 /// from a sign-in page in another tab), until the calling component goes away.
 pub fn on_return(f: impl Fn() + 'static) {

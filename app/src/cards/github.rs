@@ -13,7 +13,7 @@ use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CopyButton, TokenForm, When};
+use crate::ui::{CopyButton, TokenForm, When, failed_view, new_tab_button, waiting_view};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -215,10 +215,7 @@ fn DeviceCode(
         .to_owned();
     view! {
         <section class="device flow" aria-label="GitHub sign-in code" data-testid="device">
-            {move || failure.get().map(|message| view! {
-                <p class="problem" role="alert" data-testid="problem">{message}</p>
-                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
-            })}
+            {move || failure.get().map(|message| failed_view(message, on_close))}
             <When when=move || failure.with(Option::is_none)>
                 <p>"1. Copy this one-time code:"</p>
                 <div class="code-row">
@@ -226,13 +223,8 @@ fn DeviceCode(
                     <CopyButton text=code.clone() what="the code" />
                 </div>
                 <p>"2. Open GitHub and enter it, then approve:"</p>
-                <p><a class="button primary" href=uri.clone() target="_blank" rel="noopener noreferrer" data-testid="verification-link">
-                    {format!("Open {shown_uri}")}<span class="sr-only">" (opens in a new tab)"</span>
-                </a></p>
-                <p class="waiting" role="status" aria-live="polite">
-                    <span class="spinner" aria-hidden="true"></span>
-                    "Waiting for you to approve at GitHub…"
-                </p>
+                <p>{new_tab_button(uri.clone(), "verification-link", format!("Open {shown_uri}"), NodeRef::new())}</p>
+                {waiting_view("Waiting for you to approve at GitHub…", None)}
                 <p class="countdown hint" data-testid="countdown">
                     {move || match remaining.get() {
                         0 => "The code has expired.".to_owned(),

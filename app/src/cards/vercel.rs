@@ -10,7 +10,7 @@ use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
 use crate::answer::{self, Value};
 use crate::api::{decode, json};
 use crate::flow::CANCELLED;
-use crate::ui::{TokenForm, on_return};
+use crate::ui::{TokenForm, new_tab_button, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once.
@@ -159,9 +159,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                 <ol class="steps">
                     <li>
                         <strong>"Open Vercel and approve access. "</strong>
-                        <a class="button primary" href=authorize_url target="_blank" rel="noopener noreferrer" data-testid="auth-link">
-                            "Sign in with Vercel"<span class="sr-only">" (opens in a new tab)"</span>
-                        </a>
+                        {new_tab_button(authorize_url, "auth-link", "Sign in with Vercel".into(), NodeRef::new())}
                     </li>
                     <li>"Vercel then shows a Patchbay page saying the sign-in is complete. Come back to this tab: the card updates when you return."</li>
                 </ol>
