@@ -7,7 +7,7 @@ use patchbay_proto::api::SubmitCodeRequest;
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{SessionView, Step, paste_problem, step_of};
 use crate::tasks::Tasks;
-use crate::ui::{Notice, Problem, When, failed_view, new_tab_button, waiting_view};
+use crate::ui::{Notice, Problem, When, button, failed_view, new_tab_button, waiting_view};
 
 /// How a sign-in ended, reported once to the card that shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub fn SignInSteps(
     let cancel = {
         let client = client.clone();
         let path = format!("{base}/cancel");
-        move |_| {
+        Callback::new(move |()| {
             let client = client.clone();
             let path = path.clone();
             cancelling.set(true);
@@ -118,7 +118,7 @@ pub fn SignInSteps(
                     Err(e) => cancel_problem.set(e.on_card()),
                 }
             });
-        }
+        })
     };
 
     view! {
@@ -132,7 +132,7 @@ pub fn SignInSteps(
                     <div class="done" data-step="completed" role="status" aria-live="polite">
                         <p><strong>"Connected. "</strong>{done_text.clone()}</p>
                         {note.map(|n| view! { <p class="hint">{n}</p> })}
-                        <button type="button" class="primary" on:click=move |_| on_close.run(())>"Done"</button>
+                        {button("primary", None, "Done", Signal::stored(false), on_close)}
                     </div>
                 }.into_any(),
                 Step::Failed(message) => failed_view(message, on_close),
@@ -141,8 +141,7 @@ pub fn SignInSteps(
             }}
             <When when=move || !step.get().is_finished()>
                 <Problem message=cancel_problem />
-                <button type="button" class="secondary" data-action="cancel-flow"
-                    disabled=cancelling on:click=cancel.clone()>"Cancel sign-in"</button>
+                {button("secondary", Some("cancel-flow"), "Cancel sign-in", cancelling.into(), cancel)}
             </When>
         </section>
     }

@@ -302,11 +302,8 @@ pub fn TokenForm(
                 <button type="submit" class="primary" disabled=busy>
                     {move || if busy.get() { "Checking…".to_owned() } else { button.clone() }}
                 </button>
-                {on_cancel.map(|c| view! {
-                    // Not while saving: the answer must reach the card.
-                    <button type="button" class="secondary" disabled=busy
-                        on:click=move |_| c.run(())>"Cancel"</button>
-                })}
+                // Not while saving: the answer must reach the card.
+                {on_cancel.map(|c| self::button("secondary", None, "Cancel", busy.into(), c))}
             </div>
         </form>
     }
@@ -341,6 +338,22 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String
     }
 }
 
+/// A button (`data-action` when tests or the card's handler name it). One copy for every
+/// plain button on the page.
+pub fn button(
+    class: &'static str,
+    action: Option<&'static str>,
+    verb: &'static str,
+    disabled: Signal<bool>,
+    on_click: Callback<()>,
+) -> AnyView {
+    view! {
+        <button type="button" class=class data-action=action disabled=disabled
+            on:click=move |_| on_click.run(())>{verb}</button>
+    }
+    .into_any()
+}
+
 /// A page to open in a new tab (a sign-in page), as the primary button; `link` lets the flow
 /// put the keyboard on it. One copy for every flow's link.
 pub fn new_tab_button(
@@ -362,7 +375,7 @@ pub fn failed_view(message: String, on_close: Callback<()>) -> AnyView {
     view! {
         <div data-step="failed">
             <p class="problem" role="alert" data-testid="problem">{message}</p>
-            <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+            {button("secondary", None, "Close", Signal::stored(false), on_close)}
         </div>
     }
     .into_any()

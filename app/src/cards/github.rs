@@ -13,7 +13,7 @@ use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CopyButton, TokenForm, When, failed_view, new_tab_button, waiting_view};
+use crate::ui::{CopyButton, TokenForm, When, button, failed_view, new_tab_button, waiting_view};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -193,7 +193,7 @@ fn DeviceCode(
     }
     let cancel = {
         let session_id = start.session_id.clone();
-        move |_| {
+        Callback::new(move |()| {
             let client = client.clone();
             let body = DeviceSessionRequest {
                 session_id: session_id.clone(),
@@ -205,7 +205,7 @@ fn DeviceCode(
                     .await;
                 end(Ended::Cancelled);
             });
-        }
+        })
     };
     let code = start.user_code.clone();
     let uri = start.verification_uri.clone();
@@ -231,7 +231,7 @@ fn DeviceCode(
                         r => format!("The code expires in {}.", clock(r)),
                     }}
                 </p>
-                <button type="button" class="secondary" data-action="cancel-flow" on:click=cancel.clone()>"Cancel sign-in"</button>
+                {button("secondary", Some("cancel-flow"), "Cancel sign-in", Signal::stored(false), cancel)}
             </When>
         </section>
     }

@@ -11,6 +11,7 @@ use crate::answer::{self, Value};
 use crate::api::json;
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
+use crate::ui::button;
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -174,8 +175,7 @@ fn AddServer(
                 <button type="submit" class="primary" disabled=busy>
                     {move || if busy.get() { "Starting…" } else { "Continue" }}
                 </button>
-                <button type="button" class="secondary" disabled=busy
-                    on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                {button("secondary", None, "Cancel", busy, on_cancel)}
             </div>
         </form>
     }

@@ -11,7 +11,7 @@ use crate::api::json;
 use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
 use crate::tasks::Tasks;
-use crate::ui::{Problem, When};
+use crate::ui::{Problem, When, button};
 
 /// Where the card's flow stands.
 #[derive(Clone, PartialEq)]
@@ -246,8 +246,7 @@ fn NameStep(
                     {move || if busy.get() { "Starting…" } else { go }}
                 </button>
                 // Not while starting: a sign-in the card no longer follows would hold the port.
-                <button type="button" class="secondary" disabled=busy
-                    on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                {button("secondary", None, "Cancel", busy.into(), on_cancel)}
             </div>
         </form>
     }

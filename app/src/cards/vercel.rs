@@ -10,7 +10,7 @@ use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
 use crate::answer::{self, Value};
 use crate::api::{decode, json};
 use crate::flow::CANCELLED;
-use crate::ui::{TokenForm, new_tab_button, on_return};
+use crate::ui::{TokenForm, button, new_tab_button, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once.
@@ -79,7 +79,11 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         feedback.notice.set(None);
         feedback.problem.set(Some(message));
     });
-    let check = move |_| {
+    let cancel = Callback::new(move |()| {
+        panel.set(Panel::Closed);
+        feedback.done(CANCELLED);
+    });
+    let check = Callback::new(move |()| {
         let client = card.client();
         found.set(Some("Checking with the edge…".into()));
         card.spawn(async move {
@@ -101,7 +105,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
             });
             card.reload();
         });
-    };
+    });
 
     // Opened at `?code=…&state=…`: finish that sign-in here.
     if let Some(pending) = use_context::<PendingExchange>()
@@ -165,9 +169,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                 </ol>
                 <p class="hint" role="status" aria-live="polite" data-testid="check-result">{found}</p>
                 <div class="actions">
-                    <button type="button" class="primary" data-action="check" on:click=check>"I've approved: check now"</button>
-                    <button type="button" class="secondary" data-action="cancel-flow"
-                        on:click=move |_| { panel.set(Panel::Closed); feedback.done(CANCELLED) }>"Cancel sign-in"</button>
+                    {button("primary", Some("check"), "I've approved: check now", Signal::stored(false), check)}
+                    {button("secondary", Some("cancel-flow"), "Cancel sign-in", Signal::stored(false), cancel)}
                 </div>
             </section>
         }

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, SetupNeeded};
 
 use super::{Card, Summary};
-use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote};
+use crate::ui::{CardFrame, ConfirmButton, FeedbackLines, Problem, SetupNote, button};
 
 /// A card's state: badge, account line, its list, what it lacks, its buttons.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -280,10 +280,12 @@ fn button_view(b: Button, press: Press) -> AnyView {
                 on_confirm=Callback::new(move |()| on_action.run((action, arg.clone()))) />
         }
         .into_any(),
-        None => view! {
-            <button type="button" class=b.class data-action=action disabled=disabled
-                on:click=move |_| on_action.run((action, arg.clone()))>{b.verb}</button>
-        }
-        .into_any(),
+        None => button(
+            b.class,
+            Some(action),
+            b.verb,
+            disabled,
+            Callback::new(move |()| on_action.run((action, arg.clone()))),
+        ),
     }
 }
