@@ -309,6 +309,94 @@ pub fn TokenForm(
     }
 }
 
+/// What a one-field form asks for (a remote's name, a server's address).
+pub struct Field {
+    /// The form's `data-form`.
+    pub form: &'static str,
+    /// The input's id; its message line's is `{id}-msg`.
+    pub id: String,
+    pub label: &'static str,
+    /// The input's `type`.
+    pub kind: &'static str,
+    pub placeholder: &'static str,
+    pub readonly: bool,
+    /// Typing shows a problem at once (else leaving the field or submitting does).
+    pub check_as_typed: bool,
+    /// The submit button's verb.
+    pub go: &'static str,
+}
+
+/// A form of one field checked as it is used: the field gets the keyboard, its message line
+/// says the problem (once the field is touched) or `hint`, and `on_submit` runs only without
+/// a problem. `warning` goes first, `children` between the message and the buttons. One
+/// copy for both such forms (the remote's name, the MCP server's address).
+#[component]
+pub fn FieldForm(
+    field: Field,
+    value: RwSignal<String>,
+    touched: RwSignal<bool>,
+    /// The value's problem, if any.
+    problem: Signal<Option<String>>,
+    /// What the message line says while there is no problem.
+    hint: Signal<String>,
+    busy: Signal<bool>,
+    on_submit: Callback<()>,
+    on_cancel: Callback<()>,
+    #[prop(default = None)] warning: Option<String>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(i) = input.get() {
+            let _ = i.focus();
+        }
+    });
+    let shown = move || problem.get().filter(|_| touched.get());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        touched.set(true);
+        if problem.get_untracked().is_none() {
+            on_submit.run(());
+        }
+    };
+    let Field {
+        form,
+        id,
+        label,
+        kind,
+        placeholder,
+        readonly,
+        check_as_typed,
+        go,
+    } = field;
+    let msg_id = format!("{id}-msg");
+    view! {
+        <form class="name-step" data-form=form on:submit=submit novalidate>
+            {warning.map(|w| view! { <p class="caution" data-testid="setup-warning">{w}</p> })}
+            <label for=id.clone()>{label}</label>
+            <input id=id node_ref=input type=kind autocomplete="off" spellcheck="false"
+                autocapitalize="none" placeholder=placeholder readonly=readonly
+                aria-invalid=move || if shown().is_some() { "true" } else { "false" }
+                aria-describedby=msg_id.clone()
+                on:input=move |_| if check_as_typed { touched.set(true) }
+                on:change=move |_| touched.set(true)
+                bind:value=value />
+            <p id=msg_id class=move || if shown().is_some() { "problem inline" } else { "hint" }
+                aria-live="polite" data-testid="name-message">
+                {move || shown().unwrap_or_else(|| hint.get())}
+            </p>
+            {children.map(|c| c())}
+            <div class="actions">
+                <button type="submit" class="primary" disabled=busy>
+                    {move || if busy.get() { "Starting…" } else { go }}
+                </button>
+                // Not while starting: a sign-in the card no longer follows would hold the port.
+                {button("secondary", None, "Cancel", busy, on_cancel)}
+            </div>
+        </form>
+    }
+}
+
 /// Copies `text` to the clipboard and says so.
 #[component]
 pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String) -> impl IntoView {

@@ -11,7 +11,7 @@ use crate::answer::{self, Value};
 use crate::api::json;
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
-use crate::ui::button;
+use crate::ui::{Field, FieldForm};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -144,40 +144,23 @@ fn AddServer(
 ) -> impl IntoView {
     let url = RwSignal::new(String::new());
     let touched = RwSignal::new(false);
-    let input = NodeRef::<leptos::html::Input>::new();
-    Effect::new(move |_| {
-        if let Some(i) = input.get() {
-            let _ = i.focus();
-        }
-    });
-    let shown = move || server_url_problem(&url.get()).filter(|_| touched.get());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        touched.set(true);
-        if server_url_problem(&url.get_untracked()).is_none() {
-            on_submit.run(url.get_untracked().trim().to_owned());
-        }
+    let field = Field {
+        form: "server-url",
+        id: "mcp-server-url".to_owned(),
+        label: "Server address",
+        kind: "url",
+        placeholder: "https://mcp.example.com/mcp",
+        readonly: false,
+        check_as_typed: false,
+        go: "Continue",
     };
+    let problem = Signal::derive(move || server_url_problem(&url.get()));
+    let hint = Signal::stored(
+        "The server's MCP endpoint. Patchbay finds its sign-in page by itself.".to_owned(),
+    );
+    let submit = Callback::new(move |()| on_submit.run(url.get_untracked().trim().to_owned()));
     view! {
-        <form class="name-step" data-form="server-url" on:submit=submit novalidate>
-            <label for="mcp-server-url">"Server address"</label>
-            <input id="mcp-server-url" node_ref=input type="url" autocomplete="off" spellcheck="false"
-                placeholder="https://mcp.example.com/mcp"
-                aria-invalid=move || if shown().is_some() { "true" } else { "false" }
-                aria-describedby="mcp-server-url-msg"
-                on:change=move |_| touched.set(true)
-                bind:value=url />
-            <p id="mcp-server-url-msg" class=move || if shown().is_some() { "problem inline" } else { "hint" }
-                aria-live="polite" data-testid="name-message">
-                {move || shown().unwrap_or_else(|| "The server's MCP endpoint. Patchbay finds its sign-in page by itself.".to_owned())}
-            </p>
-            <div class="actions">
-                <button type="submit" class="primary" disabled=busy>
-                    {move || if busy.get() { "Starting…" } else { "Continue" }}
-                </button>
-                {button("secondary", None, "Cancel", busy, on_cancel)}
-            </div>
-        </form>
+        <FieldForm field value=url touched problem hint busy on_submit=submit on_cancel />
     }
 }
 

@@ -11,7 +11,7 @@ use crate::api::json;
 use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
 use crate::tasks::Tasks;
-use crate::ui::{Problem, When, button};
+use crate::ui::{Field, FieldForm, Problem, When};
 
 /// Where the card's flow stands.
 #[derive(Clone, PartialEq)]
@@ -172,25 +172,21 @@ fn NameStep(
     let replace = RwSignal::new(locked);
     let start_problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let input = NodeRef::<leptos::html::Input>::new();
-    Effect::new(move |_| {
-        if let Some(i) = input.get() {
-            let _ = i.focus();
-        }
-    });
-    let problem = Memo::new(move |_| {
+    let problem = Signal::derive(move || {
         let n = name.get();
         existing.with(|e| remote_name_problem(n.trim(), e, replace.get()))
     });
     let exists = move || existing.with(|e| e.iter().any(|x| *x == name.get().trim()));
-    let input_id = format!("{id}-remote-name");
-    let msg_id = format!("{id}-remote-name-msg");
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        touched.set(true);
-        if problem.get_untracked().is_some() {
-            return;
-        }
+    let hint = Signal::derive(move || {
+        let n = name.get();
+        let n = if n.trim().is_empty() {
+            "name".to_owned()
+        } else {
+            n.trim().to_owned()
+        };
+        format!("rclone will know this account as {n}: (lowercase letters, digits, - and _).")
+    });
+    let submit = Callback::new(move |()| {
         let body = StartRemoteRequest {
             name: name.get_untracked().trim().to_owned(),
             force: replace.get_untracked(),
@@ -209,31 +205,24 @@ fn NameStep(
                 Err(e) => start_problem.set(e.on_card()),
             }
         });
-    };
-    let shown = move || problem.get().filter(|_| touched.get());
-    let go = if warning.is_some() {
-        "Continue anyway"
-    } else {
-        "Continue"
+    });
+    let field = Field {
+        form: "remote-name",
+        id: format!("{id}-remote-name"),
+        label: "Remote name",
+        kind: "text",
+        placeholder: "personal",
+        readonly: locked,
+        check_as_typed: true,
+        go: if warning.is_some() {
+            "Continue anyway"
+        } else {
+            "Continue"
+        },
     };
     view! {
-        <form class="name-step" data-form="remote-name" on:submit=submit novalidate>
-            {warning.map(|w| view! { <p class="caution" data-testid="setup-warning">{w}</p> })}
-            <label for=input_id.clone()>"Remote name"</label>
-            <input id=input_id node_ref=input type="text" autocomplete="off" spellcheck="false"
-                autocapitalize="none" placeholder="personal" readonly=locked
-                aria-invalid=move || if shown().is_some() { "true" } else { "false" }
-                aria-describedby=msg_id.clone()
-                on:input=move |_| touched.set(true)
-                bind:value=name />
-            <p id=msg_id class=move || if shown().is_some() { "problem inline" } else { "hint" }
-                aria-live="polite" data-testid="name-message">
-                {move || shown().unwrap_or_else(|| {
-                    let n = name.get();
-                    let n = if n.trim().is_empty() { "name".to_owned() } else { n.trim().to_owned() };
-                    format!("rclone will know this account as {n}: (lowercase letters, digits, - and _).")
-                })}
-            </p>
+        <FieldForm field value=name touched problem hint busy=busy.into() on_submit=submit on_cancel
+            warning>
             <When when=move || exists() && !locked>
                 <label class="check">
                     <input type="checkbox" bind:checked=replace />
@@ -241,14 +230,7 @@ fn NameStep(
                 </label>
             </When>
             <Problem message=start_problem />
-            <div class="actions">
-                <button type="submit" class="primary" disabled=busy>
-                    {move || if busy.get() { "Starting…" } else { go }}
-                </button>
-                // Not while starting: a sign-in the card no longer follows would hold the port.
-                {button("secondary", None, "Cancel", busy.into(), on_cancel)}
-            </div>
-        </form>
+        </FieldForm>
     }
 }
 
