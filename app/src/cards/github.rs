@@ -6,7 +6,7 @@ use patchbay_proto::tokens::{
     DeviceSessionRequest, DeviceStart, DeviceStatus, check_github_token_shape,
 };
 
-use super::view::{Action, CardBody, CardView};
+use super::view::{Action, CardBody, CardView, Panel};
 use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
 use crate::answer::{self, Value};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
@@ -14,13 +14,6 @@ use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
 use crate::ui::{CopyButton, TokenForm, When, button, failed_view, new_tab_button, waiting_view};
-
-#[derive(Clone, PartialEq)]
-enum Panel {
-    Closed,
-    Token,
-    Device(DeviceStart),
-}
 
 #[component]
 pub fn GithubCard(summary: Summary) -> impl IntoView {
@@ -64,7 +57,6 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
     });
     let flow = move || {
         match panel.get() {
-        Panel::Closed => ().into_any(),
         Panel::Device(start) => view! {
             <DeviceCode start on_approved=approved on_end=ended on_close=closed />
         }
@@ -77,6 +69,7 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
                 on_saved=saved on_cancel=Some(closed) />
         }
         .into_any(),
+        _ => ().into_any(),
     }
     };
     let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));

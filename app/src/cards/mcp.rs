@@ -5,20 +5,15 @@ use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
 use patchbay_proto::mcp::{StartServerRequest, TokenState};
 
-use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Pill, Row, Title};
+use super::view::{
+    Action, Button, CardBody, CardView, Enable, Line, List, Panel, Pill, Row, Title,
+};
 use super::{Card, Known, Summary};
 use crate::answer::{self, Value};
 use crate::api::json;
 use crate::flow::{server_url_problem, token_state_words};
 use crate::session::SignInSteps;
 use crate::ui::{Field, FieldForm};
-
-#[derive(Clone, PartialEq)]
-enum Panel {
-    Closed,
-    Adding,
-    Running { session_id: String, url: String },
-}
 
 #[component]
 pub fn McpCard(summary: Summary) -> impl IntoView {
@@ -43,7 +38,10 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
             match r.map(|s| answer::text(&s, "session_id").unwrap_or_default()) {
                 Ok(session_id) => {
                     feedback.busy.set(false);
-                    panel.set(Panel::Running { session_id, url });
+                    panel.set(Panel::Running {
+                        session_id,
+                        what: url,
+                    });
                 }
                 Err(e) => feedback.failed(&e),
             }
@@ -65,18 +63,21 @@ pub fn McpCard(summary: Summary) -> impl IntoView {
         }
     });
     let flow = move || match panel.get() {
-        Panel::Closed => ().into_any(),
         Panel::Adding => view! {
             <AddServer on_submit=start on_cancel=closed busy=feedback.busy />
         }
         .into_any(),
-        Panel::Running { session_id, url } => view! {
+        Panel::Running {
+            session_id,
+            what: url,
+        } => view! {
             <SignInSteps sessions="/api/connectors/mcp/sessions".to_owned() session_id
                 provider="the server"
                 done_text=format!("Tools can reach {url} through Patchbay now.")
                 on_end=ended on_close=closed />
         }
         .into_any(),
+        _ => ().into_any(),
     };
     let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
     view! { <CardBody id=ConnectorId::Mcp card summary view on_action open flow /> }

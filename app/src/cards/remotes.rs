@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use patchbay_proto::api::{ConnectorId, StartRemoteRequest};
 
-use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Row, Title};
+use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Panel, Row, Title};
 use super::{Card, Known, Summary};
 use crate::answer::{self, Value};
 use crate::api::json;
@@ -12,21 +12,6 @@ use crate::flow::remote_name_problem;
 use crate::session::SignInSteps;
 use crate::tasks::Tasks;
 use crate::ui::{Field, FieldForm, Problem, When};
-
-/// Where the card's flow stands.
-#[derive(Clone, PartialEq)]
-enum Panel {
-    Closed,
-    /// Choosing a name (pre-filled and locked when signing in again to an existing remote).
-    Naming {
-        name: String,
-        replace: bool,
-    },
-    Running {
-        session_id: String,
-        name: String,
-    },
-}
 
 #[component]
 pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
@@ -56,7 +41,10 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
     let started = Callback::new(move |(session_id, name): (String, String)| {
-        panel.set(Panel::Running { session_id, name })
+        panel.set(Panel::Running {
+            session_id,
+            what: name,
+        })
     });
     let on_action = Callback::new(move |(action, name): Action| match action {
         "disconnect" => {
@@ -75,19 +63,22 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
         }
     });
     let flow = move || match panel.get() {
-        Panel::Closed => ().into_any(),
         Panel::Naming { name, replace } => view! {
             <NameStep kind initial=name locked=replace existing=names
                 warning=summary.setup.get_untracked().map(|s| s.message)
                 on_started=started on_cancel=closed />
         }
         .into_any(),
-        Panel::Running { session_id, name } => view! {
+        Panel::Running {
+            session_id,
+            what: name,
+        } => view! {
             <SignInSteps sessions=format!("/api/connectors/{id}/sessions") session_id provider
                 done_text=format!("rclone can use the remote {name}: now (try rclone lsd {name}:).")
                 on_end=ended on_close=closed />
         }
         .into_any(),
+        _ => ().into_any(),
     };
     let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
     view! { <CardBody id=kind card summary view on_action open flow /> }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
 use patchbay_proto::tokens::OAuthExchangeRequest;
 
-use super::view::{Action, CardBody, CardView};
+use super::view::{Action, CardBody, CardView, Panel};
 use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
 use crate::answer::{self, Value};
 use crate::api::{decode, json};
@@ -16,16 +16,6 @@ use crate::ui::{TokenForm, button, new_tab_button, on_return};
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once.
 #[derive(Clone, Copy)]
 pub struct PendingExchange(pub RwSignal<Option<OAuthExchangeRequest>>);
-
-#[derive(Clone, PartialEq)]
-enum Panel {
-    Closed,
-    Token,
-    /// Waiting for the person to approve in the other tab.
-    OAuth {
-        authorize_url: String,
-    },
-}
 
 #[component]
 pub fn VercelCard(summary: Summary) -> impl IntoView {
@@ -157,7 +147,6 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     });
     let flow = move || {
         match panel.get() {
-        Panel::Closed => ().into_any(),
         Panel::OAuth { authorize_url } => view! {
             <section class="flow" aria-label="Vercel sign-in" data-testid="flow">
                 <ol class="steps">
@@ -183,6 +172,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
                 on_saved=saved on_cancel=Some(closed) />
         }
         .into_any(),
+        _ => ().into_any(),
     }
     };
     // Without an edge the setup note is the whole card.

@@ -151,6 +151,34 @@ impl Button {
     }
 }
 
+/// Which of its flows a card shows instead of its buttons (one type for every card: one
+/// copy of the signal code).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Panel {
+    Closed,
+    /// A token form.
+    Token,
+    /// Choosing a remote's name (pre-filled and locked when signing in again to an existing
+    /// remote).
+    Naming {
+        name: String,
+        replace: bool,
+    },
+    /// Entering an MCP server's address.
+    Adding,
+    /// A guided sign-in: the helper's session, and what it connects (a remote, a server).
+    Running {
+        session_id: String,
+        what: String,
+    },
+    /// GitHub's device code.
+    Device(patchbay_proto::tokens::DeviceStart),
+    /// Waiting for the person to approve in the provider's tab.
+    OAuth {
+        authorize_url: String,
+    },
+}
+
 /// What a card's handler is told: the button's `action` and `arg`.
 pub type Action = (&'static str, String);
 
