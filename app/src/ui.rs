@@ -401,7 +401,7 @@ pub fn FieldForm(
 #[component]
 pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String) -> impl IntoView {
     let tasks = Tasks::here();
-    let said = RwSignal::new(None::<&'static str>);
+    let said = RwSignal::new(None::<String>);
     let copy = move |_| {
         let Some(window) = web_sys::window() else {
             return;
@@ -412,16 +412,19 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] what: String
             .write_text(&text.get_untracked());
         tasks.spawn(async move {
             let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
-            said.set(Some(if ok {
-                "Copied"
-            } else {
-                "Could not copy: select it and copy by hand"
-            }));
+            said.set(Some(
+                if ok {
+                    "Copied"
+                } else {
+                    "Could not copy: select it and copy by hand"
+                }
+                .to_owned(),
+            ));
         });
     };
     view! {
         <button type="button" class="secondary" data-action="copy" aria-label=format!("Copy {what}") on:click=copy>
-            {move || said.get().unwrap_or("Copy")}
+            {move || said.get().unwrap_or_else(|| "Copy".to_owned())}
         </button>
     }
 }

@@ -130,7 +130,8 @@ fn DeviceCode(
 ) -> impl IntoView {
     let client = expect_context::<HelperClient>();
     let tasks = Tasks::here();
-    let remaining = RwSignal::new(start.expires_in);
+    // Seconds; u32, a signal type the page has already.
+    let remaining = RwSignal::new(u32::try_from(start.expires_in).unwrap_or(u32::MAX));
     let failure = RwSignal::new(None::<String>);
     // Cancel's answer and the long-poll's can both say "cancelled": tell the card once.
     let reported = StoredValue::new(false);
@@ -221,7 +222,7 @@ fn DeviceCode(
                 <p class="countdown hint" data-testid="countdown">
                     {move || match remaining.get() {
                         0 => "The code has expired.".to_owned(),
-                        r => format!("The code expires in {}.", clock(r)),
+                        r => format!("The code expires in {}.", clock(r.into())),
                     }}
                 </p>
                 {button("secondary", Some("cancel-flow"), "Cancel sign-in", Signal::stored(false), cancel)}

@@ -23,15 +23,6 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     let card = Card::new(path, Signal::stored(true));
     let feedback = card.feedback;
     let view = card.view(summary, state);
-    let names = Memo::new(move |_| {
-        view.with(|v| {
-            v.list
-                .iter()
-                .flat_map(|l| &l.rows)
-                .map(|r| r.key.1.clone())
-                .collect::<Vec<_>>()
-        })
-    });
     let panel = RwSignal::new(Panel::Closed);
     let provider = match kind {
         ConnectorId::Onedrive => "Microsoft",
@@ -64,7 +55,7 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     });
     let flow = move || match panel.get() {
         Panel::Naming { name, replace } => view! {
-            <NameStep kind initial=name locked=replace existing=names
+            <NameStep kind initial=name locked=replace existing=view
                 warning=summary.setup.get_untracked().map(|s| s.message)
                 on_started=started on_cancel=closed />
         }
@@ -148,7 +139,8 @@ fn NameStep(
     initial: String,
     /// Signing in again to an existing remote: the name is fixed and `force` is sent.
     locked: bool,
-    existing: Memo<Vec<String>>,
+    /// The card's view: its rows are the remotes there are.
+    existing: Memo<CardView>,
     /// Said before anyone is sent to the provider: the sign-in will likely be refused
     /// (no OAuth client of one's own).
     warning: Option<String>,
@@ -163,11 +155,20 @@ fn NameStep(
     let replace = RwSignal::new(locked);
     let start_problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let names = move || {
+        existing.with(|v| {
+            v.list
+                .iter()
+                .flat_map(|l| &l.rows)
+                .map(|r| r.key.1.clone())
+                .collect::<Vec<_>>()
+        })
+    };
     let problem = Signal::derive(move || {
         let n = name.get();
-        existing.with(|e| remote_name_problem(n.trim(), e, replace.get()))
+        remote_name_problem(n.trim(), &names(), replace.get())
     });
-    let exists = move || existing.with(|e| e.iter().any(|x| *x == name.get().trim()));
+    let exists = move || names().iter().any(|x| *x == name.get().trim());
     let hint = Signal::derive(move || {
         let n = name.get();
         let n = if n.trim().is_empty() {

@@ -200,8 +200,18 @@ pub fn CardBody(
 ) -> impl IntoView {
     let connected = Signal::derive(move || view.with(|v| v.connected));
     let account = Signal::derive(move || view.with(|v| v.account.clone()));
-    let list = Memo::new(move |_| view.with(|v| v.list.clone()));
-    let actions = Memo::new(move |_| view.with(|v| (v.setup.clone(), v.actions.clone())));
+    // Each part redrawn only when it changes; as `CardView`s, so the wasm has one memo type.
+    let list = Memo::new(move |_| CardView {
+        list: view.with(|v| v.list.clone()),
+        ..CardView::default()
+    });
+    let actions = Memo::new(move |_| {
+        view.with(|v| CardView {
+            setup: v.setup.clone(),
+            actions: v.actions.clone(),
+            ..CardView::default()
+        })
+    });
     let press = Press {
         card,
         open,
@@ -210,12 +220,12 @@ pub fn CardBody(
     view! {
         <CardFrame id connected setup=summary.setup account detail=summary.detail>
             <Problem message=card.state_problem() />
-            {move || list.get().map(|l| list_view(l, press))}
+            {move || list.get().list.map(|l| list_view(l, press))}
             <FeedbackLines feedback=card.feedback />
             {move || if open.get() {
                 flow.run()
             } else {
-                let (setup, buttons) = actions.get();
+                let CardView { setup, actions: buttons, .. } = actions.get();
                 view! {
                     {setup.map(|setup| view! { <SetupNote setup /> })}
                     {(!buttons.is_empty()).then(|| view! {
