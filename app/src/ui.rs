@@ -34,17 +34,18 @@ pub fn CardFrame(
     let slug = id.as_str();
     let title_id = format!("card-{slug}-title");
     let labelled_by = title_id.clone();
-    let shown = Memo::new(move |_| badge(connected.get(), setup.with(Option::is_some)));
+    // Not a memo: a `Memo<Badge>` would be one more copy of the memo code for four reads.
+    let shown = move || badge(connected.get(), setup.with(Option::is_some));
     view! {
         <article class="card" data-connector=slug aria-labelledby=labelled_by>
             <header>
                 <svg class="logo" aria-hidden="true"><use href=format!("#logo-{slug}")></use></svg>
                 <h2 id=title_id>{id.display_name()}</h2>
-                <span class=move || format!("badge {}", shown.get().class())
-                    data-state=move || shown.get().state()
-                    data-setup=move || (shown.get() == Badge::NeedsSetup).then_some("needed")
+                <span class=move || format!("badge {}", shown().class())
+                    data-state=move || shown().state()
+                    data-setup=move || (shown() == Badge::NeedsSetup).then_some("needed")
                     role="status" aria-live="polite">
-                    {move || shown.get().words()}
+                    {move || shown().words()}
                 </span>
             </header>
             <p class="detail">{detail}</p>

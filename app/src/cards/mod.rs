@@ -168,7 +168,7 @@ fn summary_of(latest: Memo<Option<Vec<Overview>>>, id: ConnectorId) -> Summary {
                 .and_then(|c| c.detail)
                 .unwrap_or_else(|| what_it_connects(id).to_owned())
         }),
-        setup: Memo::new(move |_| find().and_then(|c| c.setup)).into(),
+        setup: Signal::derive(move || find().and_then(|c| c.setup)),
     }
 }
 

@@ -46,7 +46,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     // A sign-in that ended on the edge's `/callback` without connecting: the edge remembers
     // why, and the card says it as the outcome of the sign-in (so it stays until the next
     // action), once per failure.
-    let told = StoredValue::new(None::<u64>);
+    let told = StoredValue::new(0u32);
     Effect::new(move |_| {
         // proto's `VercelSignInFailure`.
         let Some((at, message)) = status.with(|s| {
@@ -58,10 +58,12 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         }) else {
             return;
         };
-        if told.get_value() == Some(at) {
+        // Unix seconds fit a u32 (a type the page has already) until 2106.
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        if told.get_value() == at {
             return;
         }
-        told.set_value(Some(at));
+        told.set_value(at);
         if matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
         }
