@@ -300,34 +300,34 @@ impl Card {
         })
     }
 
-    /// The last good answer of the card's state (kept while it reloads or the helper is
-    /// away).
-    pub fn last_good(self) -> Memo<Option<Value>> {
-        let state = self.state;
-        Memo::new(move |prev: Option<&Option<Value>>| match state.get() {
-            Some(Ok(answer)) => Some(answer),
-            Some(Err(ApiFailure::Unreachable)) | None => prev.cloned().flatten(),
-            Some(Err(_)) => None,
-        })
+    /// The card's answer, when the last read got one.
+    pub fn answer(self) -> Option<Value> {
+        self.state
+            .with(|s| s.as_ref().and_then(|r| r.as_ref().ok()).cloned())
     }
 
-    /// What the card shows: `state` of its last good answer (none yet: what the overview
-    /// says), read again when either changes.
+    /// What the card shows: `state` of its answer (none yet, or refused: what the overview
+    /// says), read again when either changes. While the helper is away the card keeps what
+    /// it showed (the last good answer).
     pub fn view(
         self,
         summary: Summary,
         state: fn(Option<&Value>, &Known) -> CardView,
     ) -> Memo<CardView> {
-        let answer = self.last_good();
-        Memo::new(move |_| {
+        let answer = self.state;
+        Memo::new(move |prev: Option<&CardView>| {
             let known = Known {
                 id: summary.id,
                 now: (js_sys::Date::now() / 1000.0) as u64,
                 connected: summary.connected.get(),
                 setup: summary.setup.get(),
             };
-            // A route not asked (the connector needs setup) answers nothing.
-            answer.with(|a| state(a.as_ref().filter(|a| !a.is_null()), &known))
+            answer.with(|a| match (a, prev) {
+                (Some(Err(ApiFailure::Unreachable)), Some(shown)) => shown.clone(),
+                // A route not asked (the connector needs setup) answers nothing.
+                (Some(Ok(a)), _) => state(Some(a).filter(|a| !a.is_null()), &known),
+                _ => state(None, &known),
+            })
         })
     }
 

@@ -24,7 +24,6 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     let card = Card::new("/api/connectors/vercel/status", available);
     let feedback = card.feedback;
     let view = card.view(summary, state);
-    let status = card.last_good();
     let connected = Signal::derive(move || view.with(|v| v.connected));
     let panel = RwSignal::new(Panel::Closed);
     // What "check now" found, shown in the sign-in steps until the next check.
@@ -39,7 +38,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     Effect::new(move |_| {
         if connected.get() && matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
-            feedback.done(status.with_untracked(|s| signed_in(s.as_ref())));
+            feedback.done(untrack(|| signed_in(card.answer().as_ref())));
             card.refresh();
         }
     });
@@ -49,8 +48,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
     let told = StoredValue::new(0u32);
     Effect::new(move |_| {
         // proto's `VercelSignInFailure`.
-        let Some((at, message)) = status.with(|s| {
-            let failure = answer::object(s.as_ref()?, "last_failure")?;
+        let Some((at, message)) = card.answer().and_then(|s| {
+            let failure = answer::object(&s, "last_failure")?;
             Some((
                 answer::number(failure, "at")?,
                 answer::text(failure, "message")?,
