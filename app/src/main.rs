@@ -28,9 +28,7 @@ fn App() -> impl IntoView {
     });
     on_cleanup(move || listener.remove());
     // Vercel sent the person back here with `?code=…&state=…`: the Vercel card finishes it.
-    provide_context(cards::PendingExchange(RwSignal::new(
-        pairing::take_oauth_return(),
-    )));
+    provide_context(cards::PendingExchange::new(pairing::take_oauth_return()));
     let link = api::Link::new();
     view! {
         <header class="top">

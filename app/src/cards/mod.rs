@@ -209,8 +209,8 @@ pub struct Card {
     reload: RwSignal<u32>,
     changed: Changed,
     pub feedback: Feedback,
-    tasks: StoredValue<Tasks>,
-    client: StoredValue<HelperClient>,
+    /// Its tasks and the helper's client, stored together (one stored type fewer).
+    parts: StoredValue<(Tasks, HelperClient)>,
 }
 
 impl Card {
@@ -226,18 +226,17 @@ impl Card {
             reload,
             changed: expect_context::<Changed>(),
             feedback: Feedback::new(),
-            tasks: StoredValue::new(Tasks::here()),
-            client: StoredValue::new(client),
+            parts: StoredValue::new((Tasks::here(), client)),
         }
     }
 
     pub fn client(self) -> HelperClient {
-        self.client.get_value()
+        self.parts.with_value(|(_, client)| client.clone())
     }
 
     /// Runs `task` for this card; it stops if the card goes away.
     pub fn spawn(self, task: impl Future<Output = ()> + 'static) {
-        self.tasks.with_value(|t| t.spawn(task));
+        self.parts.with_value(|(tasks, _)| tasks.spawn(task));
     }
 
     /// Reads the card's state again (a sign-in may have finished elsewhere).

@@ -13,9 +13,21 @@ use crate::flow::CANCELLED;
 use crate::ui::{TokenForm, button, new_tab_button, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
-/// dashboard rather than to the edge's `/callback`); the card exchanges it once.
-#[derive(Clone, Copy)]
-pub struct PendingExchange(pub RwSignal<Option<OAuthExchangeRequest>>);
+/// dashboard rather than to the edge's `/callback`); the card exchanges it once. Not a
+/// signal: it is taken once, when the card is built.
+#[derive(Clone)]
+pub struct PendingExchange(pub std::sync::Arc<std::sync::Mutex<Option<OAuthExchangeRequest>>>);
+
+impl PendingExchange {
+    pub fn new(request: Option<OAuthExchangeRequest>) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(request)))
+    }
+
+    /// The request, once.
+    fn take(&self) -> Option<OAuthExchangeRequest> {
+        self.0.lock().ok()?.take()
+    }
+}
 
 #[component]
 pub fn VercelCard(summary: Summary) -> impl IntoView {
@@ -100,9 +112,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
 
     // Opened at `?code=…&state=…`: finish that sign-in here.
     if let Some(pending) = use_context::<PendingExchange>()
-        && let Some(request) = pending.0.get_untracked()
+        && let Some(request) = pending.take()
     {
-        pending.0.set(None);
         let client = card.client();
         card.act(
             async move {
