@@ -22,9 +22,9 @@ const NOTICE_MS: u64 = 6_000;
 pub fn CardFrame(
     id: ConnectorId,
     #[prop(into)] connected: Signal<bool>,
-    /// What the connector still lacks (from the overview); shown as the neutral badge.
+    /// The card shows what the connector still lacks: the neutral badge.
     #[prop(into)]
-    setup: Signal<Option<SetupNeeded>>,
+    needs_setup: Signal<bool>,
     /// "Connected as …", when known.
     #[prop(into)]
     account: Signal<Option<String>>,
@@ -35,7 +35,7 @@ pub fn CardFrame(
     let title_id = format!("card-{slug}-title");
     let labelled_by = title_id.clone();
     // Not a memo: a `Memo<Badge>` would be one more copy of the memo code for four reads.
-    let shown = move || badge(connected.get(), setup.with(Option::is_some));
+    let shown = move || badge(connected.get(), needs_setup.get());
     view! {
         <article class="card" data-connector=slug aria-labelledby=labelled_by>
             <header>

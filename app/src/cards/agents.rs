@@ -17,7 +17,7 @@ const ROOT: &str = "/api/connectors/agents";
 #[component]
 pub fn AgentsCard(summary: Summary) -> impl IntoView {
     // Without an edge the helper can only refuse: ask nothing, say what to set up.
-    let available = Signal::derive(move || summary.setup.with(Option::is_none));
+    let available = Signal::derive(move || summary.setup().is_none());
     let card = Card::new(ROOT, available);
     let view = card.view(summary, state);
     // A request is made in the agent's tab, so it appears when the person comes back to this

@@ -38,13 +38,33 @@ impl Changed {
 }
 
 /// What the overview says about one connector; cards show it until their own state loads.
+/// Read through methods (tracked), not signals of their own: fewer signal types in the wasm.
 #[derive(Clone, Copy)]
 pub struct Summary {
     pub id: ConnectorId,
-    pub connected: Signal<bool>,
-    pub detail: Signal<String>,
+    overview: Memo<Option<Vec<Overview>>>,
+}
+
+impl Summary {
+    fn entry<T>(self, f: impl FnOnce(Option<&Overview>) -> T) -> T {
+        self.overview
+            .with(|o| f(o.iter().flatten().find(|c| c.id == self.id)))
+    }
+
+    pub fn connected(self) -> bool {
+        self.entry(|c| c.is_some_and(|c| c.connected))
+    }
+
+    /// The overview's line about the connector, else what it connects.
+    pub fn detail(self) -> String {
+        self.entry(|c| c.and_then(|c| c.detail.clone()))
+            .unwrap_or_else(|| what_it_connects(self.id).to_owned())
+    }
+
     /// What the connector lacks before a sign-in can work (no OAuth client, no edge).
-    pub setup: Signal<Option<SetupNeeded>>,
+    pub fn setup(self) -> Option<SetupNeeded> {
+        self.entry(|c| c.and_then(|c| c.setup.clone()))
+    }
 }
 
 #[component]
@@ -154,22 +174,8 @@ pub fn setup_of(setup: &Value) -> SetupNeeded {
     }
 }
 
-fn summary_of(latest: Memo<Option<Vec<Overview>>>, id: ConnectorId) -> Summary {
-    let find = move || {
-        latest
-            .get()
-            .and_then(|o| o.into_iter().find(|c| c.id == id))
-    };
-    Summary {
-        id,
-        connected: Signal::derive(move || find().is_some_and(|c| c.connected)),
-        detail: Signal::derive(move || {
-            find()
-                .and_then(|c| c.detail)
-                .unwrap_or_else(|| what_it_connects(id).to_owned())
-        }),
-        setup: Signal::derive(move || find().and_then(|c| c.setup)),
-    }
+fn summary_of(overview: Memo<Option<Vec<Overview>>>, id: ConnectorId) -> Summary {
+    Summary { id, overview }
 }
 
 fn card(id: ConnectorId, summary: Summary) -> AnyView {
@@ -318,8 +324,8 @@ impl Card {
             let known = Known {
                 id: summary.id,
                 now: (js_sys::Date::now() / 1000.0) as u64,
-                connected: summary.connected.get(),
-                setup: summary.setup.get(),
+                connected: summary.connected(),
+                setup: summary.setup(),
             };
             answer.with(|a| match (a, prev) {
                 (Some(Err(ApiFailure::Unreachable)), Some(shown)) => shown.clone(),

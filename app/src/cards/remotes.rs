@@ -56,7 +56,7 @@ pub fn RemotesCard(kind: ConnectorId, summary: Summary) -> impl IntoView {
     let flow = move || match panel.get() {
         Panel::Naming { name, replace } => view! {
             <NameStep kind initial=name locked=replace existing=view
-                warning=summary.setup.get_untracked().map(|s| s.message)
+                warning=untrack(|| summary.setup()).map(|s| s.message)
                 on_started=started on_cancel=closed />
         }
         .into_any(),

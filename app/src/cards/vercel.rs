@@ -32,7 +32,7 @@ impl PendingExchange {
 #[component]
 pub fn VercelCard(summary: Summary) -> impl IntoView {
     // Without an edge the helper can only refuse: ask nothing, say what to set up.
-    let available = Signal::derive(move || summary.setup.with(Option::is_none));
+    let available = Signal::derive(move || summary.setup().is_none());
     let card = Card::new("/api/connectors/vercel/status", available);
     let feedback = card.feedback;
     let view = card.view(summary, state);

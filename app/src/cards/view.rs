@@ -200,6 +200,8 @@ pub fn CardBody(
 ) -> impl IntoView {
     let connected = Signal::derive(move || view.with(|v| v.connected));
     let account = Signal::derive(move || view.with(|v| v.account.clone()));
+    // The badge says "needs setup" exactly while the card shows what to set up.
+    let needs_setup = Signal::derive(move || view.with(|v| v.setup.is_some()));
     // Each part redrawn only when it changes; as `CardView`s, so the wasm has one memo type.
     let list = Memo::new(move |_| CardView {
         list: view.with(|v| v.list.clone()),
@@ -218,7 +220,7 @@ pub fn CardBody(
         on_action,
     };
     view! {
-        <CardFrame id connected setup=summary.setup account detail=summary.detail>
+        <CardFrame id connected needs_setup account detail=Signal::derive(move || summary.detail())>
             <Problem message=card.state_problem() />
             {move || list.get().list.map(|l| list_view(l, press))}
             <FeedbackLines feedback=card.feedback />
