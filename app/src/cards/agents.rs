@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use patchbay_proto::api::ConnectorId;
 
 use super::view::{Action, Button, CardBody, CardView, Enable, Line, List, Row, Title};
-use super::{Card, Known, Summary};
+use super::{Card, Known, Summary, setup_only};
 use crate::answer::{self, Value};
 use crate::flow::{agent_times, approve_consequence, deny_consequence};
 use crate::ui::on_return;
@@ -71,12 +71,8 @@ fn row_name(view: &CardView, id: &str) -> String {
 /// do; each approved client with its scopes, its times and Disconnect. Without an edge, only
 /// what to set up.
 fn state(answer: Option<&Value>, known: &Known) -> CardView {
-    if let Some(setup) = &known.setup {
-        return CardView {
-            connected: known.connected,
-            setup: Some(setup.clone()),
-            ..CardView::default()
-        };
+    if let Some(view) = setup_only(known) {
+        return view;
     }
     let Some(answer) = answer else {
         return CardView {
@@ -231,12 +227,7 @@ mod tests {
         let list = view.list.unwrap();
         assert!(list.rows.is_empty());
         assert_eq!(list.empty.unwrap().0, "agents-empty");
-        let setup = SetupNeeded {
-            message: "Deploy the edge.".into(),
-            settings: vec!["PATCHBAY_EDGE_URL".into()],
-            how: "…".into(),
-            docs: "edge".into(),
-        };
+        let setup = crate::cards::fixtures::edge_setup();
         let view = state(None, &known(Some(setup.clone())));
         assert_eq!(view.setup, Some(setup));
         assert!(view.list.is_none() && view.actions.is_empty());

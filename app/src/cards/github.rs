@@ -7,13 +7,13 @@ use patchbay_proto::tokens::{
 };
 
 use super::view::{Action, CardBody, CardView, Panel};
-use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
+use super::{Card, Known, Summary, TokenFormSpec, sign_in_card};
 use crate::answer::{self, Value};
 use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CopyButton, TokenForm, When, button, failed_view, new_tab_button, waiting_view};
+use crate::ui::{CopyButton, When, button, failed_view, new_tab_button, waiting_view};
 
 #[component]
 pub fn GithubCard(summary: Summary) -> impl IntoView {
@@ -29,11 +29,17 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
     });
     let ended = card.on_sign_in_end(move || panel.set(Panel::Closed));
     let closed = Callback::new(move |()| panel.set(Panel::Closed));
-    let saved = Callback::new(move |()| {
-        panel.set(Panel::Closed);
-        feedback.done("Token saved.");
-        card.refresh();
-    });
+    let token_form = card.token_form(
+        panel,
+        TokenFormSpec {
+            id: "github",
+            label: "Personal access token",
+            hint: "Create one at github.com → Settings → Developer settings → Personal access \
+                   tokens (classic: scope repo; fine-grained: the repositories you need).",
+            path: "/api/connectors/github/token",
+            check: check_github_token_shape,
+        },
+    );
     let on_action = Callback::new(move |(action, _): Action| match action {
         "device" => {
             let client = card.client();
@@ -55,22 +61,13 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
         }
         _ => card.credential_action("github", action, "GitHub accepted the stored token."),
     });
-    let flow = move || {
-        match panel.get() {
+    let flow = move || match panel.get() {
         Panel::Device(start) => view! {
             <DeviceCode start on_approved=approved on_end=ended on_close=closed />
         }
         .into_any(),
-        Panel::Token => view! {
-            <TokenForm id="github" label="Personal access token"
-                hint="Create one at github.com → Settings → Developer settings → Personal access tokens (classic: scope repo; fine-grained: the repositories you need)."
-                path="/api/connectors/github/token" button="Save token"
-                check=check_github_token_shape
-                on_saved=saved on_cancel=Some(closed) />
-        }
-        .into_any(),
+        Panel::Token => token_form(),
         _ => ().into_any(),
-    }
     };
     let open = Signal::derive(move || panel.with(|p| *p != Panel::Closed));
     view! { <CardBody id=ConnectorId::Github card summary view on_action open flow /> }
@@ -91,19 +88,12 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
         }
         Some(line)
     });
-    CardView {
+    sign_in_card(
         connected,
         account,
-        actions: if connected {
-            credential_buttons(
-                "Disconnect GitHub? Patchbay forgets the stored token.",
-                None,
-            )
-        } else {
-            sign_in_or_token("device", "Sign in with GitHub")
-        },
-        ..CardView::default()
-    }
+        "Disconnect GitHub? Patchbay forgets the stored token.",
+        ("device", "Sign in with GitHub"),
+    )
 }
 
 /// `POST …/github/cli/start`'s answer (proto's `DeviceStart`).

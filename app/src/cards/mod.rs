@@ -23,8 +23,8 @@ use crate::api::{ApiFailure, HelperClient, Link};
 use crate::flow::{CANCELLED, offline_advice, served_by_helper};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{Feedback, When};
-use view::{Button, CardView, Enable};
+use crate::ui::{Feedback, TokenForm, When};
+use view::{Button, CardView, Enable, Panel};
 
 /// Bumped by a card after it changed something, so the overview (and its summary lines)
 /// reloads.
@@ -358,6 +358,50 @@ impl Card {
     }
 }
 
+/// What a token connector's form says, and where it saves (`POST path {token}`).
+#[derive(Clone, Copy)]
+pub struct TokenFormSpec {
+    pub id: &'static str,
+    pub label: &'static str,
+    /// Where to find the token, in one sentence.
+    pub hint: &'static str,
+    pub path: &'static str,
+    /// The token's shape, checked before anything is sent.
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+impl Card {
+    /// The card's token form, drawn while `panel` is [`Panel::Token`]: saving closes it, says
+    /// "Token saved." and reloads; Cancel closes it. Its callbacks are made here, where the
+    /// card is built (they run while the form is going away).
+    pub fn token_form(
+        self,
+        panel: RwSignal<Panel>,
+        spec: TokenFormSpec,
+    ) -> impl Fn() -> AnyView + Copy {
+        let saved = Callback::new(move |()| {
+            panel.set(Panel::Closed);
+            self.feedback.done("Token saved.");
+            self.refresh();
+        });
+        let closed = Callback::new(move |()| panel.set(Panel::Closed));
+        move || {
+            let TokenFormSpec {
+                id,
+                label,
+                hint,
+                path,
+                check,
+            } = spec;
+            view! {
+                <TokenForm id label hint path button="Save token" check
+                    on_saved=saved on_cancel=Some(closed) />
+            }
+            .into_any()
+        }
+    }
+}
+
 /// What the overview says about a connector, for a card whose own state has not loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Known {
@@ -376,6 +420,35 @@ pub fn credential_buttons(question: &str, extra: Option<Button>) -> Vec<Button> 
     buttons
 }
 
+/// A card that lacks configuration shows only what to set up (`None`: it lacks nothing).
+pub fn setup_only(known: &Known) -> Option<CardView> {
+    Some(CardView {
+        connected: known.connected,
+        setup: Some(known.setup.clone()?),
+        ..CardView::default()
+    })
+}
+
+/// A sign-in connector's view (GitHub, Vercel): connected, its credential's buttons
+/// (Disconnect asks `question`); else its own sign-in (`action`, `label`) or a token.
+pub fn sign_in_card(
+    connected: bool,
+    account: Option<String>,
+    question: &str,
+    (action, label): (&'static str, &'static str),
+) -> CardView {
+    CardView {
+        connected,
+        account,
+        actions: if connected {
+            credential_buttons(question, None)
+        } else {
+            sign_in_or_token(action, label)
+        },
+        ..CardView::default()
+    }
+}
+
 /// A token connector's sign-in choices: its own sign-in (`action`, `label`), or a token
 /// pasted by hand (`use-token`).
 pub fn sign_in_or_token(action: &'static str, label: &'static str) -> Vec<Button> {
@@ -383,6 +456,22 @@ pub fn sign_in_or_token(action: &'static str, label: &'static str) -> Vec<Button
         Button::new(label, action, "primary").enable(Enable::Idle),
         Button::new("Use a token", "use-token", "secondary"),
     ]
+}
+
+/// What the cards' tests share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use patchbay_proto::api::SetupNeeded;
+
+    /// The setup an edge-backed card (Vercel, Agents) needs without an edge.
+    pub fn edge_setup() -> SetupNeeded {
+        SetupNeeded {
+            message: "Deploy the edge.".into(),
+            settings: vec!["PATCHBAY_EDGE_URL".into()],
+            how: "…".into(),
+            docs: "edge".into(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use patchbay_proto::api::ConnectorId;
 use patchbay_proto::tokens::OAuthExchangeRequest;
 
 use super::view::{Action, CardBody, CardView, Panel};
-use super::{Card, Known, Summary, credential_buttons, sign_in_or_token};
+use super::{Card, Known, Summary, TokenFormSpec, setup_only, sign_in_card};
 use crate::answer::{self, Value};
 use crate::api::{decode, json};
 use crate::flow::CANCELLED;
-use crate::ui::{TokenForm, button, new_tab_button, on_return};
+use crate::ui::{button, new_tab_button, on_return};
 
 /// A `?code=…&state=…` the dashboard was opened with (Vercel sent the person back to the
 /// dashboard rather than to the edge's `/callback`); the card exchanges it once. Not a
@@ -142,12 +142,16 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
             }
         });
     });
-    let saved = Callback::new(move |()| {
-        panel.set(Panel::Closed);
-        feedback.done("Token saved.");
-        card.refresh();
-    });
-    let closed = Callback::new(move |()| panel.set(Panel::Closed));
+    let token_form = card.token_form(
+        panel,
+        TokenFormSpec {
+            id: "vercel",
+            label: "Vercel access token",
+            hint: "Create one at vercel.com → Account Settings → Tokens.",
+            path: "/api/connectors/vercel/token",
+            check: check_vercel_token,
+        },
+    );
 
     let on_action = Callback::new(move |(action, _): Action| match action {
         "oauth" => start.run(()),
@@ -176,14 +180,7 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
             </section>
         }
         .into_any(),
-        Panel::Token => view! {
-            <TokenForm id="vercel" label="Vercel access token"
-                hint="Create one at vercel.com → Account Settings → Tokens."
-                path="/api/connectors/vercel/token" button="Save token"
-                check=check_vercel_token
-                on_saved=saved on_cancel=Some(closed) />
-        }
-        .into_any(),
+        Panel::Token => token_form(),
         _ => ().into_any(),
     }
     };
@@ -195,12 +192,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
 /// The card's state from `GET …/vercel/status` (proto's `VercelStatus`): as whom, and
 /// whether by sign-in or token; without an edge, only what to set up.
 fn state(answer: Option<&Value>, known: &Known) -> CardView {
-    if let Some(setup) = &known.setup {
-        return CardView {
-            connected: known.connected,
-            setup: Some(setup.clone()),
-            ..CardView::default()
-        };
+    if let Some(view) = setup_only(known) {
+        return view;
     }
     let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
     let account = answer.filter(|_| connected).and_then(|a| {
@@ -216,19 +209,12 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
         }
         Some(line)
     });
-    CardView {
+    sign_in_card(
         connected,
         account,
-        actions: if connected {
-            credential_buttons(
-                "Disconnect Vercel? Patchbay signs out and forgets the credentials.",
-                None,
-            )
-        } else {
-            sign_in_or_token("oauth", "Sign in with Vercel")
-        },
-        ..CardView::default()
-    }
+        "Disconnect Vercel? Patchbay signs out and forgets the credentials.",
+        ("oauth", "Sign in with Vercel"),
+    )
 }
 
 /// The notice of a finished sign-in, from an answer whose `user` is the Vercel account
@@ -307,12 +293,7 @@ mod tests {
 
     #[test]
     fn without_an_edge_only_the_setup_shows() {
-        let setup = SetupNeeded {
-            message: "Deploy the edge.".into(),
-            settings: vec!["PATCHBAY_EDGE_URL".into()],
-            how: "…".into(),
-            docs: "edge".into(),
-        };
+        let setup = crate::cards::fixtures::edge_setup();
         let view = state(None, &known(Some(setup.clone())));
         assert_eq!(view.setup, Some(setup));
         assert!(view.actions.is_empty());
