@@ -47,18 +47,18 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
             card.reload();
         }
     });
+    let told = StoredValue::new(0u32);
+    // One effect for both outcomes of a sign-in in the other tab (one copy of the effect code).
     Effect::new(move |_| {
+        // It connected: close the steps and say as whom.
         if connected.get() && matches!(panel.get_untracked(), Panel::OAuth { .. }) {
             panel.set(Panel::Closed);
             feedback.done(untrack(|| signed_in(card.answer().as_ref())));
             card.refresh();
         }
-    });
-    // A sign-in that ended on the edge's `/callback` without connecting: the edge remembers
-    // why, and the card says it as the outcome of the sign-in (so it stays until the next
-    // action), once per failure.
-    let told = StoredValue::new(0u32);
-    Effect::new(move |_| {
+        // It ended on the edge's `/callback` without connecting: the edge remembers why, and
+        // the card says it as the outcome of the sign-in (so it stays until the next action),
+        // once per failure.
         // proto's `VercelSignInFailure`.
         let Some((at, message)) = card.answer().and_then(|s| {
             let failure = answer::object(&s, "last_failure")?;
