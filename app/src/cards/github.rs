@@ -13,7 +13,7 @@ use crate::api::{ApiFailure, HelperClient, LONG_POLL_SECS, json};
 use crate::flow::{clock, device_failure};
 use crate::session::Ended;
 use crate::tasks::Tasks;
-use crate::ui::{CopyButton, When, button, failed_view, new_tab_button, waiting_view};
+use crate::ui::{CopyButton, button, failed_view, new_tab_button, waiting_view};
 
 #[component]
 pub fn GithubCard(summary: Summary) -> impl IntoView {
@@ -199,24 +199,28 @@ fn DeviceCode(
         .to_owned();
     view! {
         <section class="device flow" aria-label="GitHub sign-in code" data-testid="device">
-            {move || failure.get().map(|message| failed_view(message, on_close))}
-            <When when=move || failure.with(Option::is_none)>
-                <p>"1. Copy this one-time code:"</p>
-                <div class="code-row">
-                    <output class="device-code" data-testid="user-code" aria-label="one-time code">{code.clone()}</output>
-                    <CopyButton text=code.clone() what="the code" />
-                </div>
-                <p>"2. Open GitHub and enter it, then approve:"</p>
-                <p>{new_tab_button(uri.clone(), "verification-link", format!("Open {shown_uri}"), NodeRef::new())}</p>
-                {waiting_view("Waiting for you to approve at GitHub…", None)}
-                <p class="countdown hint" data-testid="countdown">
-                    {move || match remaining.get() {
-                        0 => "The code has expired.".to_owned(),
-                        r => format!("The code expires in {}.", clock(r.into())),
-                    }}
-                </p>
-                {button("secondary", Some("cancel-flow"), "Cancel sign-in", Signal::stored(false), cancel)}
-            </When>
+            // One closure for both states (a `When` beside it was one more copy of its code).
+            {move || match failure.get() {
+                Some(message) => failed_view(message, on_close),
+                None => view! {
+                        <p>"1. Copy this one-time code:"</p>
+                        <div class="code-row">
+                            <output class="device-code" data-testid="user-code" aria-label="one-time code">{code.clone()}</output>
+                            <CopyButton text=code.clone() what="the code" />
+                        </div>
+                        <p>"2. Open GitHub and enter it, then approve:"</p>
+                        <p>{new_tab_button(uri.clone(), "verification-link", format!("Open {shown_uri}"), NodeRef::new())}</p>
+                        {waiting_view("Waiting for you to approve at GitHub…", None)}
+                        <p class="countdown hint" data-testid="countdown">
+                            {move || match remaining.get() {
+                                0 => "The code has expired.".to_owned(),
+                                r => format!("The code expires in {}.", clock(r.into())),
+                            }}
+                        </p>
+                        {button("secondary", Some("cancel-flow"), "Cancel sign-in", Signal::stored(false), cancel)}
+                }
+                .into_any(),
+            }}
         </section>
     }
 }
