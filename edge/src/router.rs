@@ -89,6 +89,7 @@ mod tests {
         for (method, path, allow) in [
             ("GET", "/api/connectors/vercel/oauth/exchange", "POST"),
             ("POST", protected_resource::PATH, "GET, HEAD"),
+            ("POST", agents::metadata::PATH, "GET, HEAD"),
             ("PUT", client_metadata::PATH, "GET, HEAD"),
             ("POST", vercel::callback::PATH, "GET"),
         ] {

@@ -14,6 +14,7 @@ use patchbay_proto::api::{
     ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
     SubmitCodeRequest,
 };
+use patchbay_proto::oauth::ProtectedResourceMetadata;
 use patchbay_proto::mcp::{McpRemoved, McpServerList, McpSession, StartServerRequest};
 use patchbay_proto::tokens::{
     DevicePoll, DeviceSessionRequest, DeviceStart, GithubSaved, GithubUser, OAuthExchangeRequest,
@@ -320,7 +321,7 @@ fn routes() -> Vec<Route> {
             "RFC 9728 metadata (edge only)",
         )
         .auth(Auth::Public)
-        .answers(200, any_object(), None),
+        .answers(200, named::<ProtectedResourceMetadata>(), None),
     ]);
     all.extend(token_routes(
         "manus",
@@ -570,9 +571,10 @@ fn build() -> OpenApi {
         };
         op = op.response(r.status.to_string(), ok.build());
         let mut errors: Vec<u16> = r.errors.to_vec();
+        // Every route can meet the refusals that come before routing: the head's limits.
         errors.extend(match r.auth {
-            Auth::Public => &[403, 405][..],
-            Auth::Pairing | Auth::Edge => &[401, 403, 405][..],
+            Auth::Public => &[403, 405, 414, 431][..],
+            Auth::Pairing | Auth::Edge => &[401, 403, 405, 414, 431][..],
         });
         errors.sort_unstable();
         errors.dedup();

@@ -159,6 +159,7 @@ pub struct Health {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ok {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::error::schema::always_true))]
     pub ok: bool,
 }
 

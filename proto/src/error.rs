@@ -90,9 +90,33 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::always_false))]
     pub ok: bool,
     pub error: ErrorCode,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub message: String,
+}
+
+/// Schemas the derive cannot say: `ok` is one value, so a strict client may branch on it
+/// alone (the contract test validates every answer against them).
+#[cfg(feature = "openapi")]
+pub(crate) mod schema {
+    use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+    pub fn always_false() -> Object {
+        only(false)
+    }
+
+    pub fn always_true() -> Object {
+        only(true)
+    }
+
+    fn only(value: bool) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([value]))
+            .build()
+    }
 }
 
 impl ErrorBody {
