@@ -636,7 +636,8 @@ fn build() -> OpenApi {
                      Deliberate differences: every /api route but /api/health and \
                      /api/openapi.json needs the pairing token; credential files live in the \
                      helper's data folder; Vercel's OAuth runs on the edge (a Cloudflare \
-                     Worker), which the helper forwards to. Every failure is \
+                     Worker), which the helper forwards to; listing remotes reads \
+                     rclone.conf itself (no rclone needed). Every failure is \
                      {\"ok\": false, \"error\", \"message\"}.",
                 ))
                 .build(),
