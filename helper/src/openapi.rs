@@ -14,8 +14,8 @@ use patchbay_proto::api::{
     ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
     SubmitCodeRequest,
 };
-use patchbay_proto::oauth::ProtectedResourceMetadata;
 use patchbay_proto::mcp::{McpRemoved, McpServerList, McpSession, StartServerRequest};
+use patchbay_proto::oauth::ProtectedResourceMetadata;
 use patchbay_proto::tokens::{
     DevicePoll, DeviceSessionRequest, DeviceStart, GithubSaved, GithubUser, OAuthExchangeRequest,
     OAuthStartResponse, SaveTokenRequest, TokenStatus, VercelSaved, VercelStatus,

@@ -164,11 +164,24 @@ impl Api {
         // A server may answer and close before it has read everything (a 431 after the
         // first 16 KiB): what it wrote still counts.
         let _ = stream.write_all(&request).await;
+        // Read until the answer is whole (some servers keep the connection a while after it).
         let mut raw = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw));
-        let _ = read.await.expect("the server answers a raw request in time");
-        let answer = Answer::parse(&raw)
-            .unwrap_or_else(|| panic!("not an HTTP answer: {}", String::from_utf8_lossy(&raw)));
+        let whole = async {
+            let mut chunk = [0u8; 16 * 1024];
+            loop {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return Answer::parse(&raw, true),
+                    Ok(n) => raw.extend_from_slice(&chunk[..n]),
+                }
+                if let Some(answer) = Answer::parse(&raw, false) {
+                    return Some(answer);
+                }
+            }
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(30), whole)
+            .await
+            .expect("the server answers a raw request in time")
+            .unwrap_or_else(|| panic!("{method} {path_for_doc}: not an HTTP answer"));
         answer.conforms(method, path_for_doc);
         answer
     }
@@ -186,8 +199,9 @@ impl Answer {
         }
     }
 
-    /// An HTTP/1.1 answer read off a socket (`Content-Length` or chunked).
-    fn parse(raw: &[u8]) -> Option<Answer> {
+    /// An HTTP/1.1 answer read off a socket (`Content-Length`, chunked, or up to the end of
+    /// the connection when `closed`); `None` while it is not whole.
+    fn parse(raw: &[u8], closed: bool) -> Option<Answer> {
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = std::str::from_utf8(&raw[..split]).ok()?;
         let mut lines = head.split("\r\n");
@@ -216,6 +230,8 @@ impl Answer {
             body = &decoded;
         } else if let Some(len) = headers.get("content-length") {
             body = body.get(..len.parse().ok()?)?;
+        } else if !closed {
+            return None;
         }
         Some(Answer::new(
             status,
@@ -235,7 +251,10 @@ impl Answer {
         let op = spec.operation(method, path);
         let response = match &op {
             Some(op) => spec.response(op, self.status).unwrap_or_else(|| {
-                panic!("{what}: the document lists no {} for {}", self.status, op.template)
+                panic!(
+                    "{what}: the document lists no {} for {}",
+                    self.status, op.template
+                )
             }),
             None => {
                 assert!(
@@ -268,11 +287,17 @@ impl Answer {
             }
         }
         if self.status == 405 {
-            let allow = self.allow.as_deref().unwrap_or_else(|| panic!("{what}: no Allow"));
+            let allow = self
+                .allow
+                .as_deref()
+                .unwrap_or_else(|| panic!("{what}: no Allow"));
             let allowed: Vec<&str> = allow.split(',').map(str::trim).collect();
             assert!(!allowed.contains(&method), "{what}: Allow: {allow}");
             for documented in spec.methods(path) {
-                assert!(allowed.contains(&documented.as_str()), "{what}: Allow: {allow}");
+                assert!(
+                    allowed.contains(&documented.as_str()),
+                    "{what}: Allow: {allow}"
+                );
             }
         }
     }
@@ -283,6 +308,10 @@ impl Answer {
         assert_eq!(self["ok"], false, "{}", self.text);
         assert!(self["error"].is_string(), "{}", self.text);
         let message = self["message"].as_str().unwrap_or_default();
-        assert!(message.len() > 10, "no message that says what to do: {}", self.text);
+        assert!(
+            message.len() > 10,
+            "no message that says what to do: {}",
+            self.text
+        );
     }
 }

@@ -68,12 +68,22 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!((300..400).contains(&status), "{status}");
-    assert!(pasted_url.contains(":53682/?") && pasted_url.contains("code="), "{pasted_url}");
+    assert!(
+        pasted_url.contains(":53682/?") && pasted_url.contains("code="),
+        "{pasted_url}"
+    );
 
     // A concurrent flow meanwhile is the seed's 409.
-    let other = if kind == "gdrive" { "onedrive" } else { "gdrive" };
+    let other = if kind == "gdrive" {
+        "onedrive"
+    } else {
+        "gdrive"
+    };
     let busy = api
-        .post(&format!("/api/connectors/{other}/remotes"), json!({"name": "second"}))
+        .post(
+            &format!("/api/connectors/{other}/remotes"),
+            json!({"name": "second"}),
+        )
         .await;
     busy.assert_error(409);
 
@@ -81,7 +91,10 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
     let submitted = api
         .post(&format!("{session}/submit"), json!({"code": pasted_url}))
         .await;
-    assert_eq!((submitted.status, &submitted.json), (200, &json!({"ok": true})));
+    assert_eq!(
+        (submitted.status, &submitted.json),
+        (200, &json!({"ok": true}))
+    );
 
     // Confirm completion: poll once more (at most a few times while rclone writes).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -111,13 +124,18 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
             json!({}),
         )
         .await;
-    assert_eq!((cancelled.status, &cancelled.json), (200, &json!({"ok": true})));
+    assert_eq!(
+        (cancelled.status, &cancelled.json),
+        (200, &json!({"ok": true}))
+    );
     let ended = api
         .get(&format!("/api/connectors/{kind}/sessions/{cancelled_id}"))
         .await;
     assert_eq!(ended["status"], "error", "{}", ended.text);
     assert!(
-        !listed(&api.get(&remotes).await).iter().any(|(n, _)| n == "abandoned"),
+        !listed(&api.get(&remotes).await)
+            .iter()
+            .any(|(n, _)| n == "abandoned"),
         "a cancelled flow added its remote"
     );
 
@@ -126,7 +144,10 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
         .call("DELETE", &format!("{remotes}/personal"), None)
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
-    assert_eq!(listed(&api.get(&remotes).await), Vec::<(String, String)>::new());
+    assert_eq!(
+        listed(&api.get(&remotes).await),
+        Vec::<(String, String)>::new()
+    );
 
     // The seed's error table: 400 for an invalid name, 404 for an unknown session.
     api.post(&remotes, json!({"name": "../etc"}))
@@ -177,14 +198,20 @@ async fn contract_github_token_and_device_flow() {
     assert_eq!(s["connected"], true);
     assert_eq!(s["user"]["login"], "octocat");
     assert!(!s.text.contains(&pat), "status shows the token");
-    let again = api.post("/api/connectors/github/reconnect", json!({})).await;
+    let again = api
+        .post("/api/connectors/github/reconnect", json!({}))
+        .await;
     assert_eq!(again.status, 200, "{}", again.text);
-    let gone = api.post("/api/connectors/github/disconnect", json!({})).await;
+    let gone = api
+        .post("/api/connectors/github/disconnect", json!({}))
+        .await;
     assert_eq!(gone.status, 200, "{}", gone.text);
     assert_eq!(api.get(status).await["connected"], false);
 
     // Device flow: start → show user_code and verification_uri → poll.
-    let started = api.post("/api/connectors/github/cli/start", json!({})).await;
+    let started = api
+        .post("/api/connectors/github/cli/start", json!({}))
+        .await;
     assert_eq!(started.status, 200, "{}", started.text);
     let id = string(&started["session_id"]).to_owned();
     assert!(id.starts_with("gh-cli-"), "{id}");
@@ -215,13 +242,21 @@ async fn contract_github_token_and_device_flow() {
 
     // A second device flow, cancelled: {"ok": true}, and its poll says expired (the
     // seed's three words; why is Patchbay's `reason`).
-    let started = api.post("/api/connectors/github/cli/start", json!({})).await;
+    let started = api
+        .post("/api/connectors/github/cli/start", json!({}))
+        .await;
     assert_eq!(started.status, 200, "{}", started.text);
     let id = string(&started["session_id"]).to_owned();
     let cancelled = api
-        .post("/api/connectors/github/cli/cancel", json!({"session_id": id}))
+        .post(
+            "/api/connectors/github/cli/cancel",
+            json!({"session_id": id}),
+        )
         .await;
-    assert_eq!((cancelled.status, &cancelled.json), (200, &json!({"ok": true})));
+    assert_eq!(
+        (cancelled.status, &cancelled.json),
+        (200, &json!({"ok": true}))
+    );
     let p = poll(id).await;
     assert_eq!(p["status"], "expired", "{}", p.text);
     api.post(
@@ -340,7 +375,12 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
         );
         assert_eq!(query_value(&callback, "state"), string(&start["state"]));
         let page = edge
-            .send("GET", &callback[edge.origin().len()..], super::client::Body::None, &[])
+            .send(
+                "GET",
+                &callback[edge.origin().len()..],
+                super::client::Body::None,
+                &[],
+            )
             .await;
         assert_eq!(page.status, 200, "{}", page.text);
         // The client's exchange after the callback: the connected user, not a 409.

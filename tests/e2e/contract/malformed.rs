@@ -98,7 +98,8 @@ impl Hostile<'_> {
 
         // No token, a wrong token.
         for auth in [None, Some("Bearer wrong-token-0123456789")] {
-            let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
             let a = api
                 .send("POST", post, Body::Json(json!({ field: "x" })), &headers)
                 .await;
@@ -159,18 +160,29 @@ async fn contract_malformed_requests_to_the_helper_change_nothing() {
             "POST",
             "/api/connectors/manus/token",
             Body::Json(json!({"token": "manus_x"})),
-            &[("authorization", &api.bearer()), ("origin", "https://evil.example")],
+            &[
+                ("authorization", &api.bearer()),
+                ("origin", "https://evil.example"),
+            ],
         )
         .await;
     a.assert_error(403);
-    assert_eq!(state(&api, &reads).await, before, "a refused request changed something");
+    assert_eq!(
+        state(&api, &reads).await,
+        before,
+        "a refused request changed something"
+    );
     let files: Vec<_> = std::fs::read_dir(helper.data_dir())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name())
         .filter(|n| n == "rclone.conf" || n == "mcp-tokens.json")
         .collect();
-    assert_eq!(files, Vec::<std::ffi::OsString>::new(), "a refused request wrote a file");
+    assert_eq!(
+        files,
+        Vec::<std::ffi::OsString>::new(),
+        "a refused request wrote a file"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -200,6 +212,14 @@ async fn contract_malformed_requests_to_the_edge_change_nothing() {
         .run()
         .await;
     }
-    assert_eq!(state(&api, &reads).await, before, "a refused request changed something");
-    assert_eq!(vercel.fake.counters().user_requests, 0, "a refused request reached Vercel");
+    assert_eq!(
+        state(&api, &reads).await,
+        before,
+        "a refused request changed something"
+    );
+    assert_eq!(
+        vercel.fake.counters().user_requests,
+        0,
+        "a refused request reached Vercel"
+    );
 }
