@@ -39,7 +39,8 @@ impl std::ops::Index<&str> for Answer {
 /// What a request sends as its body.
 pub enum Body {
     None,
-    /// JSON with `Content-Type: application/json`, as the seed's `api()` helper sends it.
+    /// JSON as the seed's snippets send it: `fetch` with `body: JSON.stringify(…)` and no
+    /// headers, so `Content-Type: text/plain;charset=UTF-8`.
     Json(Value),
     /// Bytes with the given Content-Type, or none.
     Raw(Vec<u8>, Option<&'static str>),
@@ -117,7 +118,7 @@ impl Api {
         req = match body {
             Body::None => req,
             Body::Json(v) => req
-                .header("content-type", "application/json")
+                .header("content-type", "text/plain;charset=UTF-8")
                 .body(v.to_string()),
             Body::Raw(bytes, Some(ct)) => req.header("content-type", ct).body(bytes),
             Body::Raw(bytes, None) => req.body(bytes),

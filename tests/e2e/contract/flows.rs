@@ -24,22 +24,30 @@ fn string(value: &Value) -> &str {
         .unwrap_or_else(|| panic!("a string, not {value}"))
 }
 
-/// The seed's "End-to-end frontend flow" for `kind` (gdrive or onedrive), then its cancel,
-/// delete and error table.
-async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
-    let remotes = format!("/api/connectors/{kind}/remotes");
-    let listed = |a: &Answer| -> Vec<(String, String)> {
-        a["remotes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| (string(&r["name"]).to_owned(), string(&r["type"]).to_owned()))
-            .collect()
-    };
-    assert_eq!(api.get(&remotes).await.status, 200);
+/// How the user pastes the address the provider sent them to.
+#[derive(Clone, Copy)]
+enum Paste {
+    /// The whole URL.
+    Url,
+    /// Just the `code=` part.
+    CodePart,
+}
 
+/// The seed's "End-to-end frontend flow": start with `body`, poll every second while
+/// pending, open `auth_url` (the approval at the fake provider), paste, poll once more.
+/// `while_open` runs while the sign-in waits for the paste. The final session.
+async fn sign_in(
+    api: &Api,
+    kind: &str,
+    body: Value,
+    paste: Paste,
+    while_open: impl AsyncFnOnce(),
+) -> Answer {
+    let name = string(&body["name"]).to_owned();
     // Start the flow: { session_id, status } with 202, as `api()` gets it.
-    let started = api.post(&remotes, json!({"name": "personal"})).await;
+    let started = api
+        .post(&format!("/api/connectors/{kind}/remotes"), body)
+        .await;
     assert_eq!(started.status, 202, "{}", started.text);
     assert_eq!(started["status"], "pending");
     let id = string(&started["session_id"]).to_owned();
@@ -59,59 +67,93 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
     };
     assert_eq!(polled["status"], "awaiting_oauth", "{}", polled.text);
     assert_eq!(polled["needs_manual_code"], true);
-    assert_eq!(polled["remote_name"], "personal");
+    assert_eq!(polled["remote_name"], name.as_str());
     assert_eq!(polled["error"], Value::Null);
     let auth_url = string(&polled["auth_url"]).to_owned();
 
     // The user approves at the provider (window.open), and copies where it sends them.
-    let (status, pasted_url) = redirect_of(&auth_url)
+    let (status, redirect) = redirect_of(&auth_url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!((300..400).contains(&status), "{status}");
     assert!(
-        pasted_url.contains(":53682/?") && pasted_url.contains("code="),
-        "{pasted_url}"
+        redirect.contains(":53682/?") && redirect.contains("code="),
+        "{redirect}"
+    );
+    while_open().await;
+
+    // Capture the redirect: submit it → {"ok": true}.
+    let pasted = match paste {
+        Paste::Url => redirect,
+        Paste::CodePart => redirect
+            .split(['?', '&'])
+            .find(|kv| kv.starts_with("code="))
+            .unwrap()
+            .to_owned(),
+    };
+    let submitted = api
+        .post(&format!("{session}/submit"), json!({"code": pasted}))
+        .await;
+    assert_eq!(
+        (submitted.status, &submitted.json),
+        (200, &json!({"ok": true})),
+        "pasted {pasted}"
     );
 
-    // A concurrent flow meanwhile is the seed's 409.
+    // Confirm completion: poll once more (a few times while rclone writes the file).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = api.get(&session).await;
+        if s["status"] != "awaiting_oauth" || Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The seed's Drive section for `kind` (gdrive or onedrive): the frontend flow (with the
+/// seed's 409 for a concurrent one), listed, `force` re-auth in place, cancel, delete and
+/// the error table. OneDrive's user pastes just the `code=` part.
+async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
+    let remotes = format!("/api/connectors/{kind}/remotes");
+    let listed = async || -> Vec<(String, String)> {
+        let a = api.get(&remotes).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        a["remotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (string(&r["name"]).to_owned(), string(&r["type"]).to_owned()))
+            .collect()
+    };
+    assert_eq!(listed().await, []);
+    let paste = if kind == "gdrive" {
+        Paste::Url
+    } else {
+        Paste::CodePart
+    };
     let other = if kind == "gdrive" {
         "onedrive"
     } else {
         "gdrive"
     };
-    let busy = api
-        .post(
-            &format!("/api/connectors/{other}/remotes"),
-            json!({"name": "second"}),
-        )
-        .await;
-    busy.assert_error(409);
-
-    // Capture the redirect: submit it → {"ok": true}.
-    let submitted = api
-        .post(&format!("{session}/submit"), json!({"code": pasted_url}))
-        .await;
-    assert_eq!(
-        (submitted.status, &submitted.json),
-        (200, &json!({"ok": true}))
-    );
-
-    // Confirm completion: poll once more (at most a few times while rclone writes).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let done = loop {
-        let s = api.get(&session).await;
-        if s["status"] != "awaiting_oauth" || Instant::now() > deadline {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let concurrent = async || {
+        let body = json!({"name": "second"});
+        let busy = api
+            .post(&format!("/api/connectors/{other}/remotes"), body)
+            .await;
+        busy.assert_error(409);
     };
+    let done = sign_in(api, kind, json!({"name": "personal"}), paste, concurrent).await;
     assert_eq!(done["status"], "completed", "{}", done.text);
-    let now = api.get(&remotes).await;
-    assert!(
-        listed(&now).contains(&("personal".into(), backend.into())),
-        "{}",
-        now.text
-    );
+    let personal = ("personal".to_owned(), backend.to_owned());
+    assert_eq!(listed().await, [personal.clone()]);
+
+    // force: true re-auths the existing remote in place.
+    let body = json!({"name": "personal", "force": true});
+    let done = sign_in(api, kind, body, paste, async || {}).await;
+    assert_eq!(done["status"], "completed", "{}", done.text);
+    assert_eq!(listed().await, [personal.clone()]);
 
     // Cancel: {"ok": true}, the flow ends (its status stays inside the seed's words) and
     // adds nothing.
@@ -119,9 +161,10 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
     assert_eq!(started.status, 202, "{}", started.text);
     let cancelled_id = string(&started["session_id"]).to_owned();
     let cancelled = api
-        .post(
+        .call(
+            "POST",
             &format!("/api/connectors/{kind}/sessions/{cancelled_id}/cancel"),
-            json!({}),
+            None,
         )
         .await;
     assert_eq!(
@@ -132,10 +175,9 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
         .get(&format!("/api/connectors/{kind}/sessions/{cancelled_id}"))
         .await;
     assert_eq!(ended["status"], "error", "{}", ended.text);
-    assert!(
-        !listed(&api.get(&remotes).await)
-            .iter()
-            .any(|(n, _)| n == "abandoned"),
+    assert_eq!(
+        listed().await,
+        [personal],
         "a cancelled flow added its remote"
     );
 
@@ -144,10 +186,7 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
         .call("DELETE", &format!("{remotes}/personal"), None)
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
-    assert_eq!(
-        listed(&api.get(&remotes).await),
-        Vec::<(String, String)>::new()
-    );
+    assert_eq!(listed().await, []);
 
     // The seed's error table: 400 for an invalid name, 404 for an unknown session.
     api.post(&remotes, json!({"name": "../etc"}))
@@ -199,18 +238,18 @@ async fn contract_github_token_and_device_flow() {
     assert_eq!(s["user"]["login"], "octocat");
     assert!(!s.text.contains(&pat), "status shows the token");
     let again = api
-        .post("/api/connectors/github/reconnect", json!({}))
+        .call("POST", "/api/connectors/github/reconnect", None)
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
     let gone = api
-        .post("/api/connectors/github/disconnect", json!({}))
+        .call("POST", "/api/connectors/github/disconnect", None)
         .await;
     assert_eq!(gone.status, 200, "{}", gone.text);
     assert_eq!(api.get(status).await["connected"], false);
 
     // Device flow: start → show user_code and verification_uri → poll.
     let started = api
-        .post("/api/connectors/github/cli/start", json!({}))
+        .call("POST", "/api/connectors/github/cli/start", None)
         .await;
     assert_eq!(started.status, 200, "{}", started.text);
     let id = string(&started["session_id"]).to_owned();
@@ -243,7 +282,7 @@ async fn contract_github_token_and_device_flow() {
     // A second device flow, cancelled: {"ok": true}, and its poll says expired (the
     // seed's three words; why is Patchbay's `reason`).
     let started = api
-        .post("/api/connectors/github/cli/start", json!({}))
+        .call("POST", "/api/connectors/github/cli/start", None)
         .await;
     assert_eq!(started.status, 200, "{}", started.text);
     let id = string(&started["session_id"]).to_owned();
@@ -298,13 +337,13 @@ async fn contract_manus_api_key() {
     assert_eq!(s["connected"], true, "{}", s.text);
     assert!(!s.text.contains(&key), "status shows the key");
     assert_eq!(
-        api.post("/api/connectors/manus/reconnect", json!({}))
+        api.call("POST", "/api/connectors/manus/reconnect", None)
             .await
             .status,
         200
     );
     assert_eq!(
-        api.post("/api/connectors/manus/disconnect", json!({}))
+        api.call("POST", "/api/connectors/manus/disconnect", None)
             .await
             .status,
         200
@@ -346,13 +385,13 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
     assert_eq!(s["connected"], true, "{}", s.text);
     assert!(!s.text.contains(&personal));
     assert_eq!(
-        api.post("/api/connectors/vercel/reconnect", json!({}))
+        api.call("POST", "/api/connectors/vercel/reconnect", None)
             .await
             .status,
         200
     );
     assert_eq!(
-        api.post("/api/connectors/vercel/disconnect", json!({}))
+        api.call("POST", "/api/connectors/vercel/disconnect", None)
             .await
             .status,
         200
@@ -398,7 +437,7 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
         assert!(s["user"].is_object(), "{}", s.text);
         assert_eq!(
             server
-                .post("/api/connectors/vercel/disconnect", json!({}))
+                .call("POST", "/api/connectors/vercel/disconnect", None)
                 .await
                 .status,
             200
