@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 
 use patchbay_proto::agents::{AgentDecision, AgentsOverview};
 use patchbay_proto::api::{
-    ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
-    SubmitCodeRequest,
+    ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, RemotesStatus, SessionStarted,
+    StartRemoteRequest, SubmitCodeRequest,
 };
 use patchbay_proto::mcp::{McpRemoved, McpServerList, McpSession, StartServerRequest};
 use patchbay_proto::oauth::ProtectedResourceMetadata;
@@ -174,6 +174,16 @@ fn routes() -> Vec<Route> {
                 Some(json!({"session_id": format!("{kind}-..."), "status": "pending"})),
             )
             .errors(&[400, 409, 413, 503]),
+            route(
+                Get,
+                format!("{base}/status"),
+                "Whether a remote of this kind exists (the seed's card badge)",
+            )
+            .answers(
+                200,
+                named::<RemotesStatus>(),
+                Some(json!({"connected": true, "remotes": ["personal"]})),
+            ),
             route(
                 Get,
                 format!("{base}/sessions/{{session_id}}"),

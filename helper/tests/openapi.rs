@@ -95,6 +95,9 @@ const SEED: &[(&str, &str)] = &[
     ("get", "/api/connectors/manus/status"),
     ("post", "/api/connectors/manus/disconnect"),
     ("post", "/api/connectors/manus/reconnect"),
+    // "For each connector card in the UI: on mount, GET /api/connectors/{name}/status".
+    ("get", "/api/connectors/gdrive/status"),
+    ("get", "/api/connectors/onedrive/status"),
 ];
 
 #[test]

@@ -297,6 +297,17 @@ pub struct RemoteList {
     pub remotes: Vec<crate::rclone::Remote>,
 }
 
+/// `GET /api/connectors/{gdrive|onedrive}/status`: the seed's card badge ("on mount, GET
+/// /api/connectors/{name}/status" for every card), connected when rclone.conf holds a
+/// remote of this kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemotesStatus {
+    pub connected: bool,
+    /// The names of this kind's remotes (Patchbay's addition).
+    pub remotes: Vec<String>,
+}
+
 /// `GET /api/connectors/{gdrive|onedrive}/sessions/{id}`: every member always present
 /// (`null` when empty), as in the contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -126,7 +126,15 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
             .map(|r| (string(&r["name"]).to_owned(), string(&r["type"]).to_owned()))
             .collect()
     };
+    // The card's badge, on mount and after each change ("for each connector card").
+    let status = format!("/api/connectors/{kind}/status");
+    let badge = async || {
+        let s = api.get(&status).await;
+        assert_eq!(s.status, 200, "{}", s.text);
+        s["connected"].as_bool().expect("connected is a bool")
+    };
     assert_eq!(listed().await, []);
+    assert!(!badge().await);
     let paste = if kind == "gdrive" {
         Paste::Url
     } else {
@@ -148,6 +156,7 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
     assert_eq!(done["status"], "completed", "{}", done.text);
     let personal = ("personal".to_owned(), backend.to_owned());
     assert_eq!(listed().await, [personal.clone()]);
+    assert!(badge().await);
 
     // force: true re-auths the existing remote in place.
     let body = json!({"name": "personal", "force": true});
@@ -187,6 +196,7 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert_eq!(listed().await, []);
+    assert!(!badge().await);
 
     // The seed's error table: 400 for an invalid name, 404 for an unknown session.
     api.post(&remotes, json!({"name": "../etc"}))
