@@ -83,6 +83,9 @@ struct Route {
     status: u16,
     answer: Option<(Shape, Option<Value>)>,
     errors: &'static [u16],
+    /// Failures answered with an HTML page, for a route a person's browser opens (its
+    /// success is a page too); the refusals before the route (405, 414, 431) stay JSON.
+    pages: &'static [u16],
 }
 
 fn route(method: HttpMethod, path: impl Into<String>, summary: &'static str) -> Route {
@@ -95,6 +98,7 @@ fn route(method: HttpMethod, path: impl Into<String>, summary: &'static str) -> 
         status: 200,
         answer: None,
         errors: &[],
+        pages: &[],
     }
 }
 
@@ -118,6 +122,10 @@ impl Route {
     }
     fn errors(mut self, errors: &'static [u16]) -> Self {
         self.errors = errors;
+        self
+    }
+    fn pages(mut self, pages: &'static [u16]) -> Self {
+        self.pages = pages;
         self
     }
 }
@@ -324,7 +332,7 @@ fn routes() -> Vec<Route> {
             "Vercel's OAuth redirect URI (edge only; an HTML page)",
         )
         .auth(Auth::Public)
-        .errors(&[400, 409, 502, 503]),
+        .pages(&[400, 409, 502, 503]),
         route(
             Get,
             "/.well-known/oauth-protected-resource",
@@ -574,12 +582,16 @@ fn build() -> OpenApi {
                             .build(),
                     )
             }
-            None if r.path == "/callback" => ResponseBuilder::new()
-                .description("An HTML page that says what happened and echoes nothing")
-                .content("text/html", ContentBuilder::new().build()),
+            None if !r.pages.is_empty() => html_page("An HTML page that says what happened"),
             None => ResponseBuilder::new().description(success_words(r.status)),
         };
         op = op.response(r.status.to_string(), ok.build());
+        for status in r.pages {
+            op = op.response(
+                status.to_string(),
+                html_page("An HTML page that says what went wrong and what to do").build(),
+            );
+        }
         let mut errors: Vec<u16> = r.errors.to_vec();
         // Every route can meet the refusals that come before routing: the head's limits.
         errors.extend(match r.auth {
@@ -670,6 +682,13 @@ fn bearer(description: &str) -> SecurityScheme {
             .description(Some(description))
             .build(),
     )
+}
+
+/// A response that is an HTML page for a person, which echoes nothing of the request.
+fn html_page(what: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(format!("{what}; it echoes nothing of the request"))
+        .content("text/html", ContentBuilder::new().build())
 }
 
 fn edge_server() -> utoipa::openapi::Server {

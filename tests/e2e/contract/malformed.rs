@@ -212,6 +212,18 @@ async fn contract_malformed_requests_to_the_edge_change_nothing() {
         .run()
         .await;
     }
+    // The public redirect URI with what no sign-in issued: refused, as the document says.
+    for query in [
+        "",
+        "?code=c&state=never-issued",
+        "?error=access_denied&state=x",
+    ] {
+        let a = api
+            .send("GET", &format!("/callback{query}"), Body::None, &[])
+            .await;
+        assert!((400..500).contains(&a.status), "{query}: {}", a.status);
+        assert!(!a.text.contains("never-issued") && !a.text.contains("access_denied"));
+    }
     assert_eq!(
         state(&api, &reads).await,
         before,
