@@ -102,13 +102,19 @@ async fn sign_in(
 
     // Confirm completion: poll once more (a few times while rclone writes the file).
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let done = loop {
         let s = api.get(&session).await;
         if s["status"] != "awaiting_oauth" || Instant::now() > deadline {
-            return s;
+            break s;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    };
+    // A second paste of the same address (a double click) is still a success.
+    let again = api
+        .post(&format!("{session}/submit"), json!({"code": pasted}))
+        .await;
+    assert_eq!((again.status, &again.json), (200, &json!({"ok": true})));
+    done
 }
 
 /// The seed's Drive section for `kind` (gdrive or onedrive): the frontend flow (with the

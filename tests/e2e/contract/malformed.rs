@@ -154,6 +154,17 @@ async fn contract_malformed_requests_to_the_helper_change_nothing() {
         .run()
         .await;
     }
+    // The two routes without a token: the health check, and the document this client read.
+    for path in ["/api/health", "/api/openapi.json"] {
+        let a = api.send("GET", path, Body::None, &[]).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.text);
+    }
+    let served = api.send("GET", "/api/openapi.json", Body::None, &[]).await;
+    assert_eq!(
+        served.json,
+        super::schema::spec().doc,
+        "the served document differs"
+    );
     // A foreign page's Origin is refused too.
     let a = api
         .send(

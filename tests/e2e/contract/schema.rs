@@ -19,7 +19,7 @@ pub fn spec() -> &'static Spec {
 }
 
 pub struct Spec {
-    doc: Value,
+    pub doc: Value,
 }
 
 /// One operation of the document that a request reached.
