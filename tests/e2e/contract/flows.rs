@@ -238,30 +238,11 @@ async fn contract_github_token_and_device_flow() {
     let api = api(&helper);
     let status = "/api/connectors/github/status";
 
-    let s = api.get(status).await;
-    assert_eq!(s["connected"], false, "{}", s.text);
-
     // Manual PAT → { ok: true, user: { login, id } }.
-    let saved = api
-        .post("/api/connectors/github/token", json!({"token": pat}))
-        .await;
-    assert_eq!(saved.status, 200, "{}", saved.text);
-    assert_eq!(saved["ok"], true);
+    let (saved, connected) = token_path(&api, "github", &pat).await;
     assert_eq!(saved["user"]["login"], "octocat");
     assert!(saved["user"]["id"].is_number(), "{}", saved.text);
-    let s = api.get(status).await;
-    assert_eq!(s["connected"], true);
-    assert_eq!(s["user"]["login"], "octocat");
-    assert!(!s.text.contains(&pat), "status shows the token");
-    let again = api
-        .call("POST", "/api/connectors/github/reconnect", None)
-        .await;
-    assert_eq!(again.status, 200, "{}", again.text);
-    let gone = api
-        .call("POST", "/api/connectors/github/disconnect", None)
-        .await;
-    assert_eq!(gone.status, 200, "{}", gone.text);
-    assert_eq!(api.get(status).await["connected"], false);
+    assert_eq!(connected["user"]["login"], "octocat");
 
     // Device flow: start → show user_code and verification_uri → poll.
     let started = api
@@ -337,34 +318,40 @@ async fn contract_manus_api_key() {
     manus.add_key(&key);
     let helper = helper().envs(manus.helper_env()).start();
     let api = api(&helper);
-    let status = "/api/connectors/manus/status";
-    assert_eq!(api.get(status).await["connected"], false);
     api.post(
         "/api/connectors/manus/token",
         json!({"token": "manus_not_a_key_at_all"}),
     )
     .await
     .assert_error(400);
+    let (saved, _) = token_path(&api, "manus", &key).await;
+    assert_eq!(saved.json, json!({"ok": true}));
+}
+
+/// The seed's token path of connector `id`, one shape for GitHub, Vercel and Manus: save
+/// → `{ok: true, …}`, status connected without showing the token, reconnect re-validates,
+/// disconnect clears. The save's answer and the connected status.
+async fn token_path(api: &Api, id: &str, token: &str) -> (Answer, Answer) {
+    let base = format!("/api/connectors/{id}");
+    let status = format!("{base}/status");
+    assert_eq!(api.get(&status).await["connected"], false);
     let saved = api
-        .post("/api/connectors/manus/token", json!({"token": key}))
+        .post(&format!("{base}/token"), json!({"token": token}))
         .await;
-    assert_eq!((saved.status, &saved.json), (200, &json!({"ok": true})));
-    let s = api.get(status).await;
-    assert_eq!(s["connected"], true, "{}", s.text);
-    assert!(!s.text.contains(&key), "status shows the key");
-    assert_eq!(
-        api.call("POST", "/api/connectors/manus/reconnect", None)
-            .await
-            .status,
-        200
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(saved["ok"], true);
+    let connected = api.get(&status).await;
+    assert_eq!(connected["connected"], true, "{}", connected.text);
+    assert!(
+        !connected.text.contains(token),
+        "{id}'s status shows the token"
     );
-    assert_eq!(
-        api.call("POST", "/api/connectors/manus/disconnect", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(api.get(status).await["connected"], false);
+    for action in ["reconnect", "disconnect"] {
+        let a = api.call("POST", &format!("{base}/{action}"), None).await;
+        assert_eq!(a.status, 200, "{id} {action}: {}", a.text);
+    }
+    assert_eq!(api.get(&status).await["connected"], false);
+    (saved, connected)
 }
 
 /// The query value `key` of `url`.
@@ -387,32 +374,11 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
     let api = api(&helper);
     let edge = Api::new(&vercel.edge.origin(), VercelEdge::TOKEN);
     let status = "/api/connectors/vercel/status";
-    assert_eq!(api.get(status).await["connected"], false);
 
     // Manual token.
     let personal = secret("vercel_contract_personal_token_0123");
     vercel.fake.add_personal_token(&personal);
-    let saved = api
-        .post("/api/connectors/vercel/token", json!({"token": personal}))
-        .await;
-    assert_eq!(saved.status, 200, "{}", saved.text);
-    assert_eq!(saved["ok"], true);
-    let s = api.get(status).await;
-    assert_eq!(s["connected"], true, "{}", s.text);
-    assert!(!s.text.contains(&personal));
-    assert_eq!(
-        api.call("POST", "/api/connectors/vercel/reconnect", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("POST", "/api/connectors/vercel/disconnect", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(api.get(status).await["connected"], false);
+    token_path(&api, "vercel", &personal).await;
 
     // OAuth (PKCE), the user completing in the browser and Vercel hitting GET /callback.
     for server in [&api, &edge] {
