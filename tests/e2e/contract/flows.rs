@@ -364,6 +364,37 @@ fn query_value(url: &str, key: &str) -> String {
         .to_owned()
 }
 
+/// `oauth/start` on `server`, then the user approves at Vercel: the `/callback` address on
+/// the edge that Vercel sends the browser to.
+async fn approve_at_vercel(server: &Api, edge: &Api) -> String {
+    let start = server.get("/api/connectors/vercel/oauth/start").await;
+    assert_eq!(start.status, 200, "{}", start.text);
+    for field in ["authorize_url", "state", "code_verifier_id"] {
+        assert!(!string(&start[field]).is_empty(), "{field}");
+    }
+    let (_, callback) = redirect_of(string(&start["authorize_url"]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        callback.starts_with(&format!("{}/callback?", edge.origin())),
+        "{callback}"
+    );
+    assert_eq!(query_value(&callback, "state"), string(&start["state"]));
+    callback
+}
+
+/// `oauth/exchange` with the code and state of `callback`: `{ ok: true, user: { … } }`.
+async fn exchange(server: &Api, callback: &str) {
+    let body =
+        json!({"code": query_value(callback, "code"), "state": query_value(callback, "state")});
+    let exchanged = server
+        .post("/api/connectors/vercel/oauth/exchange", body)
+        .await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.text);
+    assert_eq!(exchanged["ok"], true);
+    assert!(exchanged["user"].is_object(), "{}", exchanged.text);
+}
+
 /// The seed's Vercel section, its three paths: the manual token, OAuth (start, the user in
 /// the browser, `/callback` on the edge, `exchange`) and the protected-resource document,
 /// with status / disconnect / reconnect, through the helper and on the edge's own `/api`.
@@ -382,19 +413,7 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
 
     // OAuth (PKCE), the user completing in the browser and Vercel hitting GET /callback.
     for server in [&api, &edge] {
-        let start = server.get("/api/connectors/vercel/oauth/start").await;
-        assert_eq!(start.status, 200, "{}", start.text);
-        for field in ["authorize_url", "state", "code_verifier_id"] {
-            assert!(!string(&start[field]).is_empty(), "{field}");
-        }
-        let (_, callback) = redirect_of(string(&start["authorize_url"]))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            callback.starts_with(&format!("{}/callback?", edge.origin())),
-            "{callback}"
-        );
-        assert_eq!(query_value(&callback, "state"), string(&start["state"]));
+        let callback = approve_at_vercel(server, &edge).await;
         let page = edge
             .send(
                 "GET",
@@ -405,15 +424,7 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
             .await;
         assert_eq!(page.status, 200, "{}", page.text);
         // The client's exchange after the callback: the connected user, not a 409.
-        let exchanged = server
-            .post(
-                "/api/connectors/vercel/oauth/exchange",
-                json!({"code": query_value(&callback, "code"), "state": query_value(&callback, "state")}),
-            )
-            .await;
-        assert_eq!(exchanged.status, 200, "{}", exchanged.text);
-        assert_eq!(exchanged["ok"], true);
-        assert!(exchanged["user"].is_object(), "{}", exchanged.text);
+        exchange(server, &callback).await;
         let s = server.get(status).await;
         assert_eq!(s["connected"], true, "{}", s.text);
         assert!(s["user"].is_object(), "{}", s.text);
@@ -429,19 +440,8 @@ async fn contract_vercel_token_oauth_and_protected_resource() {
 
     // OAuth finished by the exchange alone (the provider sent the person back elsewhere):
     // the callback address is never opened.
-    let start = api.get("/api/connectors/vercel/oauth/start").await;
-    let (_, callback) = redirect_of(string(&start["authorize_url"]))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let exchanged = api
-        .post(
-            "/api/connectors/vercel/oauth/exchange",
-            json!({"code": query_value(&callback, "code"), "state": query_value(&callback, "state")}),
-        )
-        .await;
-    assert_eq!(exchanged.status, 200, "{}", exchanged.text);
-    assert_eq!(exchanged["ok"], true);
-    assert!(exchanged["user"].is_object(), "{}", exchanged.text);
+    let callback = approve_at_vercel(&api, &edge).await;
+    exchange(&api, &callback).await;
     assert_eq!(api.get(status).await["connected"], true);
     let unknown = api
         .post(
