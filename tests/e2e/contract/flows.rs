@@ -161,14 +161,14 @@ async fn rclone_flow(api: &Api, kind: &str, backend: &str) {
     let done = sign_in(api, kind, json!({"name": "personal"}), paste, concurrent).await;
     assert_eq!(done["status"], "completed", "{}", done.text);
     let personal = ("personal".to_owned(), backend.to_owned());
-    assert_eq!(listed().await, [personal.clone()]);
+    assert_eq!(listed().await, std::slice::from_ref(&personal));
     assert!(badge().await);
 
     // force: true re-auths the existing remote in place.
     let body = json!({"name": "personal", "force": true});
     let done = sign_in(api, kind, body, paste, async || {}).await;
     assert_eq!(done["status"], "completed", "{}", done.text);
-    assert_eq!(listed().await, [personal.clone()]);
+    assert_eq!(listed().await, std::slice::from_ref(&personal));
 
     // Cancel: {"ok": true}, the flow ends (its status stays inside the seed's words) and
     // adds nothing.
