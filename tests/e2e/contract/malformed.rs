@@ -17,93 +17,84 @@ async fn state(api: &Api, reads: &[&str]) -> Vec<Value> {
     all
 }
 
-/// Every kind of malformed request to a server of the contract, each answered with `status`
-/// and the error shape. `json_routes` are POST routes that take a JSON body whose `field` is
-/// a string; `wrong_methods` are (method, path) pairs the document does not have.
-struct Hostile<'a> {
-    api: &'a Api,
-    /// A POST route, its string field, and a well-formed body for it.
-    post: (&'a str, &'a str),
-    wrong_methods: &'a [(&'a str, &'a str)],
-    unknown: &'a [&'a str],
-    /// A route with a path parameter, as `prefix` + segment.
-    parameter_prefix: &'a str,
-    /// Whether the server reads the route with its parameter, or refuses it as unknown.
-    raw_prefix_method: &'a str,
+/// The bodies a POST route that takes a string `field` must refuse with a 400 (bad JSON,
+/// whatever the Content-Type; wrong types; missing fields), 413 (over 64 KiB) or 401 (no
+/// or a wrong token).
+async fn bad_bodies(api: &Api, post: &str, field: &str) {
+    let sent = |body: Body| api.authed("POST", post, body);
+    for (bytes, ct) in [
+        (&b"{\"name\": "[..], Some("application/json")),
+        (b"not json", Some("application/json")),
+        (b"{\"name\": \"x\"", Some("text/plain")),
+        (b"", Some("application/json")),
+        (b"[1, 2]", None),
+        (b"\xff\xfe{}", Some("application/json")),
+    ] {
+        sent(Body::Raw(bytes.to_vec(), ct)).await.assert_error(400);
+    }
+    for body in [
+        json!({ field: 5 }),
+        json!({ field: null }),
+        json!({ field: ["x"] }),
+        json!({ field: {"x": 1} }),
+        json!({}),
+        json!("just a string"),
+        json!(42),
+    ] {
+        sent(Body::Json(body)).await.assert_error(400);
+    }
+    let big = json!({ field: "x".repeat(70 * 1024) });
+    sent(Body::Json(big)).await.assert_error(413);
+    for auth in [None, Some("Bearer wrong-token-0123456789")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let a = api
+            .send("POST", post, Body::Json(json!({ field: "x" })), &headers)
+            .await;
+        a.assert_error(401);
+    }
 }
 
-impl Hostile<'_> {
-    async fn run(&self) {
-        let api = self.api;
-        let (post, field) = self.post;
-        let sent = |body: Body| api.authed("POST", post, body);
+/// Requests a server refuses before a route reads them.
+struct Routing<'a> {
+    /// (method, path) pairs the document does not have: 405 with `Allow`, checked by the
+    /// client against the document's methods for the path.
+    wrong_methods: &'a [(&'a str, &'a str)],
+    /// Paths the document does not have: 404.
+    unknown: &'a [&'a str],
+    /// A GET route with a path parameter, as this prefix and the parameter.
+    parameter_prefix: &'a str,
+    /// GET routes that get a 12 KiB address (414) and 64 KiB of headers (431).
+    heads: &'a [&'a str],
+}
 
-        // Bad JSON, whatever the Content-Type.
-        for (bytes, ct) in [
-            (&b"{\"name\": "[..], Some("application/json")),
-            (b"not json", Some("application/json")),
-            (b"{\"name\": \"x\"", Some("text/plain")),
-            (b"", Some("application/json")),
-            (b"[1, 2]", None),
-            (b"\xff\xfe{}", Some("application/json")),
-        ] {
-            sent(Body::Raw(bytes.to_vec(), ct)).await.assert_error(400);
-        }
-        // Wrong types and missing fields.
-        for body in [
-            json!({ field: 5 }),
-            json!({ field: null }),
-            json!({ field: ["x"] }),
-            json!({ field: {"x": 1} }),
-            json!({}),
-            json!("just a string"),
-            json!(42),
-        ] {
-            sent(Body::Json(body)).await.assert_error(400);
-        }
-        // A body over 64 KiB.
-        let big = json!({ field: "x".repeat(70 * 1024) });
-        sent(Body::Json(big)).await.assert_error(413);
-
-        // Unknown routes, and methods the route does not take (405 with Allow, checked by
-        // the client against the document's methods for the path).
+impl Routing<'_> {
+    async fn refused_by(&self, api: &Api) {
         for path in self.unknown {
             api.authed("GET", path, Body::None).await.assert_error(404);
         }
         for (method, path) in self.wrong_methods {
             api.authed(method, path, Body::None).await.assert_error(405);
         }
-
         // A path segment that is not UTF-8: percent-encoded, and as raw bytes on the wire.
-        let method = self.raw_prefix_method;
         for segment in ["%FF", "%FF%FE", "a%C3%28b"] {
             let path = format!("{}{segment}", self.parameter_prefix);
-            assert_4xx_error(&api.authed(method, &path, Body::None).await);
+            assert_4xx_error(&api.authed("GET", &path, Body::None).await);
         }
-        let mut head = format!("{method} {}", self.parameter_prefix).into_bytes();
+        let mut head = format!("GET {}", self.parameter_prefix).into_bytes();
         head.extend_from_slice(b"\xff\xfe HTTP/1.1");
         let path = format!("{}x", self.parameter_prefix);
-        assert_4xx_error(&api.raw(&head, b"", method, &path).await);
-
-        // An over-long URI and oversized headers.
-        let long = format!("GET {post}?q={} HTTP/1.1", "a".repeat(12 * 1024));
-        api.raw(long.as_bytes(), b"", "GET", post)
-            .await
-            .assert_error(414);
-        let mut head = format!("GET {post} HTTP/1.1").into_bytes();
-        for i in 0..64 {
-            head.extend_from_slice(format!("\r\nx-filler-{i}: {}", "h".repeat(1024)).as_bytes());
-        }
-        api.raw(&head, b"", "GET", post).await.assert_error(431);
-
-        // No token, a wrong token.
-        for auth in [None, Some("Bearer wrong-token-0123456789")] {
-            let headers: Vec<(&str, &str)> =
-                auth.map(|a| ("authorization", a)).into_iter().collect();
-            let a = api
-                .send("POST", post, Body::Json(json!({ field: "x" })), &headers)
-                .await;
-            a.assert_error(401);
+        assert_4xx_error(&api.raw(&head, b"", "GET", &path).await);
+        for path in self.heads {
+            let long = format!("GET {path}?q={} HTTP/1.1", "a".repeat(12 * 1024));
+            api.raw(long.as_bytes(), b"", "GET", path)
+                .await
+                .assert_error(414);
+            let mut head = format!("GET {path} HTTP/1.1").into_bytes();
+            for i in 0..64 {
+                let filler = format!("\r\nx-filler-{i}: {}", "h".repeat(1024));
+                head.extend_from_slice(filler.as_bytes());
+            }
+            api.raw(&head, b"", "GET", path).await.assert_error(431);
         }
     }
 }
@@ -127,33 +118,32 @@ async fn contract_malformed_requests_to_the_helper_change_nothing() {
         "/api/connectors/mcp/servers",
     ];
     let before = state(&api, &reads).await;
-    for post in [
+    for (post, field) in [
         ("/api/connectors/gdrive/remotes", "name"),
         ("/api/connectors/github/token", "token"),
         ("/api/connectors/manus/token", "token"),
         ("/api/connectors/github/cli/poll", "session_id"),
     ] {
-        Hostile {
-            api: &api,
-            post,
-            wrong_methods: &[
-                ("PUT", "/api/connectors/gdrive/remotes"),
-                ("GET", "/api/connectors/github/token"),
-                ("DELETE", "/api/connectors/manus/status"),
-                ("PATCH", "/api/connectors/onedrive/sessions/onedrive-x"),
-                ("POST", "/api/health"),
-            ],
-            unknown: &[
-                "/api/nope",
-                "/api/connectors/dropbox/status",
-                "/api/connectors/gdrive/remotes/x/y",
-            ],
-            parameter_prefix: "/api/connectors/gdrive/sessions/",
-            raw_prefix_method: "GET",
-        }
-        .run()
-        .await;
+        bad_bodies(&api, post, field).await;
     }
+    Routing {
+        wrong_methods: &[
+            ("PUT", "/api/connectors/gdrive/remotes"),
+            ("GET", "/api/connectors/github/token"),
+            ("DELETE", "/api/connectors/manus/status"),
+            ("PATCH", "/api/connectors/onedrive/sessions/onedrive-x"),
+            ("POST", "/api/health"),
+        ],
+        unknown: &[
+            "/api/nope",
+            "/api/connectors/dropbox/status",
+            "/api/connectors/gdrive/remotes/x/y",
+        ],
+        parameter_prefix: "/api/connectors/gdrive/sessions/",
+        heads: &["/api/connectors/gdrive/remotes", "/api/health"],
+    }
+    .refused_by(&api)
+    .await;
     // The two routes without a token: the health check, and the document this client read.
     for path in ["/api/health", "/api/openapi.json"] {
         let a = api.send("GET", path, Body::None, &[]).await;
@@ -202,27 +192,30 @@ async fn contract_malformed_requests_to_the_edge_change_nothing() {
     let api = Api::new(&vercel.edge.origin(), VercelEdge::TOKEN);
     let reads = ["/api/connectors/vercel/status"];
     let before = state(&api, &reads).await;
-    for post in [
+    for (post, field) in [
         ("/api/connectors/vercel/token", "token"),
         ("/api/connectors/vercel/oauth/exchange", "state"),
     ] {
-        Hostile {
-            api: &api,
-            post,
-            wrong_methods: &[
-                ("GET", "/api/connectors/vercel/token"),
-                ("DELETE", "/api/connectors/vercel/status"),
-                ("POST", "/callback"),
-                ("POST", "/.well-known/oauth-protected-resource"),
-                ("POST", "/.well-known/oauth-authorization-server"),
-            ],
-            unknown: &["/api/nope", "/api/connectors/vercel/nope"],
-            parameter_prefix: "/api/connectors/vercel/",
-            raw_prefix_method: "GET",
-        }
-        .run()
-        .await;
+        bad_bodies(&api, post, field).await;
     }
+    Routing {
+        wrong_methods: &[
+            ("GET", "/api/connectors/vercel/token"),
+            ("DELETE", "/api/connectors/vercel/status"),
+            ("POST", "/callback"),
+            ("POST", "/.well-known/oauth-protected-resource"),
+            ("POST", "/.well-known/oauth-authorization-server"),
+        ],
+        unknown: &["/api/nope", "/api/connectors/vercel/nope"],
+        parameter_prefix: "/api/connectors/vercel/",
+        heads: &[
+            "/api/connectors/vercel/status",
+            "/callback",
+            "/.well-known/oauth-protected-resource",
+        ],
+    }
+    .refused_by(&api)
+    .await;
     // The public redirect URI with what no sign-in issued: refused, as the document says.
     for query in [
         "",
