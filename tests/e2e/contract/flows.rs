@@ -218,10 +218,29 @@ async fn contract_drive_and_onedrive_as_the_seed_describes() {
     let _port = port_53682();
     let provider = FakeOAuth::start("contract-client", "contract-client-secret");
     secret("contract-client-secret");
-    let helper = helper().envs(provider.helper_env()).start();
+    {
+        let helper = helper().envs(provider.helper_env()).start();
+        let api = api(&helper);
+        rclone_flow(&api, "gdrive", "drive").await;
+        rclone_flow(&api, "onedrive", "onedrive").await;
+    }
+
+    // The seed's other 404: a session past its TTL (600 s; 2 s here).
+    let helper = helper()
+        .envs(provider.helper_env())
+        .env("PATCHBAY_SESSION_TTL_SECS", "2")
+        .start();
     let api = api(&helper);
-    rclone_flow(&api, "gdrive", "drive").await;
-    rclone_flow(&api, "onedrive", "onedrive").await;
+    let started = api
+        .post("/api/connectors/gdrive/remotes", json!({"name": "slow"}))
+        .await;
+    assert_eq!(started.status, 202, "{}", started.text);
+    let session = format!(
+        "/api/connectors/gdrive/sessions/{}",
+        string(&started["session_id"])
+    );
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    api.get(&session).await.assert_error(404);
 }
 
 /// The seed's GitHub section: the PAT, then the device flow (approved, then cancelled),
