@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 /// is a few hundred bytes (a name, a token, a pasted address).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The longest address (path and query) the edge reads, as the helper's server does: every
+/// The longest address (path and query) the helper's server and the edge read: every
 /// route's data is in its body, so a longer one is a mistake or an attack.
 pub const URI_LIMIT: usize = 8 * 1024;
 
-/// The most the edge reads of a request's headers (names and values), as the helper does.
+/// The most the helper's server and the edge read of a request's headers (names and values).
 pub const HEADER_LIMIT: usize = 16 * 1024;
 
 /// The message of the 414 for an address over `limit` bytes.

@@ -61,8 +61,8 @@ impl Default for Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
-            max_header_bytes: 16 * 1024,
-            max_uri_bytes: 8 * 1024,
+            max_header_bytes: patchbay_proto::error::HEADER_LIMIT,
+            max_uri_bytes: patchbay_proto::error::URI_LIMIT,
         }
     }
 }
