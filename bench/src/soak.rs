@@ -2,7 +2,11 @@
 //! calls through one `patchbay mcp proxy`. What must stay flat is the process's open file
 //! descriptors and RSS: a leak of a pipe, a socket or a session shows here long before a
 //! person would notice it. `PATCHBAY_BENCH_SOAK=N` runs N of each instead (a quick check).
+//! The helper's connections from the bench's own HTTP client (its keep-alive pool holds one
+//! or two, however many the last flow used) are shown but not counted, and a count that grew
+//! names the kinds that grew (`pipe +1`).
 
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use patchbay_testkit::mcp::FakeMcp;
@@ -25,23 +29,114 @@ fn rounds() -> usize {
         .unwrap_or(SOAK)
 }
 
-fn open_fds(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+/// What the soak's own HTTP client holds open to the helper: its pooled keep-alive
+/// connections (one or two, however many the last flow used), counted apart.
+const CLIENT_CONNECTIONS: &str = "the bench's connections to it";
+
+/// A process's open file descriptors by kind: `socket`, `pipe`, `anon_inode:[eventfd]`, the
+/// file's path, or [`CLIENT_CONNECTIONS`] for a socket accepted on `port`.
+fn open_fds(pid: u32, port: Option<u16>) -> Option<BTreeMap<String, usize>> {
+    let accepted = port.map(accepted_on).unwrap_or_default();
+    let mut kinds = BTreeMap::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
+        let target = std::fs::read_link(fd.path()).unwrap_or_default();
+        let target = target.to_string_lossy();
+        // `socket:[12345]` → `socket`: the inode differs for every one.
+        let kind = match target.split_once(":[") {
+            Some((_, inode)) if accepted.contains(inode.trim_end_matches(']')) => {
+                CLIENT_CONNECTIONS.to_owned()
+            }
+            Some((kind, _)) if !kind.starts_with("anon_inode") => kind.to_owned(),
+            _ => target.into_owned(),
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    Some(kinds)
+}
+
+/// The inodes of TCP connections on local `port` (accepted there, not the listener).
+fn accepted_on(port: u16) -> HashSet<String> {
+    const LISTEN: &str = "0A";
+    let mut inodes = HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid
+            // timeout inode …
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) && *state != LISTEN {
+                inodes.insert((*inode).to_owned());
+            }
+        }
+    }
+    inodes
+}
+
+/// The kinds `end` holds more of than `start`: `socket +1` ([`CLIENT_CONNECTIONS`] aside).
+fn grown(start: &BTreeMap<String, usize>, end: &BTreeMap<String, usize>) -> String {
+    end.iter()
+        .filter(|(kind, _)| *kind != CLIENT_CONNECTIONS)
+        .filter_map(|(kind, &n)| {
+            let before = start.get(kind).copied().unwrap_or(0);
+            (n > before).then(|| format!("{kind} +{}", n - before))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// File descriptors and RSS (KiB) of a process, sampled during a run.
 #[derive(Default)]
 struct Trace {
     fds: Vec<usize>,
+    /// The first and the last sample's descriptors by kind, to name what grew.
+    fd_kinds: Vec<BTreeMap<String, usize>>,
+    /// The bench client's connections at each sample (not in `fds`).
+    clients: Vec<usize>,
     rss: Vec<u64>,
 }
 
 impl Trace {
-    fn sample(&mut self, pid: u32) {
-        if let (Some(fds), Some(rss)) = (open_fds(pid), rss_kib(pid)) {
-            self.fds.push(fds);
+    /// One sample of process `pid`; `port`: the one it serves on, whose accepted
+    /// connections are the bench client's and not counted.
+    fn sample(&mut self, pid: u32, port: Option<u16>) {
+        if let (Some(kinds), Some(rss)) = (open_fds(pid, port), rss_kib(pid)) {
+            let clients = kinds.get(CLIENT_CONNECTIONS).copied().unwrap_or(0);
+            self.clients.push(clients);
+            self.fds.push(kinds.values().sum::<usize>() - clients);
+            if self.fd_kinds.len() == 2 {
+                self.fd_kinds.pop();
+            }
+            self.fd_kinds.push(kinds);
             self.rss.push(rss);
         }
+    }
+
+    /// `14 → 15 (max 15; more at the end: pipe +1)`, and the bench client's connections.
+    fn fds_value(&self, fd0: usize, fd1: usize) -> String {
+        let mut value = format!(
+            "{fd0} → {fd1} (max {}",
+            self.fds.iter().max().unwrap_or(&fd1)
+        );
+        if let (Some(start), Some(end)) = (self.fd_kinds.first(), self.fd_kinds.last())
+            && fd1 > fd0
+        {
+            value += &format!("; more at the end: {}", grown(start, end));
+        }
+        value.push(')');
+        if let (Some(least), Some(most)) = (self.clients.iter().min(), self.clients.iter().max())
+            && *most > 0
+        {
+            value += &format!(", not counting {CLIENT_CONNECTIONS}: {least} to {most}");
+        }
+        value
     }
 
     /// Rows: fds and RSS after the first tenth and at the end. Budget: no fd more than at
@@ -62,10 +157,7 @@ impl Trace {
                     "{what}: open file descriptors over {n} ({:.0} s)",
                     elapsed.as_secs_f64()
                 ),
-                format!(
-                    "{fd0} → {fd1} (max {})",
-                    self.fds.iter().max().unwrap_or(fd1)
-                ),
+                self.fds_value(*fd0, *fd1),
             )
             .budget("flat (end ≤ warmed-up)", fd1 <= fd0),
         );
@@ -103,7 +195,7 @@ pub async fn drive_flows(section: &mut Section) {
             return section.failed(&format!("soak: Drive flow {i}"), &e);
         }
         if (i + 1) % every == 0 {
-            trace.sample(rig.helper.pid());
+            trace.sample(rig.helper.pid(), Some(rig.helper.addr.port()));
         }
     }
     trace.report("Drive flows (one helper)", n, t0.elapsed(), section);
@@ -144,7 +236,7 @@ fn mcp_soak(section: &mut Section) -> Result {
             })
         })??;
         if (i + 1) % every == 0 {
-            trace.sample(proxy.pid());
+            trace.sample(proxy.pid(), None);
         }
     }
     trace.report(

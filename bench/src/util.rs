@@ -61,8 +61,26 @@ pub fn tempdir() -> tempfile::TempDir {
 
 /// One HTTP/1.1 GET on a fresh connection; the status, or `None` if nothing answered.
 pub fn probe(addr: SocketAddr, path: &str, bearer: Option<&str>) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    request(addr, path, bearer).ok()
+}
+
+/// How long a probe waits for loopback's handshake: far longer than it takes, far shorter
+/// than the 1 s after which a client whose SYN the kernel dropped sends it again.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One HTTP/1.1 GET on a fresh connection: the status, or which step failed and how
+/// (`connect: timed out after 200 ms`, `read: connection reset`, …), so a failure in a
+/// report says why.
+pub fn request(
+    addr: SocketAddr,
+    path: &str,
+    bearer: Option<&str>,
+) -> std::result::Result<u16, String> {
+    let step = |what: &'static str| move |e: std::io::Error| failed_step(what, &e);
+    let mut s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(step("connect"))?;
+    s.set_read_timeout(Some(READ_TIMEOUT))
+        .map_err(step("connect"))?;
     let auth = bearer
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -70,12 +88,32 @@ pub fn probe(addr: SocketAddr, path: &str, bearer: Option<&str>) -> Option<u16> 
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
     )
-    .ok()?;
+    .map_err(step("write"))?;
     // The status line is the answer; the connection is dropped without waiting for the
     // body or the close (some servers keep it open despite `Connection: close`).
     let mut head = [0u8; 12];
-    s.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    s.read_exact(&mut head).map_err(step("read"))?;
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("read: not an HTTP status line ({})", head.escape_ascii()))
+}
+
+fn failed_step(step: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let how = match e.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock if step == "connect" => {
+            format!("timed out after {} ms", CONNECT_TIMEOUT.as_millis())
+        }
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+            format!("timed out after {} s", READ_TIMEOUT.as_secs())
+        }
+        ErrorKind::UnexpectedEof => "closed before the status line".to_owned(),
+        ErrorKind::ConnectionRefused => "refused".to_owned(),
+        ErrorKind::ConnectionReset => "reset".to_owned(),
+        _ => e.to_string(),
+    };
+    format!("{step}: {how}")
 }
 
 /// VmRSS of a process, in KiB.

@@ -33,7 +33,7 @@ impl ApiError {
     }
 }
 
-pub use patchbay_proto::error::BODY_LIMIT;
+pub use patchbay_proto::error::{BODY_LIMIT, HEADER_LIMIT, URI_LIMIT};
 
 /// The 405 for a route that only takes `allow` (e.g. `"GET, HEAD"`), with its `Allow` header.
 pub fn wrong_method(req: &EdgeRequest, allow: &'static str) -> EdgeResponse {
@@ -44,6 +44,23 @@ pub fn wrong_method(req: &EdgeRequest, allow: &'static str) -> EdgeResponse {
     .into_response();
     r.set_header("allow", allow);
     r
+}
+
+/// The refusal of a request whose head is over the limits (the helper's server has the same
+/// ones): a 414 for the address, a 431 for the headers. Cloudflare's own limits are larger
+/// and answer with its page, so below them the Worker gives the one JSON shape.
+pub fn head_too_large(req: &EdgeRequest) -> Option<ApiError> {
+    let uri = req.path.len() + req.query.len() + 1;
+    if uri > URI_LIMIT {
+        return Some(ApiError::uri_too_long(
+            patchbay_proto::error::uri_too_long_message(URI_LIMIT),
+        ));
+    }
+    (req.header_bytes > HEADER_LIMIT).then(|| {
+        ApiError::headers_too_large(patchbay_proto::error::headers_too_large_message(
+            HEADER_LIMIT,
+        ))
+    })
 }
 
 /// The 413 for a body over [`BODY_LIMIT`].

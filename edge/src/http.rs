@@ -17,6 +17,9 @@ pub struct EdgeRequest {
     pub authorization: Option<String>,
     /// Every other header the routes read (`origin`, `mcp-session-id`, …), names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The size of every header as sent (names and values, `authorization` and `cookie`
+    /// included), for the 431.
+    pub header_bytes: usize,
     pub body: Vec<u8>,
 }
 

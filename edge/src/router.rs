@@ -1,7 +1,7 @@
 //! Which route a request is for and who may call it; every route's work is in the module
 //! it names. Generic over the [`Store`] and [`Upstream`] seams, so it runs natively in tests.
 
-use crate::error::{ApiError, BODY_LIMIT, too_large};
+use crate::error::{ApiError, BODY_LIMIT, head_too_large, too_large};
 use crate::http::{EdgeRequest, EdgeResponse};
 use crate::store::Store;
 use crate::upstream::Upstream;
@@ -11,6 +11,9 @@ pub async fn route<S: Store, U: Upstream>(
     req: &EdgeRequest,
     edge: &Edge<'_, S, U>,
 ) -> EdgeResponse {
+    if let Some(refusal) = head_too_large(req) {
+        return refusal.into_response();
+    }
     if req.body.len() > BODY_LIMIT {
         return too_large().into_response();
     }
@@ -89,6 +92,7 @@ mod tests {
         for (method, path, allow) in [
             ("GET", "/api/connectors/vercel/oauth/exchange", "POST"),
             ("POST", protected_resource::PATH, "GET, HEAD"),
+            ("POST", agents::metadata::PATH, "GET, HEAD"),
             ("PUT", client_metadata::PATH, "GET, HEAD"),
             ("POST", vercel::callback::PATH, "GET"),
         ] {
@@ -102,6 +106,35 @@ mod tests {
             let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(body.error, ErrorCode::MethodNotAllowed);
         }
+    }
+
+    #[test]
+    fn a_long_address_is_a_json_414_and_big_headers_a_json_431() {
+        let t = TestEdge::new();
+        let query = "q=".to_owned() + &"a".repeat(crate::error::URI_LIMIT);
+        let long = EdgeRequest {
+            query,
+            ..get(protected_resource::PATH)
+        };
+        let big = EdgeRequest {
+            header_bytes: crate::error::HEADER_LIMIT + 1,
+            ..get(protected_resource::PATH)
+        };
+        for (req, status, code) in [
+            (long, 414, ErrorCode::UriTooLong),
+            (big, 431, ErrorCode::HeadersTooLarge),
+        ] {
+            let r = t.send(req);
+            assert_eq!(r.status, status);
+            let body: ErrorBody = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body.error, code);
+            assert!(body.message.contains("16 KiB") || body.message.contains("8 KiB"));
+        }
+        let within = EdgeRequest {
+            header_bytes: crate::error::HEADER_LIMIT,
+            ..get(protected_resource::PATH)
+        };
+        assert_eq!(t.send(within).status, 200);
     }
 
     #[test]

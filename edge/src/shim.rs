@@ -52,6 +52,11 @@ async fn serve(mut req: Request, env: Env) -> Result<Response> {
             .entries()
             .filter(|(k, _)| k != "authorization" && k != "cookie")
             .collect(),
+        header_bytes: req
+            .headers()
+            .entries()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum(),
         body: req.bytes().await.unwrap_or_default(),
     };
     let store = D1(env.d1("DB").ok());

@@ -83,9 +83,7 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let listen = args.validate_listen().map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = server::listen(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let config = args.into_config(bound).map_err(|e| e.to_string())?;
     let env_token = std::env::var("PATCHBAY_TOKEN").ok();

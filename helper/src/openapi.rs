@@ -11,10 +11,11 @@ use std::sync::OnceLock;
 
 use patchbay_proto::agents::{AgentDecision, AgentsOverview};
 use patchbay_proto::api::{
-    ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, SessionStarted, StartRemoteRequest,
-    SubmitCodeRequest,
+    ConnectorsOverview, Health, Ok, RemoteList, RemoteSession, RemotesStatus, SessionStarted,
+    StartRemoteRequest, SubmitCodeRequest,
 };
 use patchbay_proto::mcp::{McpRemoved, McpServerList, McpSession, StartServerRequest};
+use patchbay_proto::oauth::ProtectedResourceMetadata;
 use patchbay_proto::tokens::{
     DevicePoll, DeviceSessionRequest, DeviceStart, GithubSaved, GithubUser, OAuthExchangeRequest,
     OAuthStartResponse, SaveTokenRequest, TokenStatus, VercelSaved, VercelStatus,
@@ -82,6 +83,9 @@ struct Route {
     status: u16,
     answer: Option<(Shape, Option<Value>)>,
     errors: &'static [u16],
+    /// Failures answered with an HTML page, for a route a person's browser opens (its
+    /// success is a page too); the refusals before the route (405, 414, 431) stay JSON.
+    pages: &'static [u16],
 }
 
 fn route(method: HttpMethod, path: impl Into<String>, summary: &'static str) -> Route {
@@ -94,6 +98,7 @@ fn route(method: HttpMethod, path: impl Into<String>, summary: &'static str) -> 
         status: 200,
         answer: None,
         errors: &[],
+        pages: &[],
     }
 }
 
@@ -117,6 +122,10 @@ impl Route {
     }
     fn errors(mut self, errors: &'static [u16]) -> Self {
         self.errors = errors;
+        self
+    }
+    fn pages(mut self, pages: &'static [u16]) -> Self {
+        self.pages = pages;
         self
     }
 }
@@ -173,6 +182,16 @@ fn routes() -> Vec<Route> {
                 Some(json!({"session_id": format!("{kind}-..."), "status": "pending"})),
             )
             .errors(&[400, 409, 413, 503]),
+            route(
+                Get,
+                format!("{base}/status"),
+                "Whether a remote of this kind exists (the seed's card badge)",
+            )
+            .answers(
+                200,
+                named::<RemotesStatus>(),
+                Some(json!({"connected": true, "remotes": ["personal"]})),
+            ),
             route(
                 Get,
                 format!("{base}/sessions/{{session_id}}"),
@@ -313,14 +332,14 @@ fn routes() -> Vec<Route> {
             "Vercel's OAuth redirect URI (edge only; an HTML page)",
         )
         .auth(Auth::Public)
-        .errors(&[400, 409, 502, 503]),
+        .pages(&[400, 409, 502, 503]),
         route(
             Get,
             "/.well-known/oauth-protected-resource",
             "RFC 9728 metadata (edge only)",
         )
         .auth(Auth::Public)
-        .answers(200, any_object(), None),
+        .answers(200, named::<ProtectedResourceMetadata>(), None),
     ]);
     all.extend(token_routes(
         "manus",
@@ -563,16 +582,21 @@ fn build() -> OpenApi {
                             .build(),
                     )
             }
-            None if r.path == "/callback" => ResponseBuilder::new()
-                .description("An HTML page that says what happened and echoes nothing")
-                .content("text/html", ContentBuilder::new().build()),
+            None if !r.pages.is_empty() => html_page("An HTML page that says what happened"),
             None => ResponseBuilder::new().description(success_words(r.status)),
         };
         op = op.response(r.status.to_string(), ok.build());
+        for status in r.pages {
+            op = op.response(
+                status.to_string(),
+                html_page("An HTML page that says what went wrong and what to do").build(),
+            );
+        }
         let mut errors: Vec<u16> = r.errors.to_vec();
+        // Every route can meet the refusals that come before routing: the head's limits.
         errors.extend(match r.auth {
-            Auth::Public => &[403, 405][..],
-            Auth::Pairing | Auth::Edge => &[401, 403, 405][..],
+            Auth::Public => &[403, 405, 414, 431][..],
+            Auth::Pairing | Auth::Edge => &[401, 403, 405, 414, 431][..],
         });
         errors.sort_unstable();
         errors.dedup();
@@ -634,7 +658,8 @@ fn build() -> OpenApi {
                      Deliberate differences: every /api route but /api/health and \
                      /api/openapi.json needs the pairing token; credential files live in the \
                      helper's data folder; Vercel's OAuth runs on the edge (a Cloudflare \
-                     Worker), which the helper forwards to. Every failure is \
+                     Worker), which the helper forwards to; listing remotes reads \
+                     rclone.conf itself (no rclone needed). Every failure is \
                      {\"ok\": false, \"error\", \"message\"}.",
                 ))
                 .build(),
@@ -657,6 +682,13 @@ fn bearer(description: &str) -> SecurityScheme {
             .description(Some(description))
             .build(),
     )
+}
+
+/// A response that is an HTML page for a person, which echoes nothing of the request.
+fn html_page(what: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(format!("{what}; it echoes nothing of the request"))
+        .content("text/html", ContentBuilder::new().build())
 }
 
 fn edge_server() -> utoipa::openapi::Server {

@@ -106,6 +106,29 @@ async fn overview_reflects_the_credential_files() {
     );
 }
 
+#[tokio::test]
+async fn each_rclone_kind_has_the_cards_status_badge() {
+    let f = TestApp::new(|_| {});
+    let (status, body) = f.get("/api/connectors/gdrive/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, serde_json::json!({"connected": false, "remotes": []}));
+    std::fs::write(
+        f.data_dir().join("rclone.conf"),
+        "[personal]\ntype = drive\n\n[work]\ntype = drive\n\n[od]\ntype = onedrive\n",
+    )
+    .unwrap();
+    let (_, body) = f.get("/api/connectors/gdrive/status").await;
+    assert_eq!(
+        body,
+        serde_json::json!({"connected": true, "remotes": ["personal", "work"]})
+    );
+    let (_, body) = f.get("/api/connectors/onedrive/status").await;
+    assert_eq!(
+        body,
+        serde_json::json!({"connected": true, "remotes": ["od"]})
+    );
+}
+
 /// Which named connectors the overview says are connected right now.
 async fn connected(f: &TestApp) -> Vec<ConnectorId> {
     let (status, _, body) = f.send(authed("/api/connectors")).await;

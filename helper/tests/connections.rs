@@ -193,18 +193,91 @@ async fn a_body_that_stops_arriving_ends_the_request() {
     served.stop().await;
 }
 
+/// Whether the server has closed `s` (a read sees the end or a reset, not "nothing yet").
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        other => panic!("a stalled connection was answered: {other:?}"),
+    }
+}
+
+/// `max_connections` with timeouts long enough that only the cap closes anything.
+fn capped(max_connections: usize) -> Limits {
+    Limits {
+        max_connections,
+        header_read_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_connection_cap_refuses_with_a_503_and_recovers() {
-    let limits = Limits {
-        max_connections: 3,
-        ..quick()
-    };
-    let served = Served::start(limits).await;
+async fn at_the_cap_the_longest_stalled_connection_makes_room_for_a_new_one() {
+    let served = Served::start(capped(3)).await;
     let addr = served.addr;
     tokio::task::spawn_blocking(move || {
-        let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
-        // Let the server take them in before the fourth arrives.
-        std::thread::sleep(Duration::from_millis(100));
+        // A full table of stalled heads, the first one oldest.
+        let mut stalled: Vec<TcpStream> = (0..3)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127")
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                s
+            })
+            .collect();
+        let ok = served_get(addr, "/api/health");
+        assert!(
+            ok.starts_with("HTTP/1.1 200"),
+            "the newcomer was refused: {ok}"
+        );
+        assert!(
+            closed_by_server(&mut stalled[0]),
+            "the oldest stalled one is still open"
+        );
+        for (i, s) in stalled.iter_mut().enumerate().skip(1) {
+            assert!(
+                !closed_by_server(s),
+                "stalled connection {i} was closed too"
+            );
+        }
+    })
+    .await
+    .unwrap();
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cap_refuses_with_a_503_when_every_connection_has_a_request_in_flight() {
+    let served = Served::start(capped(3)).await;
+    let addr = served.addr;
+    tokio::task::spawn_blocking(move || {
+        // Each one's request is being answered: its body is still on its way.
+        let head = format!(
+            "POST /api/connectors/manus/token HTTP/1.1\r\nHost: {addr}\r\nAuthorization: \
+             Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n\
+             {{\"token\": "
+        );
+        let held: Vec<TcpStream> = (0..3)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(head.as_bytes()).unwrap();
+                s
+            })
+            .collect();
+        // Let the server read their heads before the fourth arrives.
+        std::thread::sleep(Duration::from_millis(200));
         let mut fourth = TcpStream::connect(addr).unwrap();
         fourth
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -219,14 +292,7 @@ async fn the_connection_cap_refuses_with_a_503_and_recovers() {
         drop(held);
         // Slots come back as connections close.
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut s = TcpStream::connect(addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let request =
-                format!("GET /api/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            if exchange(&mut s, request.as_bytes()).starts_with("HTTP/1.1 200") {
-                break;
-            }
+        while !served_get(addr, "/api/health").starts_with("HTTP/1.1 200") {
             assert!(Instant::now() < deadline, "the cap never freed up");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -324,4 +390,36 @@ async fn shutdown_lets_an_open_request_finish() {
     // Manus is unreachable in tests (127.0.0.1:9): the handler ran to its end.
     assert_error_shape(&answer, 502, "upstream");
     stopping.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accept_queue_holds_a_flood_that_arrives_faster_than_it_is_accepted() {
+    // Nothing accepts: every connection waits in the kernel's queue, as a flood's do while
+    // the helper is busy. tokio's own bind (backlog 128) drops the SYNs past it. 600 is
+    // well past 128 and stays under the usual soft limit of 1,024 open files.
+    const QUEUED: usize = 600;
+    let listener = server::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .expect("Linux's somaxconn")
+        .trim()
+        .parse()
+        .unwrap();
+    let fits = somaxconn.min(server::ACCEPT_BACKLOG as usize);
+    assert!(
+        fits > QUEUED,
+        "net.core.somaxconn is {somaxconn}: the test needs more than {QUEUED}"
+    );
+    tokio::task::spawn_blocking(move || {
+        let held: Vec<TcpStream> = (0..QUEUED)
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                    .unwrap_or_else(|e| panic!("connection {i} was not queued: {e}"))
+            })
+            .collect();
+        assert_eq!(held.len(), QUEUED);
+    })
+    .await
+    .unwrap();
+    drop(listener);
 }

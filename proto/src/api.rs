@@ -159,6 +159,7 @@ pub struct Health {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ok {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::error::schema::always_true))]
     pub ok: bool,
 }
 
@@ -294,6 +295,17 @@ pub struct SessionStarted {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteList {
     pub remotes: Vec<crate::rclone::Remote>,
+}
+
+/// `GET /api/connectors/{gdrive|onedrive}/status`: the seed's card badge ("on mount, GET
+/// /api/connectors/{name}/status" for every card), connected when rclone.conf holds a
+/// remote of this kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemotesStatus {
+    pub connected: bool,
+    /// The names of this kind's remotes (Patchbay's addition).
+    pub remotes: Vec<String>,
 }
 
 /// `GET /api/connectors/{gdrive|onedrive}/sessions/{id}`: every member always present

@@ -10,6 +10,31 @@ use serde::{Deserialize, Serialize};
 /// is a few hundred bytes (a name, a token, a pasted address).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The longest address (path and query) the helper's server and the edge read: every
+/// route's data is in its body, so a longer one is a mistake or an attack.
+pub const URI_LIMIT: usize = 8 * 1024;
+
+/// The most the helper's server and the edge read of a request's headers (names and values).
+pub const HEADER_LIMIT: usize = 16 * 1024;
+
+/// The message of the 414 for an address over `limit` bytes.
+pub fn uri_too_long_message(limit: usize) -> String {
+    format!(
+        "The request's address is longer than the {} KiB this API reads. Send the data in a \
+         JSON body instead of the query string.",
+        limit / 1024
+    )
+}
+
+/// The message of the 431 for headers over `limit` bytes.
+pub fn headers_too_large_message(limit: usize) -> String {
+    format!(
+        "The request's headers are larger than the {} KiB this API reads. Send fewer or \
+         smaller headers (large cookies are the usual cause: clear them).",
+        limit / 1024
+    )
+}
+
 /// The message of the 413 for a body over [`BODY_LIMIT`].
 pub fn body_too_large_message() -> String {
     format!(
@@ -90,9 +115,33 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::always_false))]
     pub ok: bool,
     pub error: ErrorCode,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub message: String,
+}
+
+/// Schemas the derive cannot say: `ok` is one value, so a strict client may branch on it
+/// alone (the contract test validates every answer against them).
+#[cfg(feature = "openapi")]
+pub(crate) mod schema {
+    use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+    pub fn always_false() -> Object {
+        only(false)
+    }
+
+    pub fn always_true() -> Object {
+        only(true)
+    }
+
+    fn only(value: bool) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([value]))
+            .build()
+    }
 }
 
 impl ErrorBody {

@@ -33,6 +33,7 @@ pub struct GithubUser {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GithubSaved {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::error::schema::always_true))]
     pub ok: bool,
     pub user: GithubUser,
 }
@@ -274,6 +275,7 @@ impl VercelFailureReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VercelSaved {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::error::schema::always_true))]
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<VercelAccount>,

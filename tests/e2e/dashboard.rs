@@ -271,6 +271,20 @@ async fn manus_key_and_github_token_forms() {
         page.contains(&format!("<h2 id=\"{section}\">")),
         "no such section"
     );
+    // The README's pictures load beside the page, as on a forge.
+    let pictures: Vec<&str> = page
+        .split("<img src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(!pictures.is_empty(), "the page shows the dashboard");
+    for picture in pictures {
+        let answer = reqwest::get(format!("{}/{picture}", helper.origin()))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{picture}");
+        assert_eq!(answer.headers()["content-type"], "image/png", "{picture}");
+    }
 
     let html = browser.client.source().await.unwrap();
     for s in [&pat, &key, &wrong, &helper.token] {

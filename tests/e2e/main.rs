@@ -7,6 +7,7 @@ mod harness;
 mod pages;
 
 mod agents;
+mod contract;
 mod dashboard;
 mod doctor;
 mod foundation;

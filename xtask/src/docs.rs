@@ -5,6 +5,10 @@
 //! named as a forge names them, so `docs.html#run-at-login` and the repository's
 //! `README.md#run-at-login` are the same place.
 //!
+//! The README's pictures (all in `docs/`) are copied beside the page, to
+//! `target/docs/docs/`, which app/index.html copies to `dist/docs/`: the page's relative
+//! `docs/…` sources then load on every origin that serves it, as they do on a forge.
+//!
 //! Trunk runs this as a `pre_build` hook (Trunk.toml), next to `logos`.
 
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
@@ -14,11 +18,55 @@ use crate::tools::{Result, root, write_if_changed};
 /// Where the page goes: outside the folders `trunk serve` watches (Trunk.toml).
 pub const PAGE: &str = "target/docs/docs.html";
 
+/// The one folder of the repository the README's pictures may come from; the page's folder
+/// gets a copy of it under the same name (app/index.html's `copy-dir`).
+const PICTURES: &str = "docs/";
+
 pub fn docs() -> Result {
     let readme = root().join("README.md");
     let markdown = std::fs::read_to_string(&readme)
         .map_err(|e| format!("cannot read {} ({e})", readme.display()))?;
-    write_if_changed(&root().join(PAGE), &page(&markdown))
+    let page_path = root().join(PAGE);
+    let beside_page = page_path.parent().expect("the page has a folder");
+    // The folder exists even when the README shows no picture: index.html copies it.
+    std::fs::create_dir_all(beside_page.join(PICTURES))
+        .map_err(|e| format!("create {}: {e}", beside_page.display()))?;
+    for picture in pictures(&markdown)? {
+        let from = root().join(&picture);
+        let to = beside_page.join(&picture);
+        let bytes = std::fs::read(&from).map_err(|e| {
+            format!("README.md shows {picture}, which cannot be read ({e}): add the file or fix the link")
+        })?;
+        if std::fs::read(&to).ok().as_deref() != Some(&bytes[..]) {
+            std::fs::write(&to, &bytes).map_err(|e| format!("write {}: {e}", to.display()))?;
+        }
+    }
+    write_if_changed(&page_path, &page(&markdown))
+}
+
+/// The relative sources of the README's pictures; each must be inside `docs/`, since that is
+/// the only folder the page gets a copy of.
+fn pictures(markdown: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        let Event::Start(Tag::Image { dest_url, .. }) = event else {
+            continue;
+        };
+        if dest_url.contains("://") || dest_url.starts_with("data:") {
+            continue;
+        }
+        let path = dest_url.to_string();
+        let inside = path
+            .strip_prefix(PICTURES)
+            .is_some_and(|name| !name.is_empty() && !name.contains('/') && !name.contains(".."));
+        if !inside {
+            return Err(format!(
+                "README.md shows {path}: put the picture directly in {PICTURES} so docs.html can show it too"
+            ));
+        }
+        found.push(path);
+    }
+    Ok(found)
 }
 
 /// The whole HTML document for `markdown`, every heading with its forge-style anchor.
@@ -114,6 +162,36 @@ mod tests {
         assert!(html.contains("<code>code</code>"), "{html}");
         assert!(html.contains("<table>"), "{html}");
         assert!(html.starts_with("<!DOCTYPE html>"));
+    }
+
+    #[test]
+    fn pictures_are_the_relative_ones_and_must_be_in_docs() {
+        let found = pictures(
+            "![a](docs/a.png) ![b](https://example.com/b.png) | ![c](docs/c.png) |\n|---|\n",
+        )
+        .unwrap();
+        assert_eq!(found, ["docs/a.png", "docs/c.png"]);
+        for outside in [
+            "![x](img/x.png)",
+            "![x](docs/sub/x.png)",
+            "![x](docs/../x.png)",
+        ] {
+            let error = pictures(outside).unwrap_err();
+            assert!(
+                error.contains("put the picture directly in docs/"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_readmes_pictures_exist() {
+        let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+        let found = pictures(&readme).unwrap();
+        assert!(!found.is_empty(), "the README shows the dashboard");
+        for picture in found {
+            assert!(root().join(&picture).is_file(), "{picture}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use patchbay_proto::pkce::CHALLENGE_METHOD;
 
 use super::{AUTHORIZE_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, issuer};
 use crate::config::EdgeConfig;
-use crate::error::ApiError;
+use crate::error::wrong_method;
 use crate::http::{EdgeRequest, EdgeResponse};
 
 pub const PATH: &str = "/.well-known/oauth-authorization-server";
@@ -34,7 +34,7 @@ pub fn document(config: &EdgeConfig, req: &EdgeRequest) -> AuthorizationServerMe
 
 pub fn serve(req: &EdgeRequest, config: &EdgeConfig) -> EdgeResponse {
     if !matches!(req.method.as_str(), "GET" | "HEAD") {
-        return ApiError::bad_request("Use GET for this document.").into_response();
+        return wrong_method(req, "GET, HEAD");
     }
     EdgeResponse::public_json(&document(config, req), 300)
 }

@@ -8,6 +8,12 @@
 //! Connectors supply only what differs: their status type and the task that drives the flow.
 //! Each table runs its own reaper, started with its first session and ended with the table,
 //! so no connector starts or stops one.
+//!
+//! A finished session keeps only its status until its TTL: the flow's task lets go of its
+//! own handle as it ends (a tokio task's allocation is sized for the whole flow's future,
+//! kilobytes, and lives as long as its `JoinHandle`), and at most [`MAX_FINISHED`] finished
+//! sessions are kept, the oldest going first, so a thousand sign-ins in ten minutes cost
+//! what a few hundred do.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -26,6 +32,10 @@ use crate::ApiError;
 
 /// The longest a client may hold a long-poll open.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Finished sessions kept per table (each until its TTL). A client reads its outcome
+/// within seconds; only a burst of this many newer sign-ins ending first can push it out.
+pub const MAX_FINISHED: usize = 256;
 
 /// The `?wait=SECONDS&since=STATUS` parameters of a session poll: long-poll until the status
 /// changes (at most [`MAX_WAIT`]); `since` is the status the client last saw, so a change
@@ -89,7 +99,14 @@ struct Slot<S> {
     status: watch::Sender<S>,
     expires_at: Instant,
     cancel: CancellationToken,
+    /// The running flow, for shutdown to wait on; `None` once it has ended.
     task: Option<JoinHandle<()>>,
+}
+
+impl<S: SessionStatus> Slot<S> {
+    fn is_finished(&self) -> bool {
+        self.status.borrow().is_finished()
+    }
 }
 
 /// All sessions of one kind. Clones share the sessions.
@@ -162,7 +179,8 @@ impl<S: SessionStatus> SessionTable<S> {
     }
 
     /// Registers a new session and starts its flow: `run` gets the control handle and is
-    /// spawned at once. The session stays readable until its TTL, whatever `run` does.
+    /// spawned at once. The session stays readable until its TTL, whatever `run` does (once
+    /// finished, unless [`MAX_FINISHED`] newer sessions finish first).
     pub fn start<F, Fut>(&self, initial: S, run: F) -> String
     where
         F: FnOnce(SessionCtl<S>) -> Fut,
@@ -181,8 +199,16 @@ impl<S: SessionStatus> SessionTable<S> {
             status: tx.clone(),
             cancel: cancel.clone(),
         };
+        let flow = run(ctl);
+        let (table, ended) = (Arc::downgrade(&self.shared), id.clone());
         let mut slots = self.slots();
-        let task = tokio::spawn(run(ctl));
+        // Held until the slot is in: the task cannot end (and let go of it) before that.
+        let task = tokio::spawn(async move {
+            flow.await;
+            if let Some(shared) = table.upgrade() {
+                SessionTable { shared }.ended(&ended);
+            }
+        });
         slots.insert(
             id.clone(),
             Slot {
@@ -193,6 +219,32 @@ impl<S: SessionStatus> SessionTable<S> {
             },
         );
         id
+    }
+
+    /// Session `id`'s flow has returned: its task's handle goes (and with it the task's
+    /// memory), and the oldest finished sessions beyond [`MAX_FINISHED`].
+    fn ended(&self, id: &str) {
+        let mut slots = self.slots();
+        if let Some(slot) = slots.get_mut(id) {
+            slot.task = None;
+        }
+        let mut finished: Vec<(Instant, &String)> = slots
+            .iter()
+            .filter(|(_, slot)| slot.task.is_none() && slot.is_finished())
+            .map(|(id, slot)| (slot.expires_at, id))
+            .collect();
+        if finished.len() <= MAX_FINISHED {
+            return;
+        }
+        finished.sort_unstable();
+        let excess = finished.len() - MAX_FINISHED;
+        let oldest: Vec<String> = finished[..excess]
+            .iter()
+            .map(|(_, id)| (*id).clone())
+            .collect();
+        for id in oldest {
+            slots.remove(&id);
+        }
     }
 
     /// The 404 for an id this table does not hold: never issued, or removed after its TTL.
@@ -502,6 +554,63 @@ mod tests {
         assert_eq!(ttl_for_people(Duration::from_secs(60)), "1 minute");
         assert_eq!(ttl_for_people(Duration::from_secs(90)), "90 seconds");
         assert_eq!(ttl_for_people(Duration::from_secs(1)), "1 second");
+    }
+
+    /// Waits until every session's flow has returned.
+    async fn all_ended(table: &SessionTable<St>) {
+        all_ended_but(table, "").await;
+    }
+
+    #[tokio::test]
+    async fn a_finished_flow_lets_go_of_its_task_and_keeps_its_status() {
+        let table = SessionTable::new("t", "Test", Duration::from_secs(60));
+        let id = table.start(St::Pending, |ctl| async move { ctl.set(St::Done) });
+        all_ended(&table).await;
+        assert_eq!(table.get(&id), Some(St::Done));
+        assert!(table.slots()[&id].task.is_none());
+        // Ended without finishing (a flow that returned early): kept as it is, until its TTL.
+        let early = table.start(St::Waiting, |_| async {});
+        all_ended(&table).await;
+        assert_eq!(table.get(&early), Some(St::Waiting));
+    }
+
+    #[tokio::test]
+    async fn finished_sessions_are_bounded_the_oldest_going_first() {
+        let table = SessionTable::new("t", "Test", Duration::from_secs(60));
+        let running = table.start(St::Waiting, |ctl| async move {
+            ctl.cancel.cancelled().await;
+        });
+        let extra = 10;
+        let mut ids = Vec::new();
+        for _ in 0..MAX_FINISHED + extra {
+            ids.push(table.start(St::Pending, |ctl| async move { ctl.set(St::Done) }));
+            // One at a time, as sign-ins end: each end trims the oldest.
+            all_ended_but(&table, &running).await;
+        }
+        assert_eq!(table.slots().len(), MAX_FINISHED + 1);
+        for gone in &ids[..extra] {
+            assert_eq!(table.get(gone), None, "an old finished session was kept");
+        }
+        for kept in &ids[extra..] {
+            assert_eq!(table.get(kept), Some(St::Done));
+        }
+        assert_eq!(table.get(&running), Some(St::Waiting), "a running one went");
+        table.shutdown().await;
+    }
+
+    /// Waits until every flow but `running`'s has returned.
+    async fn all_ended_but(table: &SessionTable<St>, running: &str) {
+        for _ in 0..5000 {
+            if table
+                .slots()
+                .iter()
+                .all(|(id, s)| id == running || s.task.is_none())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the flows did not end");
     }
 
     #[tokio::test]

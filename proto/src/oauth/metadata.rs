@@ -14,6 +14,7 @@ use crate::pkce::CHALLENGE_METHOD;
 /// here so MCP clients can find Dynamic Client Registration from this one document. Unknown
 /// members are allowed by §2 ("additional metadata parameters MAY be used").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProtectedResourceMetadata {
     /// The resource identifier: an https (or, for local development, http) URL with no fragment.
     pub resource: String,

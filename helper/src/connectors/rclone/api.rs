@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use patchbay_proto::api::{
-    FlowStatus, Ok, RemoteList, RemoteSession, StartRemoteRequest, SubmitCodeRequest,
+    FlowStatus, Ok, RemoteList, RemoteSession, RemotesStatus, StartRemoteRequest, SubmitCodeRequest,
 };
 use patchbay_proto::rclone::{self, REMOTE_NAME_RULE, is_valid_remote_name};
 use patchbay_proto::redirect::parse_pasted_redirect;
@@ -43,22 +43,46 @@ async fn read_conf(state: &AppState) -> Result<String, ApiError> {
     Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
 }
 
+/// The remotes of this kind in rclone.conf.
+async fn remotes_of(state: &AppState, kind: Kind) -> Result<Vec<rclone::Remote>, ApiError> {
+    let conf = read_conf(state).await?;
+    Ok(rclone::parse_remotes(&conf)
+        .into_iter()
+        .filter(|r| r.kind == kind.backend())
+        .collect())
+}
+
 pub async fn list_remotes(
     State(state): State<AppState>,
     kind: Kind,
 ) -> Result<Json<RemoteList>, ApiError> {
-    let conf = read_conf(&state).await?;
     let accounts = accounts(&state);
     let mut known = blocking(move || accounts.of(kind)).await?;
-    let remotes = rclone::parse_remotes(&conf)
+    let remotes = remotes_of(&state, kind)
+        .await?
         .into_iter()
-        .filter(|r| r.kind == kind.backend())
         .map(|mut r| {
             r.account = known.remove(&r.name);
             r
         })
         .collect();
     Ok(Json(RemoteList { remotes }))
+}
+
+/// The card's badge: connected when a remote of this kind exists.
+pub async fn status(
+    State(state): State<AppState>,
+    kind: Kind,
+) -> Result<Json<RemotesStatus>, ApiError> {
+    let remotes: Vec<String> = remotes_of(&state, kind)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    Ok(Json(RemotesStatus {
+        connected: !remotes.is_empty(),
+        remotes,
+    }))
 }
 
 pub async fn start(

@@ -115,6 +115,10 @@ pub fn routes() -> Router<AppState> {
                 get(move |s| api::list_remotes(s, kind)).post(move |s, b| api::start(s, kind, b)),
             )
             .route(
+                &format!("{base}/status"),
+                get(move |s| api::status(s, kind)),
+            )
+            .route(
                 &format!("{base}/remotes/{{name}}"),
                 delete(move |s, p| api::delete_remote(s, kind, p)),
             )

@@ -54,22 +54,14 @@ impl Answers {
     }
 }
 
-/// The 414 the helper gives for an address longer than `max` bytes.
+/// The 414 the helper gives for an address longer than `max` bytes (the edge's words too).
 pub fn uri_too_long(max: usize) -> ApiError {
-    ApiError::uri_too_long(format!(
-        "The request's address is longer than the {} KiB this helper reads. Send the data in \
-         a JSON body instead of the query string.",
-        max / 1024
-    ))
+    ApiError::uri_too_long(patchbay_proto::error::uri_too_long_message(max))
 }
 
-/// The 431 the helper gives for headers larger than `max` bytes.
+/// The 431 the helper gives for headers larger than `max` bytes (the edge's words too).
 pub fn headers_too_large(max: usize) -> ApiError {
-    ApiError::headers_too_large(format!(
-        "The request's headers are larger than the {} KiB this helper reads. Send fewer or \
-         smaller headers (large cookies for 127.0.0.1 are the usual cause: clear them).",
-        max / 1024
-    ))
+    ApiError::headers_too_large(patchbay_proto::error::headers_too_large_message(max))
 }
 
 /// A whole HTTP/1.1 response carrying `error`'s JSON body, for the places where there is

@@ -19,6 +19,7 @@ use tower_http::timeout::TimeoutBody;
 use super::Limits;
 use super::canned::{self, Answers};
 use super::guarded_io::GuardedIo;
+use super::waiting::Entry;
 use crate::ApiError;
 
 /// How long a refused connection may take to send its request before it is closed.
@@ -68,15 +69,29 @@ impl Server {
         ))
     }
 
-    /// Serves requests on `stream` until the client goes, a limit ends it, or `stop`
+    /// Serves requests on `stream` until the client goes, a limit ends it, the connection
+    /// is closed to make room (`entry`, while it waits for a request), or `stop`
     /// (shutdown: open requests finish, then the connection closes).
-    pub async fn serve(&self, stream: TcpStream, stop: CancellationToken) {
+    pub async fn serve(&self, stream: TcpStream, entry: Entry, stop: CancellationToken) {
         let (app, limits) = (self.app.clone(), self.limits);
-        let service = hyper::service::service_fn(move |req| handle(app.clone(), limits, req));
+        let make_room = entry.closed();
+        let service = hyper::service::service_fn(move |req| {
+            let answering = entry.answering();
+            let app = app.clone();
+            async move {
+                let response = handle(app, limits, req).await?;
+                Ok::<_, Infallible>(response.map(|body| answering.body(body)))
+            }
+        });
         let conn = self.http.serve_connection(self.io(stream), service);
         tokio::pin!(conn);
         let ended = tokio::select! {
             ended = conn.as_mut() => ended,
+            // Nothing in flight (it waits for a request head): dropped, no answer owed.
+            () = make_room.cancelled() => {
+                tracing::debug!("connection closed to make room for a new one");
+                return;
+            }
             () = stop.cancelled() => {
                 conn.as_mut().graceful_shutdown();
                 conn.await

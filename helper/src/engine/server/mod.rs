@@ -12,8 +12,16 @@
 //!   is dropped once the socket has refused our bytes that long.
 //! - **Header size** ([`Limits::max_header_bytes`], also hyper's read buffer, so a head
 //!   costs at most that much) and **URI length** ([`Limits::max_uri_bytes`]): 431 and 414.
-//! - **Connection cap** ([`Limits::max_connections`]): past it a connection is answered 503
-//!   and closed (a few at a time; beyond those it is closed unanswered).
+//! - **Connection cap** ([`Limits::max_connections`]): a newcomer past it takes the place of
+//!   the connection that has waited longest for a request head ([`waiting`]): a stalled or
+//!   idle connection, never one whose request is being answered. Only when every connection
+//!   has a request in flight is the newcomer answered 503 and closed (a few at a time;
+//!   beyond those it is closed unanswered). So a flood of stalled connections cannot lock
+//!   out a well-behaved client, and memory stays bounded by the cap.
+//! - **Accept queue** ([`ACCEPT_BACKLOG`], see [`listen`]): connections the kernel has
+//!   completed but the helper has not yet accepted. When it is full the kernel drops a new
+//!   client's SYN and that client waits a whole second to retry, so it is sized for a
+//!   flood, not left at the 128 of tokio's (and std's) `bind`.
 //!
 //! Every refusal, hyper's own included, has the one JSON error shape ([`canned`]). Memory
 //! is given back after a burst ([`memory`]).
@@ -22,14 +30,16 @@ mod canned;
 mod connection;
 mod guarded_io;
 mod memory;
+mod waiting;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -51,8 +61,8 @@ impl Default for Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
-            max_header_bytes: 16 * 1024,
-            max_uri_bytes: 8 * 1024,
+            max_header_bytes: patchbay_proto::error::HEADER_LIMIT,
+            max_uri_bytes: patchbay_proto::error::URI_LIMIT,
         }
     }
 }
@@ -64,6 +74,26 @@ impl Limits {
     fn read_buffer(&self) -> usize {
         self.max_header_bytes.max(Self::MIN_BUFFER)
     }
+}
+
+/// The listen backlog asked for. Linux caps it at `net.core.somaxconn` (4,096 by default
+/// since 5.4): above the 2,200 connections of the hostile bench's flood, which a client
+/// that opens them one after another can push in faster than a busy helper accepts them.
+pub const ACCEPT_BACKLOG: u32 = 4096;
+
+/// The helper's listening socket on `addr`, with [`ACCEPT_BACKLOG`] (tokio's own `bind`
+/// asks for 128, as std does).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std's and tokio's `bind` do on Unix: a restarted helper gets its port back at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// Refused connections answered at once (each for at most a short header timeout); more
@@ -93,6 +123,7 @@ pub async fn serve(
     let refusals = Arc::new(Semaphore::new(REFUSALS_ANSWERED));
     let stopping = CancellationToken::new();
     let refusing = AtomicBool::new(false);
+    let waiting = Arc::new(waiting::Waiting::default());
     let memory = Arc::new(memory::Trimmer::default());
     tokio::pin!(shutdown);
     loop {
@@ -110,32 +141,50 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        match slots.clone().try_acquire_owned() {
+        let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => {
                 if refusing.swap(false, Ordering::Relaxed) {
-                    tracing::info!("accepting connections again");
+                    tracing::info!("below the connection limit again");
                 }
-                memory.opened();
-                let (server, stop, memory) = (server.clone(), stopping.clone(), memory.clone());
-                tokio::spawn(async move {
-                    server.serve(stream, stop).await;
-                    drop(slot);
-                    memory.closed();
-                });
+                Some(slot)
             }
             Err(_) => {
                 if !refusing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(cap, "connection limit reached; refusing new connections");
+                    tracing::warn!(
+                        cap,
+                        "connection limit reached; closing the connections that have waited \
+                         longest for a request, refusing when every one has a request in flight"
+                    );
                 }
-                if let Ok(answer) = refusals.clone().try_acquire_owned() {
-                    let server = server.clone();
-                    tokio::spawn(async move {
-                        server.refuse(stream).await;
-                        drop(answer);
-                    });
+                if !waiting.close_longest_waiting() {
+                    if let Ok(answer) = refusals.clone().try_acquire_owned() {
+                        let server = server.clone();
+                        tokio::spawn(async move {
+                            server.refuse(stream).await;
+                            drop(answer);
+                        });
+                    }
+                    continue;
                 }
+                // The closed connection's slot comes back as soon as its task ends.
+                None
             }
-        }
+        };
+        let (server, stop, memory) = (server.clone(), stopping.clone(), memory.clone());
+        let (slots, waiting) = (slots.clone(), waiting.clone());
+        tokio::spawn(async move {
+            let slot = match slot {
+                Some(slot) => slot,
+                None => match slots.acquire_owned().await {
+                    Ok(slot) => slot,
+                    Err(_) => return,
+                },
+            };
+            memory.opened();
+            server.serve(stream, waiting.open(), stop).await;
+            drop(slot);
+            memory.closed();
+        });
     }
     drop(listener);
     stopping.cancel();
