@@ -146,7 +146,9 @@ impl HelperClient {
         let sent = match body {
             Some(b) => match request.header("Content-Type", "application/json").body(b) {
                 Ok(r) => r.send().await,
-                Err(e) => return Err(ApiFailure::Garbled(e.to_string())),
+                // A text body always makes a request; the error's own words would pull
+                // gloo-net's and serde_json's messages into the wasm for nothing.
+                Err(_) => return Err(ApiFailure::Garbled("the request could not be made".into())),
             },
             None => request.send().await,
         };
@@ -158,7 +160,7 @@ impl HelperClient {
             return response
                 .text()
                 .await
-                .map_err(|e| ApiFailure::Garbled(e.to_string()));
+                .map_err(|_| ApiFailure::Garbled("the answer could not be read".into()));
         }
         Err(failure(response).await)
     }
@@ -283,7 +285,9 @@ pub fn json(body: &impl Serialize) -> String {
 /// An answer's text as JSON; an empty answer (204) reads as `null`.
 pub fn decode(text: &str) -> Result<Value, ApiFailure> {
     let text = if text.trim().is_empty() { "null" } else { text };
-    serde_json::from_str(text).map_err(|e| ApiFailure::Garbled(e.to_string()))
+    // Which byte was wrong does not help the person (a version mismatch does): serde_json's
+    // messages stay out of the wasm.
+    serde_json::from_str(text).map_err(|_| ApiFailure::Garbled("not JSON".into()))
 }
 
 async fn failure(response: Response) -> ApiFailure {
