@@ -248,7 +248,7 @@ async fn contract_drive_and_onedrive_as_the_seed_describes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn contract_github_token_and_device_flow() {
     let github = FakeGithub::start();
-    let pat = secret("ghp_contractcontractcontractcontract1");
+    let pat = secret("ghp_fake_contract_token_0000000001");
     github.add_token(&pat, "octocat", 1, "repo");
     let helper = helper()
         .envs(github.gh_env())
