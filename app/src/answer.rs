@@ -1,62 +1,186 @@
 //! Reading the helper's answers.
 //!
-//! proto owns every answer's type; the dashboard reads each as a `serde_json::Value` and picks
-//! the few fields a card shows, by the names those types serialize to. One deserializer (the
-//! `Value` one) in the wasm instead of one per answer type: those were 30 KB of the wasm for
-//! sixteen types, each card needing two or three of their fields. Every card's `state`
-//! function is unit-tested on answers made by serializing proto's own types, so a renamed
-//! field fails a test instead of a card.
+//! proto owns every answer's type; the dashboard reads each as a [`Value`] and picks the few
+//! fields a card shows, by the names those types serialize to. In the browser a `Value` is
+//! what the browser's own `JSON.parse` made, read field by field through `js_sys`: no JSON
+//! parser in the wasm (serde_json's deserializer and its `Value` were 8 KiB of the gzipped
+//! wasm; one typed deserializer per answer type, before that, was 30 KB for sixteen types).
+//! Natively a `Value` is serde_json's, so every reader and every card's `state` function is
+//! unit-tested on answers made by serializing proto's own types: a renamed field fails a test
+//! instead of a card. The two sides share everything but the primitives in `raw`.
 
 use patchbay_proto::api::{EndReason, FlowStatus};
 use patchbay_proto::mcp::TokenState;
 use patchbay_proto::tokens::{DevicePoll, DeviceStatus, GithubUser};
-pub use serde_json::Value;
+pub use raw::Value;
 
-/// The string at `field`, when there is one.
-pub fn str<'a>(answer: &'a Value, field: &str) -> Option<&'a str> {
-    answer.get(field)?.as_str()
+/// The primitives: what a field holds, read from the browser's JSON values.
+#[cfg(target_arch = "wasm32")]
+mod raw {
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    /// A JSON value as the browser parsed it. Signals need `Send + Sync`; the wasm has one
+    /// thread, which `SendWrapper` checks rather than assumes.
+    #[derive(Clone)]
+    pub struct Value(SendWrapper<JsValue>);
+
+    impl Value {
+        fn new(v: JsValue) -> Self {
+            Self(SendWrapper::new(v))
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Value> {
+        js_sys::JSON::parse(text).ok().map(Value::new)
+    }
+
+    pub fn null() -> Value {
+        Value::new(JsValue::NULL)
+    }
+
+    pub fn is_null(v: &Value) -> bool {
+        v.0.is_null()
+    }
+
+    /// `field` of an object (not of an array, and not a `null` field).
+    pub fn get(v: &Value, field: &str) -> Option<Value> {
+        if !is_object(v) {
+            return None;
+        }
+        let f = js_sys::Reflect::get(&v.0, &JsValue::from_str(field)).ok()?;
+        (!f.is_undefined() && !f.is_null()).then(|| Value::new(f))
+    }
+
+    pub fn string(v: &Value) -> Option<String> {
+        v.0.as_string()
+    }
+
+    pub fn boolean(v: &Value) -> Option<bool> {
+        v.0.as_bool()
+    }
+
+    /// A whole, non-negative number that a double holds exactly (as serde_json's `as_u64`).
+    pub fn whole(v: &Value) -> Option<u64> {
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+        v.0.as_f64()
+            .filter(|n| n.fract() == 0.0 && (0.0..=EXACT).contains(n))
+            .map(|n| n as u64)
+    }
+
+    pub fn list(v: &Value) -> Option<Vec<Value>> {
+        let array = v.0.dyn_ref::<js_sys::Array>()?;
+        Some(array.iter().map(Value::new).collect())
+    }
+
+    pub fn is_object(v: &Value) -> bool {
+        v.0.is_object() && !js_sys::Array::is_array(&v.0)
+    }
 }
 
-/// The string at `field` as an owned `String`, when there is one.
+/// The primitives natively: serde_json's `Value`, which the tests build from proto's types.
+#[cfg(not(target_arch = "wasm32"))]
+mod raw {
+    pub use serde_json::Value;
+
+    pub fn parse(text: &str) -> Option<Value> {
+        serde_json::from_str(text).ok()
+    }
+
+    pub fn null() -> Value {
+        Value::Null
+    }
+
+    pub fn is_null(v: &Value) -> bool {
+        v.is_null()
+    }
+
+    pub fn get(v: &Value, field: &str) -> Option<Value> {
+        v.get(field).filter(|f| !f.is_null()).cloned()
+    }
+
+    pub fn string(v: &Value) -> Option<String> {
+        v.as_str().map(str::to_owned)
+    }
+
+    pub fn boolean(v: &Value) -> Option<bool> {
+        v.as_bool()
+    }
+
+    pub fn whole(v: &Value) -> Option<u64> {
+        v.as_u64()
+    }
+
+    pub fn list(v: &Value) -> Option<Vec<Value>> {
+        v.as_array().cloned()
+    }
+
+    pub fn is_object(v: &Value) -> bool {
+        v.is_object()
+    }
+}
+
+/// An answer's text (JSON); `None` when it is not JSON.
+pub fn parse(text: &str) -> Option<Value> {
+    raw::parse(text)
+}
+
+/// The answer of a read that was not made (JSON's `null`).
+pub fn nothing() -> Value {
+    raw::null()
+}
+
+/// Whether the answer is JSON's `null` (a read that was not made, or a 204).
+pub fn is_nothing(answer: &Value) -> bool {
+    raw::is_null(answer)
+}
+
+/// The string at `field`, when there is one.
 pub fn text(answer: &Value, field: &str) -> Option<String> {
-    str(answer, field).map(str::to_owned)
+    raw::string(&raw::get(answer, field)?)
 }
 
 /// The boolean at `field`; absent reads as `false`.
 pub fn flag(answer: &Value, field: &str) -> bool {
-    answer.get(field).and_then(Value::as_bool).unwrap_or(false)
+    raw::get(answer, field)
+        .and_then(|f| raw::boolean(&f))
+        .unwrap_or(false)
 }
 
 /// The whole number at `field`, when there is one.
 pub fn number(answer: &Value, field: &str) -> Option<u64> {
-    answer.get(field)?.as_u64()
+    raw::whole(&raw::get(answer, field)?)
+}
+
+/// Whether `field` holds a list (the overview's `connectors`).
+pub fn has_list(answer: &Value, field: &str) -> bool {
+    raw::get(answer, field).is_some_and(|f| raw::list(&f).is_some())
 }
 
 /// The list at `field`; absent reads as empty.
-pub fn items<'a>(answer: &'a Value, field: &str) -> &'a [Value] {
-    answer
-        .get(field)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+pub fn items(answer: &Value, field: &str) -> Vec<Value> {
+    raw::get(answer, field)
+        .and_then(|f| raw::list(&f))
+        .unwrap_or_default()
 }
 
 /// The list of strings at `field` (scopes, settings).
 pub fn words(answer: &Value, field: &str) -> Vec<String> {
     items(answer, field)
         .iter()
-        .filter_map(|w| w.as_str().map(str::to_owned))
+        .filter_map(raw::string)
         .collect()
 }
 
 /// The object at `field`, when it is one (`user`, `setup`, `last_failure`).
-pub fn object<'a>(answer: &'a Value, field: &str) -> Option<&'a Value> {
-    answer.get(field).filter(|v| v.is_object())
+pub fn object(answer: &Value, field: &str) -> Option<Value> {
+    raw::get(answer, field).filter(raw::is_object)
 }
 
 /// A session's `status` word.
 pub fn flow_status(answer: &Value, field: &str) -> Option<FlowStatus> {
     use FlowStatus::*;
-    let word = str(answer, field)?;
+    let word = text(answer, field)?;
     [Pending, AwaitingOauth, Completed, Error]
         .into_iter()
         .find(|s| s.as_str() == word)
@@ -65,7 +189,7 @@ pub fn flow_status(answer: &Value, field: &str) -> Option<FlowStatus> {
 /// A flow's `reason` word.
 pub fn end_reason(answer: &Value, field: &str) -> Option<EndReason> {
     use EndReason::*;
-    let word = str(answer, field)?;
+    let word = text(answer, field)?;
     [Failed, Cancelled, Expired]
         .into_iter()
         .find(|r| r.as_str() == word)
@@ -74,7 +198,7 @@ pub fn end_reason(answer: &Value, field: &str) -> Option<EndReason> {
 /// An MCP server's `token_state` word.
 pub fn token_state(answer: &Value, field: &str) -> Option<TokenState> {
     use TokenState::*;
-    Some(match str(answer, field)? {
+    Some(match text(answer, field)?.as_str() {
         "valid" => Valid,
         "expired" => Expired,
         "reauthorization_required" => ReauthorizationRequired,
@@ -86,7 +210,7 @@ pub fn token_state(answer: &Value, field: &str) -> Option<TokenState> {
 /// `POST /api/connectors/github/cli/poll`'s answer; `None` when it is not one.
 pub fn device_poll(answer: &Value) -> Option<DevicePoll> {
     use DeviceStatus::*;
-    let status = match str(answer, "status")? {
+    let status = match text(answer, "status")?.as_str() {
         "pending" => Pending,
         "approved" => Approved,
         "expired" => Expired,
@@ -96,7 +220,7 @@ pub fn device_poll(answer: &Value) -> Option<DevicePoll> {
         status,
         reason: end_reason(answer, "reason"),
         message: text(answer, "message"),
-        user: object(answer, "user").and_then(github_user),
+        user: object(answer, "user").as_ref().and_then(github_user),
     })
 }
 
@@ -173,7 +297,11 @@ mod tests {
         assert_eq!(number(&v, "n"), Some(3));
         assert_eq!(words(&v, "l"), ["p", "q"]);
         assert!(items(&v, "missing").is_empty());
-        assert!(flag(object(&v, "o").unwrap(), "k"));
+        assert!(flag(&object(&v, "o").unwrap(), "k"));
+        assert!(has_list(&v, "l") && !has_list(&v, "o"));
+        assert_eq!(text(&serde_json::json!({"a": null}), "a"), None);
+        assert_eq!(parse("{\"a\": 1}").map(|v| number(&v, "a")), Some(Some(1)));
+        assert!(parse("{\"a\": ").is_none());
         assert!(object(&v, "a").is_none());
         assert!(!flag(&v, "missing"));
     }

@@ -12,7 +12,17 @@ mod ui;
 use leptos::prelude::*;
 
 fn main() {
-    console_error_panic_hook::set_once();
+    // A panic is a bug: say what and where on the console (the Chromium tests fail on any
+    // console error). Not `console_error_panic_hook`: its message and JS stack were 0.3 KiB
+    // more of the gzipped wasm, and a release wasm's stack names no function anyway.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info.payload_as_str().unwrap_or("a panic");
+        let at = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        web_sys::console::error_1(&format!("Patchbay: {what}{at}").into());
+    }));
     leptos::mount::mount_to_body(App);
 }
 

@@ -80,31 +80,33 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
             ..CardView::default()
         };
     };
-    let pending = answer::items(answer, "pending").iter().filter_map(|r| {
-        let (id, name) = (answer::text(r, "id")?, answer::text(r, "client_name")?);
-        let scopes = answer::words(r, "scopes");
-        let host = answer::str(r, "redirect_host").unwrap_or_default();
-        Some(Row {
-            key: ("data-request", id.clone()),
-            class: "server",
-            title: Title::Name(name.clone()),
-            lines: vec![
-                Line::hint(format!("asks to sign in, then returns to {host}")),
-                Line::tagged(format!("access: {}", scopes.join(" ")), "scopes"),
-                Line::tagged(approve_consequence(&name, &scopes), "consequence"),
-                Line::hint(deny_consequence(&name)),
-            ],
-            pill: None,
-            buttons: vec![
-                Button::new("Approve", "approve", "primary")
-                    .on(id.clone())
-                    .enable(Enable::Idle),
-                Button::new("Deny", "deny", "secondary")
-                    .on(id)
-                    .enable(Enable::Idle),
-            ],
-        })
-    });
+    let pending = answer::items(answer, "pending")
+        .into_iter()
+        .filter_map(|ref r| {
+            let (id, name) = (answer::text(r, "id")?, answer::text(r, "client_name")?);
+            let scopes = answer::words(r, "scopes");
+            let host = answer::text(r, "redirect_host").unwrap_or_default();
+            Some(Row {
+                key: ("data-request", id.clone()),
+                class: "server",
+                title: Title::Name(name.clone()),
+                lines: vec![
+                    Line::hint(format!("asks to sign in, then returns to {host}")),
+                    Line::tagged(format!("access: {}", scopes.join(" ")), "scopes"),
+                    Line::tagged(approve_consequence(&name, &scopes), "consequence"),
+                    Line::hint(deny_consequence(&name)),
+                ],
+                pill: None,
+                buttons: vec![
+                    Button::new("Approve", "approve", "primary")
+                        .on(id.clone())
+                        .enable(Enable::Idle),
+                    Button::new("Deny", "deny", "secondary")
+                        .on(id)
+                        .enable(Enable::Idle),
+                ],
+            })
+        });
     let clients: Vec<Row> = answer::items(answer, "clients")
         .iter()
         .filter_map(|c| {

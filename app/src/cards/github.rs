@@ -78,12 +78,12 @@ pub fn GithubCard(summary: Summary) -> impl IntoView {
 fn state(answer: Option<&Value>, known: &Known) -> CardView {
     let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
     let account = answer.and_then(|a| {
-        let login = answer::str(answer::object(a, "user")?, "login")?;
+        let login = answer::text(&answer::object(a, "user")?, "login")?;
         let mut line = format!("Connected as @{login}");
-        if let Some(hint) = answer::str(a, "token_hint") {
+        if let Some(hint) = answer::text(a, "token_hint") {
             line.push_str(&format!(" · token ending in {hint}"));
         }
-        if answer::str(a, "source") == Some("gh") {
+        if answer::text(a, "source").as_deref() == Some("gh") {
             line.push_str(" · via gh sign-in");
         }
         Some(line)

@@ -50,7 +50,7 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
     let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
     let account = answer
         .filter(|_| connected)
-        .map(|a| match answer::str(a, "token_hint") {
+        .map(|a| match answer::text(a, "token_hint") {
             Some(hint) => format!("Connected with the API key ending in {hint}"),
             None => "Connected with an API key".to_owned(),
         });

@@ -99,10 +99,10 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
             connected |= matches!(token_state, TokenState::Valid | TokenState::Expired);
             let (tone, words) = token_state_words(token_state);
             let mut lines = Vec::new();
-            if let Some(issuer) = answer::str(s, "issuer") {
+            if let Some(issuer) = answer::text(s, "issuer") {
                 lines.push(Line::hint(format!("signs in at {issuer}")));
             }
-            if let Some(scope) = answer::str(s, "scope").filter(|s| !s.is_empty()) {
+            if let Some(scope) = answer::text(s, "scope").filter(|s| !s.is_empty()) {
                 lines.push(Line::hint(format!("access: {scope}")));
             }
             Some(Row {

@@ -83,9 +83,7 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
     let overview = client.follow("/api/connectors", Signal::stored(true), changed.0);
     let latest = Memo::new(
         move |prev: Option<&Option<Vec<Overview>>>| match overview.get() {
-            Some(Ok(o)) if o.get("connectors").is_some_and(Value::is_array) => {
-                Some(overview_of(&o))
-            }
+            Some(Ok(o)) if answer::has_list(&o, "connectors") => Some(overview_of(&o)),
             _ => prev.cloned().flatten(),
         },
     );
@@ -93,7 +91,7 @@ pub fn Dashboard(client: HelperClient) -> impl IntoView {
         let helper = helper.clone();
         move || match overview.get() {
             Some(Err(e)) if e != ApiFailure::Unreachable => Some(e.explain(&helper)),
-            Some(Ok(o)) if !o.get("connectors").is_some_and(Value::is_array) => {
+            Some(Ok(o)) if !answer::has_list(&o, "connectors") => {
                 Some(ApiFailure::Garbled("no connectors".into()).explain(&helper))
             }
             _ => None,
@@ -155,10 +153,10 @@ pub fn overview_of(answer: &Value) -> Vec<Overview> {
         .iter()
         .filter_map(|c| {
             Some(Overview {
-                id: ConnectorId::parse(answer::str(c, "id")?)?,
+                id: ConnectorId::parse(&answer::text(c, "id")?)?,
                 connected: answer::flag(c, "connected"),
                 detail: answer::text(c, "detail"),
-                setup: answer::object(c, "setup").map(setup_of),
+                setup: answer::object(c, "setup").as_ref().map(setup_of),
             })
         })
         .collect()
@@ -330,7 +328,7 @@ impl Card {
             answer.with(|a| match (a, prev) {
                 (Some(Err(ApiFailure::Unreachable)), Some(shown)) => shown.clone(),
                 // A route not asked (the connector needs setup) answers nothing.
-                (Some(Ok(a)), _) => state(Some(a).filter(|a| !a.is_null()), &known),
+                (Some(Ok(a)), _) => state(Some(a).filter(|a| !answer::is_nothing(a)), &known),
                 _ => state(None, &known),
             })
         })

@@ -63,8 +63,8 @@ pub fn VercelCard(summary: Summary) -> impl IntoView {
         let Some((at, message)) = card.answer().and_then(|s| {
             let failure = answer::object(&s, "last_failure")?;
             Some((
-                answer::number(failure, "at")?,
-                answer::text(failure, "message")?,
+                answer::number(&failure, "at")?,
+                answer::text(&failure, "message")?,
             ))
         }) else {
             return;
@@ -198,11 +198,11 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
     let connected = answer.map_or(known.connected, |a| answer::flag(a, "connected"));
     let account = answer.filter(|_| connected).and_then(|a| {
         let user = answer::object(a, "user")?;
-        let mut line = format!("Connected as {}", answer::str(user, "username")?);
-        if let Some(email) = answer::str(user, "email") {
+        let mut line = format!("Connected as {}", answer::text(&user, "username")?);
+        if let Some(email) = answer::text(&user, "email") {
             line.push_str(&format!(" ({email})"));
         }
-        match answer::str(a, "source") {
+        match answer::text(a, "source").as_deref() {
             Some("oauth") => line.push_str(" · Vercel sign-in"),
             Some("manual") => line.push_str(" · token"),
             _ => {}
@@ -222,7 +222,7 @@ fn state(answer: Option<&Value>, known: &Known) -> CardView {
 fn signed_in(answer: Option<&Value>) -> String {
     match answer
         .and_then(|a| answer::object(a, "user"))
-        .and_then(|u| answer::str(u, "username"))
+        .and_then(|u| answer::text(&u, "username"))
     {
         Some(name) => format!("Signed in to Vercel as {name}."),
         None => "Signed in to Vercel.".into(),
