@@ -209,7 +209,8 @@ fn Authorize(
                     <input id=input_id type="text" autocomplete="off" spellcheck="false"
                         placeholder="http://127.0.0.1:53682/?state=…&code=…"
                         aria-invalid=move || if problem.get().is_some() { "true" } else { "false" }
-                        bind:value=pasted />
+                        prop:value=pasted
+                        on:input=move |ev| pasted.set(event_target_value(&ev)) />
                     <Problem message=problem />
                     <Notice message=sent />
                     <button type="submit" class="primary" disabled=busy>"Finish sign-in"</button>

@@ -296,7 +296,8 @@ pub fn TokenForm(
             <input id=input_id type="password" autocomplete="off" spellcheck="false"
                 aria-describedby=hint_id.clone()
                 aria-invalid=move || if problem.get().is_some() { "true" } else { "false" }
-                bind:value=token />
+                prop:value=token
+                on:input=move |ev| token.set(event_target_value(&ev)) />
             <p class="hint" id=hint_id>{hint}</p>
             <Problem message=problem />
             <div class="actions">
@@ -379,9 +380,12 @@ pub fn FieldForm(
                 autocapitalize="none" placeholder=placeholder readonly=readonly
                 aria-invalid=move || if shown().is_some() { "true" } else { "false" }
                 aria-describedby=msg_id.clone()
-                on:input=move |_| if check_as_typed { touched.set(true) }
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    if check_as_typed { touched.set(true) }
+                }
                 on:change=move |_| touched.set(true)
-                bind:value=value />
+                prop:value=value />
             <p id=msg_id class=move || if shown().is_some() { "problem inline" } else { "hint" }
                 aria-live="polite" data-testid="name-message">
                 {move || shown().unwrap_or_else(|| hint.get())}

@@ -217,7 +217,8 @@ fn NameStep(
             warning>
             <When when=move || exists() && !locked>
                 <label class="check">
-                    <input type="checkbox" bind:checked=replace />
+                    <input type="checkbox" prop:checked=replace
+                        on:change=move |ev| replace.set(event_target_checked(&ev)) />
                     " Sign in again and replace this remote's sign-in"
                 </label>
             </When>
