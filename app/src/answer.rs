@@ -73,8 +73,12 @@ mod raw {
         Some(array.iter().map(Value::new).collect())
     }
 
+    pub fn is_list(v: &Value) -> bool {
+        js_sys::Array::is_array(&v.0)
+    }
+
     pub fn is_object(v: &Value) -> bool {
-        v.0.is_object() && !js_sys::Array::is_array(&v.0)
+        v.0.is_object() && !is_list(v)
     }
 }
 
@@ -113,6 +117,10 @@ mod raw {
 
     pub fn list(v: &Value) -> Option<Vec<Value>> {
         v.as_array().cloned()
+    }
+
+    pub fn is_list(v: &Value) -> bool {
+        v.is_array()
     }
 
     pub fn is_object(v: &Value) -> bool {
@@ -154,7 +162,7 @@ pub fn number(answer: &Value, field: &str) -> Option<u64> {
 
 /// Whether `field` holds a list (the overview's `connectors`).
 pub fn has_list(answer: &Value, field: &str) -> bool {
-    raw::get(answer, field).is_some_and(|f| raw::list(&f).is_some())
+    raw::get(answer, field).is_some_and(|f| raw::is_list(&f))
 }
 
 /// The list at `field`; absent reads as empty.

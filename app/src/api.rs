@@ -147,7 +147,7 @@ impl HelperClient {
             Some(b) => match request.header("Content-Type", "application/json").body(b) {
                 Ok(r) => r.send().await,
                 // A text body always makes a request; the error's own words would pull
-                // gloo-net's and serde_json's messages into the wasm for nothing.
+                // gloo-net's messages into the wasm for nothing.
                 Err(_) => return Err(ApiFailure::Garbled("the request could not be made".into())),
             },
             None => request.send().await,
